@@ -1,0 +1,329 @@
+#include "client.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "command.h"
+#include "config.h"
+#include "local.h"
+#include "log.h"
+#include "proxy.h"
+#include "request.h"
+#include "rewrite.h"
+#include "sequencer.h"
+
+#define READ_CHUNK (16 * 1024)
+/* Flow control: a client that is owed this much stops being read until it catches up, so a
+ * pipeline that is never read cannot make redpair buffer without bound. */
+#define PAUSE_QUEUED 1024
+#define PAUSE_OUTPUT (8u << 20)
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void process_input(struct client *c);
+static void maybe_resume(struct client *c);
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    struct client *c = h->data;
+    (void)hint;
+    *buf = uv_buf_init(buffer_reserve(&c->in, READ_CHUNK), READ_CHUNK);
+}
+
+static void set_reading(struct client *c, bool on)
+{
+    if (c->reading == on || c->closed) return;
+    c->reading = on;
+    if (on)
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    else
+        uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+static bool owes_too_much(const struct client *c)
+{
+    return c->queued >= PAUSE_QUEUED || outbuf_len(&c->out) >= PAUSE_OUTPUT;
+}
+
+void client_accept(uv_stream_t *listener)
+{
+    struct client *c = calloc(1, sizeof(*c));
+    if (!c) abort();
+    uv_tcp_init(proxy.loop, &c->tcp);
+    c->tcp.data = c;
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+        uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    c->id = ++proxy.next_client_id;
+    c->authenticated = proxy.config->requirepass == NULL;
+    resp_request_init(&c->parser, proxy.config->proto_max_bulk_len);
+    c->next = proxy.clients;
+    if (proxy.clients) proxy.clients->prev = c;
+    proxy.clients = c;
+    proxy.client_count++;
+
+    if (proxy.client_count > proxy.config->maxclients) {
+        static const char full[] = "-ERR max number of clients reached\r\n";
+        client_append(c, full, sizeof(full) - 1);
+        c->closing = true;
+        return;
+    }
+    set_reading(c, true);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    struct client *c = h->data;
+    for (struct request *r = c->head, *next; r; r = next) {
+        next = r->next;
+        r->client = NULL;
+        request_unref(r);
+    }
+    resp_request_free(&c->parser);
+    buffer_free(&c->in);
+    buffer_free(&c->scratch);
+    outbuf_free(&c->out);
+    free(c->argv);
+    free(c->argl);
+    free(c);
+}
+
+void client_close(struct client *c)
+{
+    if (c->closed) return;
+    c->closed = true;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        proxy.clients = c->next;
+    if (c->next) c->next->prev = c->prev;
+    proxy.client_count--;
+    proxy_forget_client(c);
+    for (struct request *r = c->head; r; r = r->next) r->client = NULL;
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+static void check_output_limits(struct client *c)
+{
+    const struct config *cfg = proxy.config;
+    size_t len = outbuf_len(&c->out);
+    bool over = cfg->obuf_hard_limit && len > (size_t)cfg->obuf_hard_limit;
+    if (!over && cfg->obuf_soft_limit && len > (size_t)cfg->obuf_soft_limit) {
+        uint64_t now = proxy_now_ms();
+        if (!c->soft_limit_since) c->soft_limit_since = now;
+        over = now - c->soft_limit_since >= (uint64_t)cfg->obuf_soft_seconds * 1000;
+    } else if (!over) {
+        c->soft_limit_since = 0;
+    }
+    if (over) {
+        log_warning("client id=%llu closed for overcoming of output buffer limits (%zu bytes)",
+                    (unsigned long long)c->id, len);
+        client_close(c);
+    }
+}
+
+void client_append(struct client *c, const char *bytes, size_t len)
+{
+    if (c->closed) return;
+    buffer_append(&c->out.queued, bytes, len);
+    proxy_mark_client_dirty(c);
+    check_output_limits(c);
+}
+
+void client_deliver(struct client *c)
+{
+    struct request *r;
+    while ((r = c->head) && r->ready) {
+        c->head = r->next;
+        if (!c->head) c->tail = NULL;
+        c->queued--;
+        r->client = NULL;
+        client_append(c, buffer_head(&r->reply), buffer_len(&r->reply));
+        request_unref(r);
+    }
+    maybe_resume(c);
+}
+
+static void maybe_resume(struct client *c)
+{
+    if (c->closed || c->reading || c->closing || c->queued >= PAUSE_QUEUED / 2 ||
+        outbuf_len(&c->out) >= PAUSE_OUTPUT / 2)
+        return;
+    set_reading(c, true);
+    process_input(c); /* commands that arrived before the pause */
+}
+
+static void on_written(uv_write_t *w, int status)
+{
+    struct client *c = w->handle->data;
+    if (outbuf_written(&c->out, status) < 0 || c->closed) {
+        client_close(c);
+        return;
+    }
+    client_flush(c);
+}
+
+void client_flush(struct client *c)
+{
+    if (c->closed) return;
+    if (outbuf_flush(&c->out, (uv_stream_t *)&c->tcp, on_written) < 0) {
+        client_close(c);
+        return;
+    }
+    if (c->closing && outbuf_len(&c->out) == 0 && !c->head)
+        client_close(c);
+    else
+        maybe_resume(c);
+}
+
+static void enqueue(struct client *c, struct request *r)
+{
+    if (c->tail)
+        c->tail->next = r;
+    else
+        c->head = r;
+    c->tail = r;
+    c->queued++;
+}
+
+static void reply_now(struct client *c, const struct command *cmd, const char *fmt, const char *msg)
+{
+    struct request *r = request_new(c, cmd);
+    enqueue(c, r);
+    request_error(r, fmt, msg);
+}
+
+/* The request's bytes as a multibulk: the very bytes the client sent when it used one. */
+static void encoded(struct client *c, int argc, const char *raw, size_t rawlen, const char **bytes,
+                    size_t *len)
+{
+    if (!c->parser.is_inline) {
+        *bytes = raw;
+        *len = rawlen;
+        return;
+    }
+    buffer_clear(&c->scratch);
+    resp_append_command(&c->scratch, argc, c->argv, c->argl);
+    *bytes = buffer_head(&c->scratch);
+    *len = buffer_len(&c->scratch);
+}
+
+static void dispatch(struct client *c, int argc, const char *raw, size_t rawlen)
+{
+    char err[COMMAND_ERROR_MAX];
+    proxy.commands_processed++;
+    const struct command *cmd =
+        command_resolve(proxy.commands, argc, c->argv, c->argl, err, sizeof(err));
+    if (!cmd) {
+        reply_now(c, NULL, "%s", err);
+        return;
+    }
+    if (!c->authenticated && cmd->local != LOCAL_AUTH && cmd->local != LOCAL_QUIT) {
+        reply_now(c, cmd, "%s", "NOAUTH Authentication required.");
+        return;
+    }
+
+    struct request *r;
+    const char *bytes = NULL;
+    size_t len = 0;
+    switch (cmd->kind) {
+    case CMD_REFUSED: reply_now(c, cmd, "ERR %s", cmd->refusal); return;
+    case CMD_LOCAL:
+        r = request_new(c, cmd);
+        enqueue(c, r);
+        local_execute(c, r, argc, c->argv, c->argl);
+        return;
+    case CMD_READ:
+        r = request_new(c, cmd);
+        enqueue(c, r);
+        encoded(c, argc, raw, rawlen, &bytes, &len);
+        client_send_read(c, r, bytes, len);
+        return;
+    case CMD_WRITE: break;
+    }
+
+    const char *refusal = NULL;
+    buffer_clear(&c->scratch);
+    switch (rewrite_request(cmd, argc, c->argv, c->argl, (long long)proxy_now_ms(), &c->scratch,
+                            &refusal)) {
+    case REWRITE_REFUSED: reply_now(c, cmd, "ERR %s", refusal); return;
+    case REWRITE_DONE:
+        bytes = buffer_head(&c->scratch);
+        len = buffer_len(&c->scratch);
+        break;
+    case REWRITE_UNCHANGED: encoded(c, argc, raw, rawlen, &bytes, &len); break;
+    }
+    r = request_new(c, cmd);
+    enqueue(c, r);
+    sequencer_write(r, c->db, bytes, len);
+}
+
+void client_send_read(struct client *c, struct request *r, const char *bytes, size_t len)
+{
+    if (proxy.primary < 0) {
+        request_error(r, "ERR redpair has no backend in sync to read from");
+        return;
+    }
+    r->primary = (int8_t)proxy.primary;
+    r->awaiting = (uint8_t)(1u << proxy.primary);
+    backend_send(&proxy.backends[proxy.primary], r, c->db, bytes, len);
+}
+
+static bool grow_argv(struct client *c, int argc)
+{
+    if (argc <= c->argv_cap) return true;
+    int cap = c->argv_cap ? c->argv_cap : 16;
+    while (cap < argc) cap *= 2;
+    const char **argv = realloc(c->argv, (size_t)cap * sizeof(*argv));
+    if (argv) c->argv = argv;
+    size_t *argl = realloc(c->argl, (size_t)cap * sizeof(*argl));
+    if (argl) c->argl = argl;
+    if (!argv || !argl) abort();
+    c->argv_cap = cap;
+    return true;
+}
+
+static void process_input(struct client *c)
+{
+    while (!c->closing && !c->closed && buffer_len(&c->in)) {
+        if (owes_too_much(c)) {
+            set_reading(c, false);
+            return;
+        }
+        const char *raw = buffer_head(&c->in);
+        enum resp_result res = resp_request_parse(&c->parser, raw, buffer_len(&c->in));
+        if (res == RESP_MORE) return;
+        if (res == RESP_ERROR) {
+            log_verbose("client id=%llu: %s", (unsigned long long)c->id, c->parser.error);
+            reply_now(c, NULL, "ERR %s", c->parser.error);
+            c->closing = true;
+            set_reading(c, false);
+            return;
+        }
+        int argc = c->parser.argc;
+        if (argc > 0) {
+            grow_argv(c, argc);
+            for (int i = 0; i < argc; i++) {
+                c->argv[i] = resp_request_arg(&c->parser, raw, i);
+                c->argl[i] = c->parser.argv[i].len;
+            }
+            dispatch(c, argc, raw, c->parser.size);
+        }
+        buffer_consume(&c->in, c->parser.size);
+        resp_request_reset(&c->parser);
+    }
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct client *c = s->data;
+    (void)buf;
+    if (nread < 0) {
+        client_close(c);
+        return;
+    }
+    buffer_commit(&c->in, (size_t)nread);
+    process_input(c);
+}

@@ -1,0 +1,51 @@
+/* A client connection: reads RESP, parses command by command, dispatches each as a request and
+ * writes the replies back in request order. */
+#ifndef REDPAIR_CLIENT_H
+#define REDPAIR_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "buffer.h"
+#include "outbuf.h"
+#include "resp.h"
+
+struct request;
+
+struct client {
+    uv_tcp_t tcp;
+    uint64_t id;
+    int db;
+    bool authenticated;
+    bool closing; /* reply what is queued, then close (QUIT, protocol error) */
+    bool closed;  /* uv_close called */
+    bool reading; /* paused while too much is owed to it */
+    struct buffer in;
+    struct resp_request parser;
+    struct outbuf out;
+    uint64_t soft_limit_since; /* ms when the output first exceeded the soft limit, 0 if not */
+
+    struct request *head, *tail; /* replies owed, in request order */
+    unsigned queued;
+
+    const char **argv; /* scratch for the command being dispatched */
+    size_t *argl;
+    int argv_cap;
+    struct buffer scratch; /* re-encoded commands */
+
+    bool dirty;
+    struct client *next_dirty;
+    struct client *prev, *next;
+};
+
+void client_accept(uv_stream_t *listener);
+/* Delivers the ready replies at the head of the queue into the output. */
+void client_deliver(struct client *c);
+void client_append(struct client *c, const char *bytes, size_t len);
+void client_flush(struct client *c);
+void client_close(struct client *c);
+/* Sends a read to the primary, or answers the request with an error when there is none. */
+void client_send_read(struct client *c, struct request *r, const char *bytes, size_t len);
+
+#endif

@@ -1,0 +1,95 @@
+/* The command table: what redpair does with each command.
+ *
+ *   read     sent to the primary only
+ *   write    given the next offset in the write stream and sent to both backends
+ *   local    answered by redpair itself (PING, ECHO, QUIT, SELECT, AUTH, INFO)
+ *   refused  known but not (yet) safe to proxy: the client gets `refusal`
+ *
+ * Names, arity, flags and key positions are learned at start-up from the primary's own `COMMAND`
+ * reply, so new versions and modules just work; a built-in table generated from Redis 7.0 is the
+ * fallback when no backend answers. The kind is derived from the flags (write, readonly) and then
+ * overridden by name where redpair knows better (local commands, effect rewrites, refusals). A
+ * command the table does not hold is unknown and refused, never guessed at. */
+#ifndef REDPAIR_COMMAND_H
+#define REDPAIR_COMMAND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum command_kind { CMD_READ, CMD_WRITE, CMD_LOCAL, CMD_REFUSED };
+
+enum command_local { LOCAL_NONE, LOCAL_PING, LOCAL_ECHO, LOCAL_QUIT, LOCAL_SELECT, LOCAL_AUTH, LOCAL_INFO };
+
+/* How a write is made deterministic before it enters the stream (see rewrite.h). */
+enum command_rewrite {
+    REWRITE_NONE,
+    REWRITE_EXPIRE,       /* EXPIRE key s     -> PEXPIREAT key abs-ms */
+    REWRITE_PEXPIRE,      /* PEXPIRE key ms   -> PEXPIREAT key abs-ms */
+    REWRITE_SETEX,        /* SETEX key s v    -> SET key v PXAT abs-ms */
+    REWRITE_PSETEX,       /* PSETEX key ms v  -> SET key v PXAT abs-ms */
+    REWRITE_SET,          /* SET ... EX s|PX ms ... -> PXAT abs-ms */
+    REWRITE_GETEX,        /* GETEX key EX s|PX ms   -> PXAT abs-ms */
+    REWRITE_RESTORE,      /* RESTORE key ttl v      -> ttl absolute + ABSTTL */
+    REWRITE_XADD,         /* XADD with an automatic ID: refused until streams land */
+    /* Mirrored by effect: the secondary gets what the primary's reply says happened. */
+    REWRITE_SPOP,         /* -> SREM key popped... */
+    REWRITE_INCRBYFLOAT,  /* -> SET key result KEEPTTL */
+    REWRITE_HINCRBYFLOAT, /* -> HSET key field result */
+};
+
+#define CMD_FLAG_WRITE (1u << 0)
+#define CMD_FLAG_READONLY (1u << 1)
+#define CMD_FLAG_DENYOOM (1u << 2)
+#define CMD_FLAG_ADMIN (1u << 3)
+#define CMD_FLAG_PUBSUB (1u << 4)
+#define CMD_FLAG_NOSCRIPT (1u << 5)
+#define CMD_FLAG_BLOCKING (1u << 6)
+#define CMD_FLAG_LOADING (1u << 7)
+#define CMD_FLAG_STALE (1u << 8)
+#define CMD_FLAG_FAST (1u << 9)
+#define CMD_FLAG_MOVABLEKEYS (1u << 10)
+#define CMD_FLAG_NO_MULTI (1u << 11)
+
+struct command {
+    char *name;      /* lowercase full name: "get", "object|encoding" */
+    int arity;       /* as Redis: n exactly, -n at least n, argv[0] (and the container) counted */
+    unsigned flags;  /* CMD_FLAG_* */
+    int first_key, last_key, key_step;
+    bool container;  /* has subcommands: resolve with argv[1] */
+    enum command_kind kind;
+    enum command_local local;
+    enum command_rewrite rewrite;
+    const char *refusal; /* CMD_REFUSED: the error text after "-ERR " */
+};
+
+struct command_table;
+
+/* A table holding the built-in fallback. */
+struct command_table *command_table_new(void);
+void command_table_free(struct command_table *t);
+size_t command_table_size(const struct command_table *t);
+
+/* Replaces the table's contents with what a backend's raw `COMMAND` reply (RESP bytes) lists,
+ * subcommands included. On a malformed reply returns false, leaves the table unchanged and says
+ * why in err. */
+bool command_table_learn(struct command_table *t, const char *reply, size_t len, char *err,
+                         size_t errlen);
+
+/* Exact-name lookup, case-insensitive: "GET", "object|encoding". */
+const struct command *command_lookup(const struct command_table *t, const char *name, size_t len);
+
+/* Room for any error command_resolve() writes: Redis quotes at most about 128 bytes of the
+ * name and 128 of the arguments. */
+#define COMMAND_ERROR_MAX 512
+
+/* Finds the command argv names, descending into a container's subcommand, and checks its arity.
+ * On failure returns NULL and writes the error exactly as Redis 7 words it, without the leading
+ * '-': "ERR unknown command ...", "ERR unknown subcommand ...", "ERR wrong number of arguments
+ * for 'get' command". */
+const struct command *command_resolve(const struct command_table *t, int argc,
+                                      const char *const *argv, const size_t *argl, char *err,
+                                      size_t errlen);
+
+const char *command_kind_name(enum command_kind kind);
+
+#endif

@@ -1,0 +1,81 @@
+/* redpair's configuration: a redis.conf-style file, then `--directive value ...` arguments from
+ * the command line that override it, exactly as redis-server takes them. Every line is checked
+ * when read; a bad one is reported with its file, line and reason and nothing starts. */
+#ifndef REDPAIR_CONFIG_H
+#define REDPAIR_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CONFIG_MAX_BIND 16
+#define CONFIG_BACKENDS 2
+#define CONFIG_NAME_MAX 32
+#define CONFIG_ERROR_MAX 512
+
+enum write_ack { WRITE_ACK_ALL, WRITE_ACK_PRIMARY };
+enum log_level { LOG_DEBUG, LOG_VERBOSE, LOG_NOTICE, LOG_WARNING };
+
+struct backend_config {
+    char name[CONFIG_NAME_MAX]; /* [A-Za-z0-9_-]+, as the operator calls it */
+    char *host;
+    int port;
+};
+
+struct config {
+    char *bind[CONFIG_MAX_BIND];
+    int bind_count;            /* default: one, "127.0.0.1" */
+    int port;                  /* default 6380 */
+    struct backend_config backends[CONFIG_BACKENDS];
+    int backend_count;         /* must be exactly 2 once loaded */
+    char *backend_user;        /* NULL: AUTH with the password alone */
+    char *backend_password;    /* NULL: no AUTH */
+    char *requirepass;         /* NULL: clients need not AUTH */
+    int maxclients;            /* default 10000 */
+    int databases;             /* default 16; must match the backends */
+    enum write_ack write_ack;  /* default all */
+    long long proto_max_bulk_len; /* default 512mb, at least 1mb, as Redis */
+    long long obuf_hard_limit; /* client-output-buffer-limit normal <hard> <soft> <secs>; 0 = none */
+    long long obuf_soft_limit;
+    int obuf_soft_seconds;
+    enum log_level loglevel;   /* default notice */
+    char *logfile;             /* "" (default): standard output */
+    char *admin_bind;          /* default "127.0.0.1" */
+    int admin_port;            /* default 8380; 0 disables the admin API */
+    char *admin_token;         /* NULL: the admin API refuses every authenticated route */
+    char *state_dir;           /* default "/var/lib/redpair" */
+    int probe_interval_ms;     /* default 100 */
+    int down_after_ms;         /* default 1000; must exceed probe-interval-ms */
+    long long backlog_size;    /* default 64mb, at least 16kb */
+};
+
+/* Sets every default; no backends. */
+void config_init(struct config *c);
+void config_free(struct config *c);
+
+/* Applies one directive line (already split into arguments, argv[0] the directive name).
+ * On error returns false and writes the reason, without file or line, into err. */
+bool config_apply(struct config *c, int argc, char **argv, char *err, size_t errlen);
+
+/* Reads a file line by line. On error returns false with "FILE:LINE: 'line': reason" in err. */
+bool config_load_file(struct config *c, const char *path, char *err, size_t errlen);
+
+/* Applies `--directive arg ...` groups from the command line (argv excludes the program name and
+ * the config file). Errors read "command line: '--port x': reason". */
+bool config_load_args(struct config *c, int argc, char **argv, char *err, size_t errlen);
+
+/* Checks what no single line can: two backends with distinct names, down-after-ms above
+ * probe-interval-ms. */
+bool config_validate(const struct config *c, char *err, size_t errlen);
+
+/* Splits a line into arguments the way redis.conf does: spaces separate, "double quotes" take
+ * \n \r \t \b \a \\ \" and \xHH escapes, 'single quotes' take \'. Returns argc, or -1 on
+ * unbalanced quotes. The arguments are NUL-terminated copies held in *storage (free it). */
+int config_split_line(const char *line, char ***argv, char **storage);
+
+/* "1gb" -> 1073741824, as Redis's memtoll: k/kb/m/mb/g/gb, case-insensitive; -1 when invalid. */
+long long config_parse_memory(const char *s);
+
+const char *config_write_ack_name(enum write_ack a);
+const char *config_loglevel_name(enum log_level l);
+
+#endif

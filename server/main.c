@@ -1,0 +1,166 @@
+/* redpair: one daemon in front of two standalone Redis servers.
+ *
+ *   redpair [CONFIG-FILE] [--directive value ...]
+ *   redpair --check-config CONFIG-FILE [--directive value ...]
+ *   redpair --version
+ */
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "buffer.h"
+#include "command.h"
+#include "config.h"
+#include "log.h"
+#include "proxy.h"
+#include "resp.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out, "Usage: redpair [CONFIG-FILE] [--directive value ...]\n"
+                 "       redpair --check-config CONFIG-FILE [--directive value ...]\n"
+                 "       redpair --version\n"
+                 "Example: redpair --port 6380 --backend a 127.0.0.1 6379 --backend b 127.0.0.1 "
+                 "6381\n");
+}
+
+static int dial(const char *host, int port)
+{
+    char service[16];
+    snprintf(service, sizeof(service), "%d", port);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
+    if (getaddrinfo(host, service, &hints, &res) != 0) return -1;
+    int fd = socket(res->ai_family, SOCK_STREAM, 0);
+    struct timeval tv = {.tv_sec = 2};
+    if (fd >= 0) {
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        if (connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+/* Sends one command and reads its whole reply into `reply`. */
+static bool roundtrip(int fd, int argc, const char **argv, struct buffer *reply)
+{
+    size_t argl[3];
+    for (int i = 0; i < argc; i++) argl[i] = strlen(argv[i]);
+    struct buffer req = {0};
+    resp_append_command(&req, argc, argv, argl);
+    bool ok = write(fd, buffer_head(&req), buffer_len(&req)) == (ssize_t)buffer_len(&req);
+    buffer_free(&req);
+
+    struct resp_reply framer;
+    resp_reply_reset(&framer);
+    buffer_clear(reply);
+    while (ok) {
+        enum resp_result res = resp_reply_parse(&framer, buffer_head(reply), buffer_len(reply));
+        if (res == RESP_DONE) return buffer_head(reply)[0] != '-';
+        if (res == RESP_ERROR) return false;
+        ssize_t n = read(fd, buffer_reserve(reply, 65536), 65536);
+        if (n <= 0) return false;
+        buffer_commit(reply, (size_t)n);
+    }
+    return false;
+}
+
+/* Start-up, before the loop runs: learn the command table from the first backend that answers,
+ * so new Redis versions and modules are known; keep the built-in table otherwise. */
+static void learn_commands(const struct config *cfg, struct command_table *table)
+{
+    for (int i = 0; i < cfg->backend_count; i++) {
+        const struct backend_config *b = &cfg->backends[i];
+        int fd = dial(b->host, b->port);
+        if (fd < 0) continue;
+        struct buffer reply = {0};
+        bool ok = true;
+        if (cfg->backend_password) {
+            const char *user_auth[] = {"AUTH", cfg->backend_user, cfg->backend_password};
+            const char *auth[] = {"AUTH", cfg->backend_password};
+            ok = cfg->backend_user ? roundtrip(fd, 3, user_auth, &reply)
+                                   : roundtrip(fd, 2, auth, &reply);
+        }
+        char err[256] = "no reply";
+        if (ok && roundtrip(fd, 1, (const char *[]){"COMMAND"}, &reply) &&
+            command_table_learn(table, buffer_head(&reply), buffer_len(&reply), err, sizeof(err))) {
+            log_notice("learned %zu commands from backend '%s'", command_table_size(table),
+                       b->name);
+            buffer_free(&reply);
+            close(fd);
+            return;
+        }
+        log_warning("could not learn commands from backend '%s': %s", b->name, err);
+        buffer_free(&reply);
+        close(fd);
+    }
+    log_warning("using the built-in command table (%zu commands, Redis 7.0)",
+                command_table_size(table));
+}
+
+int main(int argc, char **argv)
+{
+    bool check_only = false;
+    int next = 1;
+    if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-v"))) {
+        printf("redpair v=%s\n", REDPAIR_VERSION);
+        return 0;
+    }
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc >= 2 && !strcmp(argv[1], "--check-config")) {
+        if (argc < 3) {
+            usage(stderr);
+            return 1;
+        }
+        check_only = true;
+        next = 2;
+    }
+
+    struct config cfg;
+    char err[CONFIG_ERROR_MAX];
+    config_init(&cfg);
+    bool ok = true;
+    if (next < argc && strncmp(argv[next], "--", 2) != 0)
+        ok = config_load_file(&cfg, argv[next++], err, sizeof(err));
+    if (ok) ok = config_load_args(&cfg, argc - next, argv + next, err, sizeof(err));
+    if (ok) ok = config_validate(&cfg, err, sizeof(err));
+    if (!ok) {
+        fprintf(stderr, "redpair: configuration error: %s\n", err);
+        config_free(&cfg);
+        return 1;
+    }
+    if (check_only) {
+        printf("configuration OK\n");
+        config_free(&cfg);
+        return 0;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    log_open(cfg.loglevel, cfg.logfile);
+    log_notice("redpair %s starting, pid %d, write-ack %s", REDPAIR_VERSION, (int)getpid(),
+               config_write_ack_name(cfg.write_ack));
+
+    struct command_table *commands = command_table_new();
+    learn_commands(&cfg, commands);
+
+    uv_loop_t *loop = uv_default_loop();
+    proxy_start(loop, &cfg, commands);
+    uv_run(loop, UV_RUN_DEFAULT);
+    int status = proxy.primary == -2 ? 1 : 0;
+
+    log_notice("redpair stopped");
+    log_close();
+    command_table_free(commands);
+    config_free(&cfg);
+    return status;
+}

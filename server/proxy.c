@@ -1,0 +1,179 @@
+#include "proxy.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "log.h"
+
+struct proxy proxy;
+
+uint64_t proxy_now_ms(void)
+{
+    uv_timeval64_t tv;
+    uv_gettimeofday(&tv);
+    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+const char *proxy_backend_name(int index)
+{
+    return index >= 0 && index < CONFIG_BACKENDS ? proxy.backends[index].name : "none";
+}
+
+void proxy_mark_backend_dirty(struct backend *b)
+{
+    if (b->dirty) return;
+    b->dirty = true;
+    b->next_dirty = proxy.dirty_backends;
+    proxy.dirty_backends = b;
+}
+
+void proxy_mark_client_dirty(struct client *c)
+{
+    if (c->dirty) return;
+    c->dirty = true;
+    c->next_dirty = proxy.dirty_clients;
+    proxy.dirty_clients = c;
+}
+
+void proxy_forget_client(struct client *c)
+{
+    if (!c->dirty) return;
+    for (struct client **p = &proxy.dirty_clients; *p; p = &(*p)->next_dirty) {
+        if (*p == c) {
+            *p = c->next_dirty;
+            break;
+        }
+    }
+    c->dirty = false;
+}
+
+/* One flush per loop turn: everything produced since the last poll leaves in one write per
+ * connection. Backends first, so requests are on their way before replies are written. */
+static void on_prepare(uv_prepare_t *h)
+{
+    (void)h;
+    while (proxy.dirty_backends) {
+        struct backend *b = proxy.dirty_backends;
+        proxy.dirty_backends = b->next_dirty;
+        b->dirty = false;
+        backend_flush(b);
+    }
+    while (proxy.dirty_clients) {
+        struct client *c = proxy.dirty_clients;
+        proxy.dirty_clients = c->next_dirty;
+        c->dirty = false;
+        client_flush(c);
+    }
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    if (status < 0) {
+        log_warning("accept failed: %s", uv_strerror(status));
+        return;
+    }
+    client_accept(listener);
+}
+
+static int listen_all(void)
+{
+    const struct config *cfg = proxy.config;
+    for (int i = 0; i < cfg->bind_count; i++) {
+        struct sockaddr_storage addr;
+        uv_tcp_t *l = &proxy.listeners[proxy.listener_count];
+        if (uv_ip4_addr(cfg->bind[i], cfg->port, (struct sockaddr_in *)&addr) &&
+            uv_ip6_addr(cfg->bind[i], cfg->port, (struct sockaddr_in6 *)&addr)) {
+            log_warning("bind: '%s' is not an IP address", cfg->bind[i]);
+            return -1;
+        }
+        uv_tcp_init(proxy.loop, l);
+        int err = uv_tcp_bind(l, (struct sockaddr *)&addr, 0);
+        if (!err) err = uv_listen((uv_stream_t *)l, 511, on_connection);
+        if (err) {
+            log_warning("could not listen on %s:%d: %s", cfg->bind[i], cfg->port, uv_strerror(err));
+            uv_close((uv_handle_t *)l, NULL);
+            return -1;
+        }
+        proxy.listener_count++;
+    }
+    log_notice("ready to accept connections on port %d", cfg->port);
+    return 0;
+}
+
+static bool all_connected(void)
+{
+    for (int i = 0; i < CONFIG_BACKENDS; i++)
+        if (proxy.backends[i].state != BACKEND_IN_SYNC) return false;
+    return true;
+}
+
+/* Clients are let in once both backends are connected, or down-after-ms has passed, so that no
+ * write of the first milliseconds reaches one server only. */
+static void open_doors(void)
+{
+    if (proxy.listener_count || uv_is_closing((uv_handle_t *)&proxy.startup)) return;
+    uv_close((uv_handle_t *)&proxy.startup, NULL);
+    if (listen_all() != 0) {
+        proxy.primary = -2; /* tells main() that start-up failed */
+        uv_stop(proxy.loop);
+    }
+}
+
+static void on_startup_timeout(uv_timer_t *t)
+{
+    (void)t;
+    for (int i = 0; i < CONFIG_BACKENDS; i++)
+        if (proxy.backends[i].state != BACKEND_IN_SYNC)
+            log_warning("backend '%s' (%s:%d) is not reachable yet; serving without it",
+                        proxy.backends[i].name, proxy.backends[i].host, proxy.backends[i].port);
+    open_doors();
+}
+
+void proxy_backends_changed(void)
+{
+    int primary = -1;
+    for (int i = 0; i < CONFIG_BACKENDS && primary < 0; i++)
+        if (proxy.backends[i].state == BACKEND_IN_SYNC) primary = i;
+    if (primary != proxy.primary && proxy.primary != -2) {
+        if (primary >= 0)
+            log_notice("primary is now backend '%s'", proxy.backends[primary].name);
+        else
+            log_warning("no backend is in sync: reads and writes fail until one is");
+        proxy.primary = primary;
+    }
+    if (all_connected()) open_doors();
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    (void)s;
+    log_notice("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    on_prepare(&proxy.flusher); /* replies already produced still go out */
+    uv_stop(proxy.loop);
+}
+
+int proxy_start(uv_loop_t *loop, struct config *config, struct command_table *commands)
+{
+    proxy.loop = loop;
+    proxy.config = config;
+    proxy.commands = commands;
+    proxy.primary = -1;
+    proxy.start_ms = proxy_now_ms();
+
+    uv_prepare_init(loop, &proxy.flusher);
+    uv_prepare_start(&proxy.flusher, on_prepare);
+    uv_signal_init(loop, &proxy.sigint);
+    uv_signal_start(&proxy.sigint, on_signal, SIGINT);
+    uv_signal_init(loop, &proxy.sigterm);
+    uv_signal_start(&proxy.sigterm, on_signal, SIGTERM);
+    uv_timer_init(loop, &proxy.startup);
+    uv_timer_start(&proxy.startup, on_startup_timeout, (uint64_t)config->down_after_ms, 0);
+
+    for (int i = 0; i < CONFIG_BACKENDS; i++) {
+        const struct backend_config *bc = &config->backends[i];
+        backend_init(&proxy.backends[i], i, bc->name, bc->host, bc->port);
+        backend_connect(&proxy.backends[i]);
+    }
+    return 0;
+}

@@ -1,0 +1,60 @@
+/* The proxy: the one process-wide state of the data path, as Redis has its `server`.
+ *
+ *  client ──RESP──▶ client.c ──parse──▶ command table ──┬─ read ─────────────▶ primary link
+ *                                                       ├─ write ─▶ sequencer ─┬▶ link a
+ *                                                       │                      └▶ link b
+ *                                                       └─ local (local.c)
+ *  client ◀── reply in request order ◀── request.c ◀── pending FIFO per link (backend.c)
+ *
+ * Everything runs on one libuv loop in one thread. Output is flushed once per loop turn, from a
+ * prepare handle, so all the replies and requests produced in one turn leave in one write per
+ * connection. */
+#ifndef REDPAIR_PROXY_H
+#define REDPAIR_PROXY_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "backend.h"
+#include "command.h"
+#include "config.h"
+
+struct client;
+
+struct proxy {
+    uv_loop_t *loop;
+    struct config *config;
+    struct command_table *commands;
+    struct backend backends[CONFIG_BACKENDS];
+    int primary; /* index of the backend reads go to, -1 when none is in sync */
+
+    uint64_t stream_offset; /* writes sequenced so far */
+    uint64_t divergences;
+    uint64_t commands_processed;
+    uint64_t start_ms;
+
+    uv_tcp_t listeners[CONFIG_MAX_BIND];
+    int listener_count;
+    uv_prepare_t flusher;
+    uv_timer_t startup;
+    uv_signal_t sigint, sigterm;
+
+    struct client *clients; /* doubly linked */
+    int client_count;
+    uint64_t next_client_id;
+    struct client *dirty_clients;
+    struct backend *dirty_backends;
+};
+
+extern struct proxy proxy;
+
+int proxy_start(uv_loop_t *loop, struct config *config, struct command_table *commands);
+void proxy_mark_backend_dirty(struct backend *b);
+void proxy_mark_client_dirty(struct client *c);
+void proxy_forget_client(struct client *c); /* off the dirty list: it is closing */
+/* A backend joined or left the in-sync set: pick the primary again. */
+void proxy_backends_changed(void);
+uint64_t proxy_now_ms(void);
+const char *proxy_backend_name(int index);
+
+#endif

@@ -1,0 +1,132 @@
+#include "request.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "client.h"
+#include "local.h"
+#include "proxy.h"
+#include "resp.h"
+#include "sequencer.h"
+
+/* Requests are recycled with their buffers, so a warm proxy allocates nothing per command. */
+static struct request *free_list;
+static unsigned free_count;
+#define FREE_LIST_MAX 4096
+#define KEEP_BUFFER   4096
+
+struct request *request_new(struct client *c, const struct command *cmd)
+{
+    struct request *r = free_list;
+    if (r) {
+        free_list = r->next;
+        free_count--;
+    } else {
+        r = calloc(1, sizeof(*r));
+        if (!r) abort();
+    }
+    r->client = c;
+    r->next = NULL;
+    r->cmd = cmd;
+    r->offset = 0;
+    r->refs = 1;
+    r->awaiting = 0;
+    r->primary = -1;
+    r->reply_from = r->other_from = -1;
+    r->ready = r->info = false;
+    return r;
+}
+
+void request_ref(struct request *r)
+{
+    r->refs++;
+}
+
+void request_unref(struct request *r)
+{
+    if (--r->refs > 0) return;
+    buffer_clear(&r->reply);
+    buffer_clear(&r->other);
+    buffer_clear(&r->effect);
+    if (free_count >= FREE_LIST_MAX) {
+        buffer_free(&r->reply);
+        buffer_free(&r->other);
+        buffer_free(&r->effect);
+        free(r);
+        return;
+    }
+    buffer_shrink(&r->reply, KEEP_BUFFER);
+    buffer_shrink(&r->other, KEEP_BUFFER);
+    buffer_shrink(&r->effect, KEEP_BUFFER);
+    r->next = free_list;
+    free_list = r;
+    free_count++;
+}
+
+void request_ready(struct request *r)
+{
+    r->ready = true;
+    if (r->client) client_deliver(r->client);
+}
+
+void request_reply(struct request *r, const char *reply, size_t len)
+{
+    buffer_clear(&r->reply);
+    buffer_append(&r->reply, reply, len);
+    request_ready(r);
+}
+
+void request_error(struct request *r, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    buffer_clear(&r->reply);
+    resp_append_error(&r->reply, "%s", msg);
+    request_ready(r);
+}
+
+/* INFO through redpair: its own section first, then the primary's, in one bulk. */
+static void reply_info(struct request *r, const char *reply, size_t len)
+{
+    struct resp_value v;
+    if (resp_value_read(reply, len, &v) == 0 || v.type != '$' || !v.str) {
+        request_reply(r, reply, len);
+        return;
+    }
+    struct buffer body = {0};
+    local_info_section(&body);
+    buffer_append(&body, "\r\n", 2);
+    buffer_append(&body, v.str, v.len);
+    buffer_clear(&r->reply);
+    resp_append_bulk(&r->reply, buffer_head(&body), buffer_len(&body));
+    buffer_free(&body);
+    request_ready(r);
+}
+
+void request_backend_reply(struct request *r, int backend, const char *reply, size_t len)
+{
+    if (r->offset) {
+        sequencer_reply(r, backend, reply, len);
+        return;
+    }
+    r->awaiting &= (uint8_t) ~(1u << backend);
+    if (r->info)
+        reply_info(r, reply, len);
+    else
+        request_reply(r, reply, len);
+}
+
+void request_backend_lost(struct request *r, int backend)
+{
+    if (r->offset) {
+        sequencer_lost(r, backend);
+        return;
+    }
+    r->awaiting &= (uint8_t) ~(1u << backend);
+    request_error(r, "ERR redpair lost the connection to backend '%s' before it replied",
+                  proxy_backend_name(backend));
+}

@@ -1,0 +1,49 @@
+/* A request is one client command on its way through redpair, from parse to reply.
+ *
+ * It sits in its client's reply queue, so replies go back in request order whatever order the
+ * backends answer in, and in the pending FIFO of every backend link it was sent to. It is freed
+ * when none of them holds it any more, so a client may disconnect while its writes are still
+ * being acknowledged and compared. */
+#ifndef REDPAIR_REQUEST_H
+#define REDPAIR_REQUEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buffer.h"
+#include "command.h"
+
+struct client;
+
+struct request {
+    struct client *client; /* NULL once the client has gone */
+    struct request *next;  /* in the client's reply queue, or the free list */
+    const struct command *cmd;
+    uint64_t offset;   /* position in the write stream; 0 unless a write */
+    unsigned refs;     /* the client's queue, plus one per backend link holding it */
+    uint8_t awaiting;  /* bit per backend index: replies still due */
+    int8_t primary;    /* backend whose reply the client gets */
+    int8_t reply_from; /* backend whose reply is in `reply`, -1 if none yet */
+    int8_t other_from; /* backend whose reply is in `other`, -1 if none */
+    bool ready;        /* `reply` is final: deliver when the request reaches the queue's head */
+    bool info;         /* INFO: put redpair's section in front of the primary's reply */
+    struct buffer reply;
+    struct buffer other;  /* write: the first reply of a non-primary backend, kept to compare */
+    struct buffer effect; /* write mirrored by effect: the request as the primary got it */
+};
+
+struct request *request_new(struct client *c, const struct command *cmd);
+void request_ref(struct request *r);
+void request_unref(struct request *r);
+
+/* The reply is final: `reply` holds it. Hands it to the client when its turn comes. */
+void request_ready(struct request *r);
+/* A read's reply (or a local one) arrived: copy it and make the request ready. */
+void request_reply(struct request *r, const char *reply, size_t len);
+void request_error(struct request *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Called when a backend link delivers, or loses, its part of a request. */
+void request_backend_reply(struct request *r, int backend, const char *reply, size_t len);
+void request_backend_lost(struct request *r, int backend);
+
+#endif

@@ -1,0 +1,104 @@
+/* RESP2, the Redis wire protocol: a streaming request parser, a streaming reply framer and the
+ * few encoders redpair needs.
+ *
+ * Requests come as a multibulk (`*2\r\n$3\r\nGET\r\n$1\r\nk\r\n`) or inline (`GET k\r\n`). The
+ * parser is handed the bytes from the start of the current command, as many as have arrived. It
+ * keeps its progress between calls, so a command that arrives a byte at a time is scanned once,
+ * and it never copies a multibulk argument: argv holds offsets into the caller's bytes. Inline
+ * arguments may carry quotes and escapes, so they are unescaped into the parser's own buffer.
+ *
+ *   resp_request_parse(buf, len) ─┬─ RESP_MORE   keep the bytes, call again with more
+ *                                 ├─ RESP_DONE   argv ready, command is `size` bytes long
+ *                                 └─ RESP_ERROR  `error` says why; reply it and close
+ *
+ * Replies are framed, not decoded: resp_reply_parse() says how many bytes the next complete reply
+ * (nested arrays included) occupies, so it can be passed on verbatim. resp_value_read() then
+ * decodes one value header from a complete reply when redpair needs to look inside it. */
+#ifndef REDPAIR_RESP_H
+#define REDPAIR_RESP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buffer.h"
+
+#define RESP_INLINE_MAX (64 * 1024)   /* longest inline command or length line, as Redis */
+#define RESP_MULTIBULK_MAX (1L << 20) /* most arguments in one command */
+#define RESP_REPLY_MAX_DEPTH 128      /* deepest nesting of arrays in a reply */
+
+enum resp_result { RESP_DONE, RESP_MORE, RESP_ERROR };
+
+struct resp_arg {
+    size_t off; /* from the command's first byte, or into the inline buffer */
+    size_t len;
+};
+
+struct resp_request {
+    long long max_bulk_len; /* proto-max-bulk-len */
+
+    /* Result, valid after RESP_DONE until the next resp_request_reset(). */
+    int argc; /* 0 for an empty line or `*0`: nothing to execute, just consume */
+    struct resp_arg *argv;
+    bool is_inline;
+    size_t size;       /* bytes the command occupied */
+    const char *error; /* after RESP_ERROR: "Protocol error: ..." as Redis words it */
+
+    /* Parser progress. */
+    int argv_cap;
+    long long multibulk_left; /* arguments still to come; -1 before the header */
+    long long bulk_len;       /* length of the bulk being read; -1 before its header */
+    size_t pos;               /* bytes of the command already scanned */
+    char *inline_buf;
+    size_t inline_cap;
+    char error_buf[48]; /* `error` when it names the offending byte */
+};
+
+void resp_request_init(struct resp_request *r, long long max_bulk_len);
+void resp_request_reset(struct resp_request *r); /* ready for the next command */
+void resp_request_free(struct resp_request *r);
+enum resp_result resp_request_parse(struct resp_request *r, const char *buf, size_t len);
+
+/* The bytes of argument i of a parsed command that started at buf. */
+static inline const char *resp_request_arg(const struct resp_request *r, const char *buf, int i)
+{
+    return (r->is_inline ? r->inline_buf : buf) + r->argv[i].off;
+}
+
+struct resp_reply {
+    /* Result, valid after RESP_DONE until the next resp_reply_reset(). */
+    size_t size;
+    const char *error; /* after RESP_ERROR */
+
+    /* Framer progress: unfinished element counts of the open arrays. */
+    int depth;
+    long long left[RESP_REPLY_MAX_DEPTH];
+    size_t pos;
+};
+
+void resp_reply_reset(struct resp_reply *r);
+enum resp_result resp_reply_parse(struct resp_reply *r, const char *buf, size_t len);
+
+/* One decoded value header of a complete reply. */
+struct resp_value {
+    char type;       /* '+', '-', ':', '$', '*' */
+    const char *str; /* '+', '-': the line; '$': the payload (NULL for a null bulk) */
+    size_t len;
+    long long integer; /* ':': the number; '*': element count (-1 for a null array) */
+};
+
+/* Decodes the value at buf, which must lie inside a reply already framed by resp_reply_parse.
+ * Returns the bytes read: the whole value for '+', '-', ':', '$', and only the header line for
+ * '*', so that the next call reads the first element. Returns 0 on malformed input. */
+size_t resp_value_read(const char *buf, size_t len, struct resp_value *v);
+
+/* Encoders. */
+void resp_append_command(struct buffer *out, int argc, const char *const *argv,
+                         const size_t *argl);
+void resp_append_bulk(struct buffer *out, const char *p, size_t len);
+void resp_append_status(struct buffer *out, const char *status);          /* +status */
+void resp_append_error(struct buffer *out, const char *fmt, ...)           /* -fmt */
+    __attribute__((format(printf, 2, 3)));
+void resp_append_integer(struct buffer *out, long long n);
+void resp_append_array_header(struct buffer *out, long long n);
+
+#endif

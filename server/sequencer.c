@@ -1,0 +1,131 @@
+#include "sequencer.h"
+
+#include <string.h>
+
+#include "backend.h"
+#include "config.h"
+#include "log.h"
+#include "proxy.h"
+#include "request.h"
+#include "rewrite.h"
+
+void sequencer_write(struct request *r, int db, const char *bytes, size_t len)
+{
+    if (proxy.primary < 0) {
+        request_error(r, "ERR redpair has no backend in sync to write to");
+        return;
+    }
+    r->offset = ++proxy.stream_offset;
+    r->primary = (int8_t)proxy.primary;
+    bool by_effect = rewrite_needs_effect(r->cmd);
+    if (by_effect) buffer_append(&r->effect, bytes, len);
+
+    for (int i = 0; i < CONFIG_BACKENDS; i++) {
+        struct backend *b = &proxy.backends[i];
+        if (b->state != BACKEND_IN_SYNC) {
+            b->missed_writes = true;
+            continue;
+        }
+        r->awaiting |= (uint8_t)(1u << i);
+        if (by_effect && i != proxy.primary)
+            backend_hold(b, r, db);
+        else
+            backend_send(b, r, db, bytes, len);
+    }
+}
+
+/* Shows a reply in a log line: printable, one line, bounded. */
+static void reply_repr(const char *p, size_t n, char *out, size_t outlen)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 5 < outlen; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        if (ch >= 32 && ch < 127 && ch != '\\') {
+            out[o++] = (char)ch;
+        } else {
+            static const char hex[] = "0123456789abcdef";
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[ch >> 4];
+            out[o++] = hex[ch & 15];
+        }
+    }
+    out[o] = '\0';
+}
+
+static void compare(struct request *r, int other, const char *reply, size_t len)
+{
+    if (rewrite_needs_effect(r->cmd)) return; /* the other backend ran a different command */
+    if (buffer_len(&r->reply) == len && memcmp(buffer_head(&r->reply), reply, len) == 0) return;
+
+    proxy.divergences++;
+    char mine[96], theirs[96];
+    reply_repr(buffer_head(&r->reply), buffer_len(&r->reply), mine, sizeof(mine));
+    reply_repr(reply, len, theirs, sizeof(theirs));
+    log_warning("divergence at offset %llu on '%s': %s replied %s, %s replied %s",
+                (unsigned long long)r->offset, r->cmd->name, proxy_backend_name(r->reply_from),
+                mine, proxy_backend_name(other), theirs);
+}
+
+/* The others' copies of an effect write wait for this: what the primary actually did. */
+static void release_effect(struct request *r, const char *reply, size_t len)
+{
+    struct buffer effect = {0};
+    bool any = reply && rewrite_effect(r->cmd, buffer_head(&r->effect), buffer_len(&r->effect),
+                                       reply, len, &effect);
+    for (int i = 0; i < CONFIG_BACKENDS; i++) {
+        if (i == r->primary || !(r->awaiting & (1u << i))) continue;
+        if (!any) r->awaiting &= (uint8_t) ~(1u << i);
+        backend_resolve(&proxy.backends[i], r, buffer_head(&effect), any ? buffer_len(&effect) : 0);
+        if (!any) proxy.backends[i].acked_offset = r->offset;
+    }
+    buffer_free(&effect);
+}
+
+static void maybe_answer(struct request *r)
+{
+    if (r->ready) return;
+    bool primary_done = !(r->awaiting & (1u << r->primary));
+    bool answer = proxy.config->write_ack == WRITE_ACK_PRIMARY ? primary_done : r->awaiting == 0;
+    if (!answer) return;
+    if (r->reply_from < 0 && r->other_from >= 0) {
+        /* The primary never answered; the write did land on this backend. */
+        struct buffer swap = r->reply;
+        r->reply = r->other;
+        r->other = swap;
+        r->reply_from = r->other_from;
+    }
+    if (r->reply_from < 0 && r->awaiting != 0) return; /* the other one may still answer */
+    if (r->reply_from < 0) {
+        request_error(r, "ERR redpair lost every backend before the write was acknowledged");
+        return;
+    }
+    request_ready(r);
+}
+
+void sequencer_reply(struct request *r, int backend, const char *reply, size_t len)
+{
+    r->awaiting &= (uint8_t) ~(1u << backend);
+    proxy.backends[backend].acked_offset = r->offset;
+
+    if (backend == r->primary) {
+        buffer_append(&r->reply, reply, len);
+        r->reply_from = (int8_t)backend;
+        if (rewrite_needs_effect(r->cmd)) release_effect(r, reply, len);
+        if (r->other_from >= 0)
+            compare(r, r->other_from, buffer_head(&r->other), buffer_len(&r->other));
+    } else if (r->reply_from >= 0) {
+        compare(r, backend, reply, len);
+    } else {
+        buffer_append(&r->other, reply, len);
+        r->other_from = (int8_t)backend;
+    }
+    maybe_answer(r);
+}
+
+void sequencer_lost(struct request *r, int backend)
+{
+    r->awaiting &= (uint8_t) ~(1u << backend);
+    if (backend == r->primary && rewrite_needs_effect(r->cmd)) release_effect(r, NULL, 0);
+    maybe_answer(r);
+}

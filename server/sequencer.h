@@ -1,0 +1,23 @@
+/* The sequencer: the one ordered write stream, the invariant the product rests on.
+ *
+ * Every write from every client gets the next offset and is handed, in that order, to the link of
+ * every in-sync backend. Each link is one ordered connection, so both servers apply the same
+ * writes in the same order and hold the same data. Their replies to each write are compared: a
+ * mismatch is divergence, counted and logged. The client is answered per write-ack: `all` once
+ * every backend the write went to has answered, `primary` on the primary's reply alone.
+ *
+ * A write mirrored by effect (SPOP, INCRBYFLOAT) goes to the primary as it came; the others hold
+ * its place in their stream until the primary's reply says what to send them (rewrite.h). */
+#ifndef REDPAIR_SEQUENCER_H
+#define REDPAIR_SEQUENCER_H
+
+#include <stddef.h>
+
+struct request;
+
+/* Puts a write into the stream; bytes is its multibulk as every backend should get it. */
+void sequencer_write(struct request *r, int db, const char *bytes, size_t len);
+void sequencer_reply(struct request *r, int backend, const char *reply, size_t len);
+void sequencer_lost(struct request *r, int backend);
+
+#endif

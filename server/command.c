@@ -1,0 +1,649 @@
+#include "command.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "command_builtin.h"
+#include "resp.h"
+
+/* Every Redis command name is far shorter; a longer one is simply unknown, which lets lookups
+ * lowercase into a stack buffer instead of allocating. */
+#define NAME_MAX_LEN 64
+
+/* The table is an array of commands plus an open-addressing index over it, at most half full. */
+struct slot {
+    uint32_t hash;
+    uint32_t index; /* into cmds, plus one: 0 marks an empty slot */
+};
+
+struct command_table {
+    struct command *cmds;
+    size_t count, cap;
+    struct slot *slots;
+    size_t mask;
+};
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "redpair: out of memory allocating %zu bytes\n", n);
+        abort();
+    }
+    return p;
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (!p) {
+        fprintf(stderr, "redpair: out of memory allocating %zu bytes\n", n * size);
+        abort();
+    }
+    return p;
+}
+
+static char *xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    return memcpy(xmalloc(n), s, n);
+}
+
+static char lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
+}
+
+static char upper(char c)
+{
+    return c >= 'a' && c <= 'z' ? (char)(c - ('a' - 'A')) : c;
+}
+
+/* FNV-1a: names are short, so a simple byte-at-a-time hash is as fast as anything. */
+static uint32_t hash_name(const char *s, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * What redpair does with each command: derived from the flags, then overridden by name.
+ * ------------------------------------------------------------------------------------------- */
+
+enum refusal { REFUSE_NONE, REFUSE_UNSUPPORTED, REFUSE_ADMIN };
+
+static const char *const refusal_format[] = {
+    [REFUSE_UNSUPPORTED] = "command '%s' is not supported by redpair yet",
+    [REFUSE_ADMIN] = "command '%s' is not allowed through redpair: use redpair's admin API",
+};
+
+struct rule {
+    const char *name; /* matches the command and, for a container, all its subcommands */
+    enum command_kind kind;
+    enum command_local local;
+    enum command_rewrite rewrite;
+    enum refusal refusal;
+};
+
+#define LOCAL(n, l)                                                                                \
+    {                                                                                              \
+        n, CMD_LOCAL, l, REWRITE_NONE, REFUSE_NONE                                                 \
+    }
+#define READ(n)                                                                                    \
+    {                                                                                              \
+        n, CMD_READ, LOCAL_NONE, REWRITE_NONE, REFUSE_NONE                                         \
+    }
+#define REWRITE(n, r)                                                                              \
+    {                                                                                              \
+        n, CMD_WRITE, LOCAL_NONE, r, REFUSE_NONE                                                   \
+    }
+#define UNSUPPORTED(n)                                                                             \
+    {                                                                                              \
+        n, CMD_REFUSED, LOCAL_NONE, REWRITE_NONE, REFUSE_UNSUPPORTED                               \
+    }
+#define ADMIN(n)                                                                                   \
+    {                                                                                              \
+        n, CMD_REFUSED, LOCAL_NONE, REWRITE_NONE, REFUSE_ADMIN                                     \
+    }
+
+static const struct rule rules[] = {
+    LOCAL("ping", LOCAL_PING),
+    LOCAL("echo", LOCAL_ECHO),
+    LOCAL("quit", LOCAL_QUIT),
+    LOCAL("select", LOCAL_SELECT),
+    LOCAL("auth", LOCAL_AUTH),
+    LOCAL("info", LOCAL_INFO),
+
+    /* Flagged neither read nor write, but only describes the server's commands. */
+    READ("command"),
+
+    /* Relative times and random or floating-point outcomes: see rewrite.h. */
+    REWRITE("expire", REWRITE_EXPIRE),
+    REWRITE("pexpire", REWRITE_PEXPIRE),
+    REWRITE("setex", REWRITE_SETEX),
+    REWRITE("psetex", REWRITE_PSETEX),
+    REWRITE("set", REWRITE_SET),
+    REWRITE("getex", REWRITE_GETEX),
+    REWRITE("restore", REWRITE_RESTORE),
+    REWRITE("xadd", REWRITE_XADD),
+    REWRITE("spop", REWRITE_SPOP),
+    REWRITE("incrbyfloat", REWRITE_INCRBYFLOAT),
+    REWRITE("hincrbyfloat", REWRITE_HINCRBYFLOAT),
+
+    /* Connection state, transactions, Pub/Sub and scripts need redpair's own handling; passed
+     * through they would act on a backend connection shared by every client. */
+    UNSUPPORTED("multi"),
+    UNSUPPORTED("exec"),
+    UNSUPPORTED("discard"),
+    UNSUPPORTED("watch"),
+    UNSUPPORTED("unwatch"),
+    UNSUPPORTED("subscribe"),
+    UNSUPPORTED("psubscribe"),
+    UNSUPPORTED("ssubscribe"),
+    UNSUPPORTED("unsubscribe"),
+    UNSUPPORTED("punsubscribe"),
+    UNSUPPORTED("sunsubscribe"),
+    UNSUPPORTED("publish"),
+    UNSUPPORTED("spublish"),
+    UNSUPPORTED("pubsub"),
+    UNSUPPORTED("eval"),
+    UNSUPPORTED("evalsha"),
+    UNSUPPORTED("eval_ro"),
+    UNSUPPORTED("evalsha_ro"),
+    UNSUPPORTED("fcall"),
+    UNSUPPORTED("fcall_ro"),
+    UNSUPPORTED("script"),
+    UNSUPPORTED("function"),
+    UNSUPPORTED("client"),
+    UNSUPPORTED("hello"),
+    UNSUPPORTED("reset"),
+    UNSUPPORTED("wait"),
+    UNSUPPORTED("waitaof"),
+    /* Consumer groups hand out entries by time and delivery count; XREAD may block. */
+    UNSUPPORTED("xreadgroup"),
+    UNSUPPORTED("xclaim"),
+    UNSUPPORTED("xautoclaim"),
+    UNSUPPORTED("xread"),
+
+    /* Server administration belongs to redpair, which must know about it. */
+    ADMIN("config"),
+    ADMIN("debug"),
+    ADMIN("shutdown"),
+    ADMIN("replicaof"),
+    ADMIN("slaveof"),
+    ADMIN("monitor"),
+    ADMIN("sync"),
+    ADMIN("psync"),
+    ADMIN("failover"),
+    ADMIN("cluster"),
+    ADMIN("acl"),
+    ADMIN("module"),
+    ADMIN("save"),
+    ADMIN("bgsave"),
+    ADMIN("bgrewriteaof"),
+    ADMIN("migrate"),
+    ADMIN("latency"),
+    ADMIN("slowlog"),
+    ADMIN("lastsave"),
+};
+
+static bool rule_matches(const char *rule, const char *name)
+{
+    size_t n = strlen(rule);
+    return strncmp(rule, name, n) == 0 && (name[n] == '\0' || name[n] == '|');
+}
+
+/* Fills kind, local, rewrite and refusal from name and flags. The refusal text lives in the same
+ * allocation as the name, so freeing the name frees both. */
+static void classify(struct command *c)
+{
+    enum refusal refusal = REFUSE_NONE;
+    const char *sub = strchr(c->name, '|');
+
+    c->local = LOCAL_NONE;
+    c->rewrite = REWRITE_NONE;
+    if (c->flags & CMD_FLAG_WRITE) {
+        c->kind = CMD_WRITE;
+    } else if (c->flags & CMD_FLAG_READONLY) {
+        c->kind = CMD_READ;
+    } else if (sub && strcmp(sub, "|help") == 0) {
+        c->kind = CMD_READ; /* OBJECT HELP and friends: fixed text, harmless anywhere */
+    } else {
+        c->kind = CMD_REFUSED;
+        refusal = REFUSE_UNSUPPORTED;
+    }
+    if (c->flags & CMD_FLAG_BLOCKING) {
+        c->kind = CMD_REFUSED;
+        refusal = REFUSE_UNSUPPORTED;
+    }
+    if (c->flags & CMD_FLAG_ADMIN) { /* last: whatever else it is, the admin API is the way */
+        c->kind = CMD_REFUSED;
+        refusal = REFUSE_ADMIN;
+    }
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+        if (!rule_matches(rules[i].name, c->name)) continue;
+        c->kind = rules[i].kind;
+        c->local = rules[i].local;
+        c->rewrite = rules[i].rewrite;
+        refusal = rules[i].refusal;
+        break;
+    }
+
+    size_t namelen = strlen(c->name);
+    if (refusal == REFUSE_NONE) {
+        c->refusal = NULL;
+        return;
+    }
+    const char *fmt = refusal_format[refusal];
+    size_t textlen = strlen(fmt) + namelen; /* "%s" makes room for the NUL */
+    char *block = xmalloc(namelen + 1 + textlen);
+    memcpy(block, c->name, namelen + 1);
+    snprintf(block + namelen + 1, textlen, fmt, c->name);
+    free(c->name);
+    c->name = block;
+    c->refusal = block + namelen + 1;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The table itself. Names hold no NUL byte, so a match of `len` bytes by strncmp() is a match.
+ * ------------------------------------------------------------------------------------------- */
+
+static void table_clear(struct command_table *t)
+{
+    for (size_t i = 0; i < t->count; i++) free(t->cmds[i].name);
+    free(t->cmds);
+    free(t->slots);
+    memset(t, 0, sizeof(*t));
+}
+
+static struct slot *find_slot(const struct command_table *t, const char *name, size_t len,
+                              uint32_t h)
+{
+    for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
+        struct slot *s = &t->slots[i];
+        if (s->index == 0) return s;
+        const char *other = t->cmds[s->index - 1].name;
+        if (s->hash == h && strncmp(other, name, len) == 0 && other[len] == '\0') return s;
+    }
+}
+
+/* Adds a command whose name is a lowercase heap string the table now owns. Returns false for a
+ * duplicate name, which is left to the caller. */
+static bool table_add(struct command_table *t, struct command *c)
+{
+    if (t->count == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 256;
+        struct command *cmds = realloc(t->cmds, t->cap * sizeof(*cmds));
+        if (!cmds) {
+            fprintf(stderr, "redpair: out of memory growing the command table\n");
+            abort();
+        }
+        t->cmds = cmds;
+    }
+    /* Keep the index at most half full: probes stay short and an empty slot always exists. */
+    if ((t->count + 1) * 2 > t->mask + 1) {
+        size_t size = t->mask ? (t->mask + 1) * 2 : 512;
+        free(t->slots);
+        t->slots = xcalloc(size, sizeof(*t->slots));
+        t->mask = size - 1;
+        for (size_t i = 0; i < t->count; i++) {
+            const char *n = t->cmds[i].name;
+            uint32_t h = hash_name(n, strlen(n));
+            struct slot *s = find_slot(t, n, strlen(n), h);
+            s->hash = h;
+            s->index = (uint32_t)i + 1;
+        }
+    }
+    size_t len = strlen(c->name);
+    uint32_t h = hash_name(c->name, len);
+    struct slot *s = find_slot(t, c->name, len, h);
+    if (s->index) return false;
+    classify(c);
+    t->cmds[t->count] = *c;
+    s->hash = h;
+    s->index = (uint32_t)++t->count;
+    return true;
+}
+
+struct command_table *command_table_new(void)
+{
+    struct command_table *t = xcalloc(1, sizeof(*t));
+    for (size_t i = 0; i < command_builtin_count; i++) {
+        const struct command_builtin *b = &command_builtin[i];
+        struct command c = {
+            .name = xstrdup(b->name),
+            .arity = b->arity,
+            .flags = b->flags,
+            .first_key = b->first_key,
+            .last_key = b->last_key,
+            .key_step = b->key_step,
+            .container = b->container,
+        };
+        if (!table_add(t, &c)) abort(); /* the generator never writes a name twice */
+    }
+    return t;
+}
+
+void command_table_free(struct command_table *t)
+{
+    if (!t) return;
+    table_clear(t);
+    free(t);
+}
+
+size_t command_table_size(const struct command_table *t)
+{
+    return t->count;
+}
+
+const struct command *command_lookup(const struct command_table *t, const char *name, size_t len)
+{
+    char low[NAME_MAX_LEN];
+    if (len == 0 || len > NAME_MAX_LEN || t->count == 0) return NULL;
+    for (size_t i = 0; i < len; i++) {
+        if (name[i] == '\0') return NULL; /* Redis too compares the whole length */
+        low[i] = lower(name[i]);
+    }
+    const struct slot *s = find_slot(t, low, len, hash_name(low, len));
+    return s->index ? &t->cmds[s->index - 1] : NULL;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Learning from a backend's COMMAND reply.
+ * ------------------------------------------------------------------------------------------- */
+
+struct cursor {
+    const char *p;
+    size_t left;
+};
+
+static bool next_value(struct cursor *c, struct resp_value *v)
+{
+    size_t n = resp_value_read(c->p, c->left, v);
+    if (n == 0 || n > c->left) return false;
+    c->p += n;
+    c->left -= n;
+    return true;
+}
+
+/* Skips one complete value, nested arrays included, without recursing. */
+static bool skip_value(struct cursor *c)
+{
+    size_t todo = 1;
+    while (todo > 0) {
+        struct resp_value v;
+        if (!next_value(c, &v)) return false;
+        todo--;
+        if (v.type == '*' && v.integer > 0) {
+            if ((unsigned long long)v.integer > c->left) return false; /* cannot all be there */
+            todo += (size_t)v.integer;
+        }
+    }
+    return true;
+}
+
+static bool next_integer(struct cursor *c, long long *n)
+{
+    struct resp_value v;
+    if (!next_value(c, &v) || v.type != ':') return false;
+    *n = v.integer;
+    return true;
+}
+
+static bool next_int(struct cursor *c, int *n)
+{
+    long long ll;
+    if (!next_integer(c, &ll) || ll < -1000000 || ll > 1000000) return false;
+    *n = (int)ll;
+    return true;
+}
+
+static unsigned flag_bit(const char *s, size_t len)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {
+        {"write", CMD_FLAG_WRITE},
+        {"readonly", CMD_FLAG_READONLY},
+        {"denyoom", CMD_FLAG_DENYOOM},
+        {"admin", CMD_FLAG_ADMIN},
+        {"pubsub", CMD_FLAG_PUBSUB},
+        {"noscript", CMD_FLAG_NOSCRIPT},
+        {"blocking", CMD_FLAG_BLOCKING},
+        {"loading", CMD_FLAG_LOADING},
+        {"stale", CMD_FLAG_STALE},
+        {"fast", CMD_FLAG_FAST},
+        {"movablekeys", CMD_FLAG_MOVABLEKEYS},
+        {"no_multi", CMD_FLAG_NO_MULTI},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strlen(names[i].name) != len) continue;
+        size_t j = 0;
+        while (j < len && lower(s[j]) == names[i].name[j]) j++;
+        if (j == len) return names[i].bit;
+    }
+    return 0; /* a flag redpair has no use for */
+}
+
+struct learn {
+    struct command_table *t;
+    char *err;
+    size_t errlen;
+};
+
+static bool learn_fail(struct learn *l, const char *what)
+{
+    snprintf(l->err, l->errlen, "malformed COMMAND reply: %s", what);
+    return false;
+}
+
+/* One entry: name, arity, flags, first key, last key, step (Redis 6 stops there or after ACL
+ * categories); Redis 7 adds ACL categories, tips, key specs and the subcommands, each an entry of
+ * the same shape named "container|sub". Deeper nesting, should it ever come, is skipped. */
+static bool learn_entry(struct learn *l, struct cursor *c, const char *container)
+{
+    struct resp_value v, name;
+    struct command cmd = {0};
+
+    if (!next_value(c, &v) || v.type != '*' || v.integer < 6)
+        return learn_fail(l, "an entry is not an array of at least 6 fields");
+    long long fields = v.integer;
+    if (!next_value(c, &name) || (name.type != '$' && name.type != '+') || !name.str ||
+        name.len == 0)
+        return learn_fail(l, "an entry has no name");
+    if (!next_int(c, &cmd.arity)) return learn_fail(l, "an entry has no integer arity");
+    if (!next_value(c, &v) || v.type != '*' || v.integer < 0)
+        return learn_fail(l, "an entry has no flags array");
+    for (long long i = v.integer; i > 0; i--) {
+        struct resp_value f;
+        if (!next_value(c, &f) || (f.type != '+' && f.type != '$') || !f.str)
+            return learn_fail(l, "a flag is not a string");
+        cmd.flags |= flag_bit(f.str, f.len);
+    }
+    if (!next_int(c, &cmd.first_key) || !next_int(c, &cmd.last_key) || !next_int(c, &cmd.key_step))
+        return learn_fail(l, "an entry has no integer key positions");
+
+    /* Names that cannot be looked up, or are not the container's, are still read past. */
+    size_t prefix = container ? strlen(container) : 0;
+    bool keep = name.len <= NAME_MAX_LEN && !memchr(name.str, '\0', name.len);
+    char low[NAME_MAX_LEN + 1];
+    if (keep) {
+        for (size_t i = 0; i < name.len; i++) low[i] = lower(name.str[i]);
+        low[name.len] = '\0';
+        if (container &&
+            (name.len <= prefix + 1 || memcmp(low, container, prefix) != 0 || low[prefix] != '|'))
+            return learn_fail(l, "a subcommand is not named after its container");
+        if (!container && memchr(low, '|', name.len))
+            return learn_fail(l, "a command name holds '|'");
+    }
+
+    /* The entry goes in before its subcommands, so lookups see containers first. */
+    size_t self = l->t->count;
+    if (keep) {
+        cmd.name = xstrdup(low);
+        if (!table_add(l->t, &cmd)) {
+            free(cmd.name);
+            snprintf(l->err, l->errlen, "malformed COMMAND reply: '%s' is listed twice", low);
+            return false;
+        }
+    }
+    for (long long i = 6; i < fields; i++) {
+        if (i != 9 || container || !keep) {
+            if (!skip_value(c)) return learn_fail(l, "an entry is truncated");
+            continue;
+        }
+        if (!next_value(c, &v) || v.type != '*')
+            return learn_fail(l, "subcommands are not an array");
+        for (long long j = 0; j < v.integer; j++)
+            if (!learn_entry(l, c, l->t->cmds[self].name)) return false;
+        if (v.integer > 0) l->t->cmds[self].container = true;
+    }
+    return true;
+}
+
+bool command_table_learn(struct command_table *t, const char *reply, size_t len, char *err,
+                         size_t errlen)
+{
+    /* Built aside and swapped in whole, so a failure leaves the live table as it was. */
+    struct command_table fresh = {0};
+    struct learn l = {&fresh, err, errlen};
+    struct resp_reply framer;
+    struct resp_value v;
+
+    /* Frame first: resp_value_read() may then trust that the value is complete. */
+    resp_reply_reset(&framer);
+    if (resp_reply_parse(&framer, reply, len) != RESP_DONE || framer.size != len)
+        return learn_fail(&l, "not exactly one complete RESP value");
+    struct cursor c = {reply, len};
+    if (!next_value(&c, &v) || v.type != '*') return learn_fail(&l, "not an array");
+    if (v.integer <= 0) return learn_fail(&l, "no commands listed");
+    for (long long i = 0; i < v.integer; i++) {
+        if (!learn_entry(&l, &c, NULL)) {
+            table_clear(&fresh);
+            return false;
+        }
+    }
+    if (c.left != 0) {
+        table_clear(&fresh);
+        return learn_fail(&l, "trailing bytes");
+    }
+    table_clear(t);
+    *t = fresh;
+    return true;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Resolving a client's command, with Redis's own error texts.
+ * ------------------------------------------------------------------------------------------- */
+
+/* A bounded string builder for error texts: output is cut at the end of the caller's buffer. */
+struct text {
+    char *p;
+    size_t cap, len;
+};
+
+static void text_put(struct text *t, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++, t->len++)
+        if (t->len + 1 < t->cap) t->p[t->len] = s[i];
+    if (t->cap) t->p[t->len < t->cap ? t->len : t->cap - 1] = '\0';
+}
+
+static void text_str(struct text *t, const char *s)
+{
+    text_put(t, s, strlen(s));
+}
+
+/* Redis formats arguments with "%.*s" as C strings, so they end at a NUL byte, and then turns
+ * CR and LF into spaces to keep the reply a single line. */
+static size_t c_strlen(const char *s, size_t len, size_t max)
+{
+    const char *nul = memchr(s, '\0', len);
+    if (nul) len = (size_t)(nul - s);
+    return len < max ? len : max;
+}
+
+static void text_arg(struct text *t, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) text_put(t, s[i] == '\r' || s[i] == '\n' ? " " : s + i, 1);
+}
+
+static void unknown_command(int argc, const char *const *argv, const size_t *argl, char *err,
+                            size_t errlen)
+{
+    struct text t = {err, errlen, 0};
+    text_str(&t, "ERR unknown command '");
+    if (argc > 0) text_arg(&t, argv[0], c_strlen(argv[0], argl[0], 128));
+    text_str(&t, "', with args beginning with: ");
+    /* Arguments are quoted until 128 bytes of them (quotes and spaces counted) are shown. */
+    size_t shown = 0;
+    for (int i = 1; i < argc && shown < 128; i++) {
+        size_t n = c_strlen(argv[i], argl[i], 128 - shown);
+        text_str(&t, "'");
+        text_arg(&t, argv[i], n);
+        text_str(&t, "' ");
+        shown += n + 3;
+    }
+}
+
+const struct command *command_resolve(const struct command_table *t, int argc,
+                                      const char *const *argv, const size_t *argl, char *err,
+                                      size_t errlen)
+{
+    const struct command *c = NULL;
+
+    /* Subcommands are in the same table as "container|sub"; Redis does not know them by that. */
+    if (argc > 0 && !memchr(argv[0], '|', argl[0])) c = command_lookup(t, argv[0], argl[0]);
+    if (!c) {
+        unknown_command(argc, argv, argl, err, errlen);
+        return NULL;
+    }
+    if (c->container && argc >= 2) {
+        char full[NAME_MAX_LEN];
+        size_t n = strlen(c->name);
+        const struct command *sub = NULL;
+        if (n + 1 + argl[1] <= sizeof(full) && !memchr(argv[1], '|', argl[1])) {
+            memcpy(full, c->name, n);
+            full[n] = '|';
+            memcpy(full + n + 1, argv[1], argl[1]);
+            sub = command_lookup(t, full, n + 1 + argl[1]);
+        }
+        if (!sub) {
+            struct text e = {err, errlen, 0};
+            text_str(&e, "ERR unknown subcommand '");
+            text_arg(&e, argv[1], c_strlen(argv[1], argl[1], 128));
+            text_str(&e, "'. Try ");
+            for (size_t i = 0; i < n; i++) {
+                char u = upper(c->name[i]);
+                text_put(&e, &u, 1);
+            }
+            text_str(&e, " HELP.");
+            return NULL;
+        }
+        c = sub;
+    }
+    if ((c->arity > 0 && argc != c->arity) || argc < -c->arity) {
+        /* Redis rejects a malformed EXEC as an aborted transaction, even outside MULTI. */
+        snprintf(err, errlen, "%s wrong number of arguments for '%s' command",
+                 strcmp(c->name, "exec") == 0 ? "EXECABORT Transaction discarded because of:"
+                                              : "ERR",
+                 c->name);
+        return NULL;
+    }
+    return c;
+}
+
+const char *command_kind_name(enum command_kind kind)
+{
+    switch (kind) {
+    case CMD_READ: return "read";
+    case CMD_WRITE: return "write";
+    case CMD_LOCAL: return "local";
+    case CMD_REFUSED: return "refused";
+    }
+    return "?";
+}

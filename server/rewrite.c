@@ -1,0 +1,469 @@
+#include "rewrite.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "resp.h"
+
+/* The parsing here mirrors Redis 7.0's own, byte for byte where it matters: a command is only
+ * rewritten when Redis would accept the original, so every error a client can get is still
+ * Redis's own, from the command it sent. */
+
+/* Redis's string2ll(): no spaces, no '+', no leading zeros, no "-0", fits in a long long. */
+static bool parse_ll(const char *s, size_t len, long long *value)
+{
+    unsigned long long v = 0;
+    size_t i = 0;
+    bool negative = false;
+
+    if (len == 0 || len > 20) return false;
+    if (len == 1 && s[0] == '0') {
+        *value = 0;
+        return true;
+    }
+    if (s[0] == '-') {
+        negative = true;
+        if (++i == len) return false;
+    }
+    if (s[i] < '1' || s[i] > '9') return false;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') return false;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (ULLONG_MAX - d) / 10) return false;
+        v = v * 10 + d;
+    }
+    if (negative) {
+        if (v > (unsigned long long)LLONG_MAX + 1) return false;
+        *value = v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)v;
+    } else {
+        if (v > LLONG_MAX) return false;
+        *value = (long long)v;
+    }
+    return true;
+}
+
+/* Redis compares options with strcasecmp() on the argument, which ends at a NUL byte. */
+static bool is_opt(const char *s, size_t len, const char *opt)
+{
+    size_t n = strlen(opt);
+    if (len < n) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] + ('a' - 'A')) : s[i];
+        if (c != opt[i]) return false;
+    }
+    return len == n || s[n] == '\0';
+}
+
+/* now + v * unit in milliseconds, for a relative time Redis would accept: strictly positive and
+ * not overflowing. Anything else is left for Redis to reject (or, at <= 0, to apply at once, which
+ * both servers do alike). */
+static bool absolute_ms(const char *s, size_t len, long long unit, long long now, long long *abs)
+{
+    long long v;
+    if (!parse_ll(s, len, &v) || v <= 0 || v > LLONG_MAX / unit) return false;
+    v *= unit;
+    if (now < 0 || v > LLONG_MAX - now) return false;
+    *abs = now + v;
+    return true;
+}
+
+/* The argument vector of a rewritten command: small ones on the stack. */
+struct args {
+    int argc;
+    const char **argv;
+    size_t *argl;
+    const char *argv_small[16];
+    size_t argl_small[16];
+};
+
+static void args_init(struct args *a, int argc)
+{
+    a->argc = 0;
+    a->argv = a->argv_small;
+    a->argl = a->argl_small;
+    if (argc > 16) {
+        a->argv = malloc(sizeof(*a->argv) * (size_t)argc);
+        a->argl = malloc(sizeof(*a->argl) * (size_t)argc);
+        if (!a->argv || !a->argl) {
+            fprintf(stderr, "redpair: out of memory rewriting a %d-argument command\n", argc);
+            abort();
+        }
+    }
+}
+
+static void args_push(struct args *a, const char *s, size_t len)
+{
+    a->argv[a->argc] = s;
+    a->argl[a->argc++] = len;
+}
+
+static void args_str(struct args *a, const char *s)
+{
+    args_push(a, s, strlen(s));
+}
+
+static void args_free(struct args *a)
+{
+    if (a->argv != a->argv_small) {
+        free(a->argv);
+        free(a->argl);
+    }
+}
+
+static void args_emit(struct args *a, struct buffer *out)
+{
+    resp_append_command(out, a->argc, a->argv, a->argl);
+    args_free(a);
+}
+
+/* EXPIRE key s [NX|XX|GT|LT] -> PEXPIREAT key abs [...]: the flags mean the same to both. */
+static enum rewrite_result rewrite_expire(int argc, const char *const *argv, const size_t *argl,
+                                          long long unit, long long now, struct buffer *out)
+{
+    char num[24];
+    long long abs;
+    struct args a;
+
+    if (argc < 3 || !absolute_ms(argv[2], argl[2], unit, now, &abs)) return REWRITE_UNCHANGED;
+    snprintf(num, sizeof(num), "%lld", abs);
+    args_init(&a, argc);
+    args_str(&a, "PEXPIREAT");
+    args_push(&a, argv[1], argl[1]);
+    args_str(&a, num);
+    for (int i = 3; i < argc; i++) args_push(&a, argv[i], argl[i]);
+    args_emit(&a, out);
+    return REWRITE_DONE;
+}
+
+/* SETEX key s v, PSETEX key ms v -> SET key v PXAT abs: the same +OK, the same value. */
+static enum rewrite_result rewrite_setex(int argc, const char *const *argv, const size_t *argl,
+                                         long long unit, long long now, struct buffer *out)
+{
+    char num[24];
+    long long abs;
+    struct args a;
+
+    if (argc != 4 || !absolute_ms(argv[2], argl[2], unit, now, &abs)) return REWRITE_UNCHANGED;
+    snprintf(num, sizeof(num), "%lld", abs);
+    args_init(&a, 5);
+    args_str(&a, "SET");
+    args_push(&a, argv[1], argl[1]);
+    args_push(&a, argv[3], argl[3]);
+    args_str(&a, "PXAT");
+    args_str(&a, num);
+    args_emit(&a, out);
+    return REWRITE_DONE;
+}
+
+/* SET key v [options] and GETEX key [options]: each EX n or PX n becomes PXAT abs in place.
+ *
+ * Redis lets an expiry option repeat (the last wins) but never mixes two kinds, nor one with
+ * KEEPTTL (SET) or PERSIST (GETEX); NX, XX and GET only clash among themselves, which the rewrite
+ * does not touch. So: walk the options as Redis does, find the one expiry kind in use, and
+ * rewrite only if it is EX or PX with a valid last value. */
+enum expiry { NO_EXPIRY, EX, PX, EXAT, PXAT, KEEP };
+
+static enum expiry expiry_option(const char *s, size_t len)
+{
+    if (is_opt(s, len, "ex")) return EX;
+    if (is_opt(s, len, "px")) return PX;
+    if (is_opt(s, len, "exat")) return EXAT;
+    if (is_opt(s, len, "pxat")) return PXAT;
+    return NO_EXPIRY;
+}
+
+static enum rewrite_result rewrite_set(bool getex, int argc, const char *const *argv,
+                                       const size_t *argl, long long now, struct buffer *out)
+{
+    int first = getex ? 2 : 3; /* first option */
+    enum expiry kind = NO_EXPIRY;
+    int last = 0; /* the value Redis would use */
+
+    for (int j = first; j < argc; j++) {
+        enum expiry k = expiry_option(argv[j], argl[j]);
+        if (k != NO_EXPIRY) {
+            if (j + 1 == argc) return REWRITE_UNCHANGED; /* no value: syntax error */
+            last = ++j;
+        } else if (is_opt(argv[j], argl[j], getex ? "persist" : "keepttl")) {
+            k = KEEP;
+        } else if (getex || !(is_opt(argv[j], argl[j], "nx") || is_opt(argv[j], argl[j], "xx") ||
+                              is_opt(argv[j], argl[j], "get"))) {
+            return REWRITE_UNCHANGED; /* syntax error */
+        }
+        if (k == NO_EXPIRY) continue;
+        if (kind != NO_EXPIRY && kind != k) return REWRITE_UNCHANGED; /* syntax error */
+        kind = k;
+    }
+
+    char num[24];
+    long long abs;
+    if (kind != EX && kind != PX) return REWRITE_UNCHANGED;
+    if (!absolute_ms(argv[last], argl[last], kind == EX ? 1000 : 1, now, &abs))
+        return REWRITE_UNCHANGED;
+    snprintf(num, sizeof(num), "%lld", abs);
+
+    struct args a;
+    args_init(&a, argc);
+    for (int j = 0; j < argc; j++) {
+        if (j >= first && expiry_option(argv[j], argl[j]) != NO_EXPIRY) {
+            /* All of one kind, EX or PX, each followed by its value. */
+            args_str(&a, "PXAT");
+            args_str(&a, num);
+            j++;
+        } else {
+            args_push(&a, argv[j], argl[j]);
+        }
+    }
+    args_emit(&a, out);
+    return REWRITE_DONE;
+}
+
+/* RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f] -> ttl absolute, ABSTTL
+ * appended. The options are walked as Redis does, so that the added ABSTTL cannot become the
+ * value of a dangling IDLETIME or FREQ. */
+static enum rewrite_result rewrite_restore(int argc, const char *const *argv, const size_t *argl,
+                                           long long now, struct buffer *out)
+{
+    bool idletime = false, freq = false;
+
+    if (argc < 4) return REWRITE_UNCHANGED;
+    for (int j = 4; j < argc; j++) {
+        bool more = j + 1 < argc;
+        if (is_opt(argv[j], argl[j], "replace")) {
+        } else if (is_opt(argv[j], argl[j], "absttl")) {
+            return REWRITE_UNCHANGED; /* already absolute */
+        } else if (is_opt(argv[j], argl[j], "idletime") && more && !freq) {
+            idletime = true;
+            j++;
+        } else if (is_opt(argv[j], argl[j], "freq") && more && !idletime) {
+            freq = true;
+            j++;
+        } else {
+            return REWRITE_UNCHANGED; /* syntax error */
+        }
+    }
+
+    char num[24];
+    long long abs;
+    if (!absolute_ms(argv[2], argl[2], 1, now, &abs)) return REWRITE_UNCHANGED; /* 0: no TTL */
+    snprintf(num, sizeof(num), "%lld", abs);
+
+    struct args a;
+    args_init(&a, argc + 1);
+    for (int j = 0; j < argc; j++) {
+        if (j == 2)
+            args_str(&a, num);
+        else
+            args_push(&a, argv[j], argl[j]);
+    }
+    args_str(&a, "ABSTTL");
+    args_emit(&a, out);
+    return REWRITE_DONE;
+}
+
+/* Redis's string2ull(): string2ll() for what it takes, else strtoull() over the whole string. */
+static bool parse_ull(const char *s)
+{
+    long long ll;
+    if (parse_ll(s, strlen(s), &ll)) return ll >= 0;
+    if (*s == '\0') return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    (void)v; /* only whether it parses matters */
+    return errno != EINVAL && errno != ERANGE && *end == '\0';
+}
+
+/* Redis's strict stream ID parse: "<ms>", "<ms>-<seq>", or, for XADD's ID only (auto_seq
+ * non-NULL), "<ms>-*", which sets *auto_seq. */
+static bool parse_stream_id(const char *s, size_t len, bool *auto_seq)
+{
+    char buf[128];
+    if (len > sizeof(buf) - 1) return false;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if ((buf[0] == '-' || buf[0] == '+') && buf[1] == '\0') return false;
+    char *dash = strchr(buf, '-');
+    if (dash) *dash = '\0';
+    if (!parse_ull(buf)) return false;
+    if (!dash) return true;
+    if (auto_seq && strcmp(dash + 1, "*") == 0) {
+        *auto_seq = true;
+        return true;
+    }
+    return parse_ull(dash + 1);
+}
+
+/* XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]] <*|id> field value ...
+ * An automatic ID is chosen by each server's clock and last ID, so the two would differ; until
+ * the primary's choice is mirrored, it is refused. Only a command Redis would accept up to the
+ * ID is refused: errors stay Redis's own. */
+static enum rewrite_result check_xadd(int argc, const char *const *argv, const size_t *argl,
+                                      const char **refusal)
+{
+    bool trim = false, approx = false, limit = false, automatic = false;
+    long long n;
+    int i;
+
+    for (i = 2; i < argc; i++) {
+        int more = argc - 1 - i;
+        const char *o = argv[i];
+        size_t len = argl[i];
+        if (is_opt(o, len, "*")) {
+            automatic = true;
+            break;
+        } else if ((is_opt(o, len, "maxlen") || is_opt(o, len, "minid")) && more) {
+            bool maxlen = is_opt(o, len, "maxlen");
+            if (trim) return REWRITE_UNCHANGED;
+            approx = false;
+            if (more >= 2 && is_opt(argv[i + 1], argl[i + 1], "~")) {
+                approx = true;
+                i++;
+            } else if (more >= 2 && is_opt(argv[i + 1], argl[i + 1], "=")) {
+                i++;
+            }
+            i++;
+            if (maxlen ? !parse_ll(argv[i], argl[i], &n) || n < 0
+                       : !parse_stream_id(argv[i], argl[i], NULL))
+                return REWRITE_UNCHANGED;
+            trim = true;
+        } else if (is_opt(o, len, "limit") && more) {
+            if (!parse_ll(argv[i + 1], argl[i + 1], &n) || n < 0) return REWRITE_UNCHANGED;
+            limit = true;
+            i++;
+        } else if (is_opt(o, len, "nomkstream")) {
+        } else {
+            if (!parse_stream_id(o, len, &automatic)) return REWRITE_UNCHANGED;
+            break;
+        }
+    }
+    if (limit && (!trim || !approx)) return REWRITE_UNCHANGED;
+    int pairs = argc - (i + 1);
+    if (i >= argc || pairs < 2 || pairs % 2) return REWRITE_UNCHANGED;
+    if (!automatic) return REWRITE_UNCHANGED;
+    *refusal = "XADD with an automatic ID is not supported by redpair yet: give an explicit ID";
+    return REWRITE_REFUSED;
+}
+
+enum rewrite_result rewrite_request(const struct command *cmd, int argc, const char *const *argv,
+                                    const size_t *argl, long long now_ms, struct buffer *out,
+                                    const char **refusal)
+{
+    switch (cmd->rewrite) {
+    case REWRITE_EXPIRE: return rewrite_expire(argc, argv, argl, 1000, now_ms, out);
+    case REWRITE_PEXPIRE: return rewrite_expire(argc, argv, argl, 1, now_ms, out);
+    case REWRITE_SETEX: return rewrite_setex(argc, argv, argl, 1000, now_ms, out);
+    case REWRITE_PSETEX: return rewrite_setex(argc, argv, argl, 1, now_ms, out);
+    case REWRITE_SET: return rewrite_set(false, argc, argv, argl, now_ms, out);
+    case REWRITE_GETEX: return rewrite_set(true, argc, argv, argl, now_ms, out);
+    case REWRITE_RESTORE: return rewrite_restore(argc, argv, argl, now_ms, out);
+    case REWRITE_XADD: return check_xadd(argc, argv, argl, refusal);
+    default: return REWRITE_UNCHANGED;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Effects: what the primary's reply says happened, as a command for the secondary.
+ * ------------------------------------------------------------------------------------------- */
+
+static bool read_bulk(const char **p, size_t *left, const char **s, size_t *len)
+{
+    struct resp_value v;
+    size_t n = resp_value_read(*p, *left, &v);
+    if (n == 0 || n > *left || v.type != '$' || !v.str) return false;
+    *p += n;
+    *left -= n;
+    *s = v.str;
+    *len = v.len;
+    return true;
+}
+
+/* SPOP key [count] -> SREM key popped...: a bulk, or an array of bulks; nil or empty is nothing. */
+static bool effect_spop(const char *key, size_t keylen, const char *reply, size_t len,
+                        struct buffer *out)
+{
+    struct resp_value v;
+    size_t n = resp_value_read(reply, len, &v);
+    long long members;
+
+    if (n == 0 || n > len) return false;
+    if (v.type == '$' && v.str) {
+        members = 1;
+        n = 0; /* the bulk itself is the one member */
+    } else if (v.type == '*' && v.integer > 0 && v.integer <= INT_MAX - 2) {
+        members = v.integer;
+    } else {
+        return false;
+    }
+
+    const char *p = reply + n;
+    size_t left = len - n;
+    struct args a;
+    args_init(&a, (int)members + 2);
+    args_str(&a, "SREM");
+    args_push(&a, key, keylen);
+    for (long long i = 0; i < members; i++) {
+        const char *s;
+        size_t slen;
+        if (!read_bulk(&p, &left, &s, &slen)) {
+            args_free(&a);
+            return false;
+        }
+        args_push(&a, s, slen);
+    }
+    args_emit(&a, out);
+    return true;
+}
+
+/* The reply's bulk, as the primary formatted the number: the secondary stores the same bytes. */
+static bool effect_float(enum command_rewrite rw, int argc, const char *const *argv,
+                         const size_t *argl, const char *reply, size_t len, struct buffer *out)
+{
+    const char *v;
+    size_t vlen;
+
+    if (!read_bulk(&reply, &len, &v, &vlen)) return false; /* an error: nothing happened */
+    if (rw == REWRITE_INCRBYFLOAT && argc >= 2) {
+        /* KEEPTTL, as Redis's own replication of INCRBYFLOAT. */
+        const char *out_argv[] = {"SET", argv[1], v, "KEEPTTL"};
+        const size_t out_argl[] = {3, argl[1], vlen, 7};
+        resp_append_command(out, 4, out_argv, out_argl);
+        return true;
+    }
+    if (rw == REWRITE_HINCRBYFLOAT && argc >= 3) {
+        const char *out_argv[] = {"HSET", argv[1], argv[2], v};
+        const size_t out_argl[] = {4, argl[1], argl[2], vlen};
+        resp_append_command(out, 4, out_argv, out_argl);
+        return true;
+    }
+    return false;
+}
+
+bool rewrite_effect(const struct command *cmd, const char *request, size_t request_len,
+                    const char *reply, size_t reply_len, struct buffer *out)
+{
+    struct resp_request r;
+    bool ok = false;
+
+    if (!rewrite_needs_effect(cmd)) return false;
+    resp_request_init(&r, LLONG_MAX);
+    if (resp_request_parse(&r, request, request_len) == RESP_DONE) {
+        /* Only the key and the field are needed. */
+        const char *argv[3];
+        size_t argl[3];
+        int argc = r.argc < 3 ? r.argc : 3;
+        for (int i = 0; i < argc; i++) {
+            argv[i] = resp_request_arg(&r, request, i);
+            argl[i] = r.argv[i].len;
+        }
+        if (cmd->rewrite == REWRITE_SPOP)
+            ok = argc >= 2 && effect_spop(argv[1], argl[1], reply, reply_len, out);
+        else
+            ok = effect_float(cmd->rewrite, argc, argv, argl, reply, reply_len, out);
+    }
+    resp_request_free(&r);
+    return ok;
+}

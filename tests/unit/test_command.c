@@ -1,0 +1,441 @@
+/* The command table: classification, Redis's error texts, and learning from COMMAND. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "command.h"
+#include "command_builtin.h"
+
+static struct command_table *t;
+
+static void setup(void)
+{
+    t = command_table_new();
+}
+
+static void teardown(void)
+{
+    command_table_free(t);
+}
+
+static const struct command *get(const char *name)
+{
+    const struct command *c = command_lookup(t, name, strlen(name));
+    ck_assert_msg(c != NULL, "no command '%s'", name);
+    return c;
+}
+
+/* Resolves argv; on failure the error text is in err. */
+static char err[COMMAND_ERROR_MAX];
+
+static const struct command *resolve_n(int argc, const char **argv, const size_t *argl)
+{
+    err[0] = '\0';
+    return command_resolve(t, argc, argv, argl, err, sizeof(err));
+}
+
+/* Resolves a list of C strings: resolve("object", "encoding", "k"). */
+#define resolve(...) resolve_list((const char *[]){__VA_ARGS__, NULL})
+
+static const struct command *resolve_list(const char *const *args)
+{
+    const char *argv[32];
+    size_t argl[32];
+    int argc = 0;
+    for (; args[argc]; argc++) {
+        argv[argc] = args[argc];
+        argl[argc] = strlen(args[argc]);
+    }
+    return resolve_n(argc, argv, argl);
+}
+
+static void assert_refused(const char *name, const char *text)
+{
+    const struct command *c = get(name);
+    ck_assert_msg(c->kind == CMD_REFUSED, "%s is %s", name, command_kind_name(c->kind));
+    ck_assert_str_eq(c->refusal, text);
+}
+
+START_TEST(test_classification)
+{
+    ck_assert_uint_eq(command_table_size(t), command_builtin_count);
+
+    ck_assert_int_eq(get("get")->kind, CMD_READ);
+    ck_assert(get("get")->flags & CMD_FLAG_READONLY);
+    ck_assert_int_eq(get("get")->first_key, 1);
+    ck_assert_int_eq(get("mget")->last_key, -1);
+    ck_assert_int_eq(get("set")->kind, CMD_WRITE);
+    ck_assert_int_eq(get("set")->rewrite, REWRITE_SET);
+    ck_assert_int_eq(get("set")->arity, -3);
+    ck_assert_int_eq(get("del")->kind, CMD_WRITE);
+    ck_assert_int_eq(get("del")->rewrite, REWRITE_NONE);
+    ck_assert_ptr_null(get("del")->refusal);
+    ck_assert_int_eq(get("swapdb")->kind, CMD_WRITE);
+    ck_assert_int_eq(get("object|encoding")->kind, CMD_READ);
+    ck_assert_int_eq(get("object|encoding")->first_key, 2);
+    ck_assert_int_eq(get("object|help")->kind, CMD_READ);
+    ck_assert(get("object")->container);
+    ck_assert(!get("object|encoding")->container);
+    ck_assert_int_eq(get("command")->kind, CMD_READ);
+    ck_assert_int_eq(get("command|docs")->kind, CMD_READ);
+    ck_assert_int_eq(get("command|getkeys")->kind, CMD_READ);
+
+    static const struct {
+        const char *name;
+        enum command_local local;
+    } locals[] = {{"ping", LOCAL_PING},     {"echo", LOCAL_ECHO}, {"quit", LOCAL_QUIT},
+                  {"select", LOCAL_SELECT}, {"auth", LOCAL_AUTH}, {"info", LOCAL_INFO}};
+    for (size_t i = 0; i < sizeof(locals) / sizeof(locals[0]); i++) {
+        ck_assert_int_eq(get(locals[i].name)->kind, CMD_LOCAL);
+        ck_assert_int_eq(get(locals[i].name)->local, locals[i].local);
+    }
+
+    static const struct {
+        const char *name;
+        enum command_rewrite rewrite;
+    } rewrites[] = {{"expire", REWRITE_EXPIRE},
+                    {"pexpire", REWRITE_PEXPIRE},
+                    {"setex", REWRITE_SETEX},
+                    {"psetex", REWRITE_PSETEX},
+                    {"getex", REWRITE_GETEX},
+                    {"restore", REWRITE_RESTORE},
+                    {"xadd", REWRITE_XADD},
+                    {"spop", REWRITE_SPOP},
+                    {"incrbyfloat", REWRITE_INCRBYFLOAT},
+                    {"hincrbyfloat", REWRITE_HINCRBYFLOAT}};
+    for (size_t i = 0; i < sizeof(rewrites) / sizeof(rewrites[0]); i++) {
+        ck_assert_int_eq(get(rewrites[i].name)->kind, CMD_WRITE);
+        ck_assert_int_eq(get(rewrites[i].name)->rewrite, rewrites[i].rewrite);
+    }
+
+    assert_refused("multi", "command 'multi' is not supported by redpair yet");
+    assert_refused("exec", "command 'exec' is not supported by redpair yet");
+    assert_refused("subscribe", "command 'subscribe' is not supported by redpair yet");
+    assert_refused("pubsub|channels", "command 'pubsub|channels' is not supported by redpair yet");
+    assert_refused("eval_ro", "command 'eval_ro' is not supported by redpair yet");
+    assert_refused("script|load", "command 'script|load' is not supported by redpair yet");
+    assert_refused("function|delete", "command 'function|delete' is not supported by redpair yet");
+    assert_refused("client|list", "command 'client|list' is not supported by redpair yet");
+    assert_refused("client|kill", "command 'client|kill' is not supported by redpair yet");
+    assert_refused("hello", "command 'hello' is not supported by redpair yet");
+    assert_refused("xreadgroup", "command 'xreadgroup' is not supported by redpair yet");
+    assert_refused("xread", "command 'xread' is not supported by redpair yet");
+    assert_refused("blpop", "command 'blpop' is not supported by redpair yet");
+    assert_refused("bzmpop", "command 'bzmpop' is not supported by redpair yet");
+    assert_refused("brpoplpush", "command 'brpoplpush' is not supported by redpair yet");
+    assert_refused("time", "command 'time' is not supported by redpair yet");
+
+    const char *admin = "is not allowed through redpair: use redpair's admin API";
+    const char *admins[] = {
+        "config|get",  "config|set", "debug",      "shutdown",     "replicaof",    "slaveof",
+        "monitor",     "sync",       "psync",      "failover",     "cluster|info", "acl|whoami",
+        "module|list", "save",       "bgsave",     "bgrewriteaof", "migrate",      "latency|latest",
+        "slowlog|get", "lastsave",   "pfselftest", "replconf"};
+    for (size_t i = 0; i < sizeof(admins) / sizeof(admins[0]); i++) {
+        char text[128];
+        snprintf(text, sizeof(text), "command '%s' %s", admins[i], admin);
+        assert_refused(admins[i], text);
+    }
+
+    ck_assert_str_eq(command_kind_name(CMD_READ), "read");
+    ck_assert_str_eq(command_kind_name(CMD_WRITE), "write");
+    ck_assert_str_eq(command_kind_name(CMD_LOCAL), "local");
+    ck_assert_str_eq(command_kind_name(CMD_REFUSED), "refused");
+}
+END_TEST
+
+START_TEST(test_lookup)
+{
+    ck_assert_ptr_eq(command_lookup(t, "GeT", 3), get("get"));
+    ck_assert_ptr_eq(command_lookup(t, "OBJECT|Encoding", 15), get("object|encoding"));
+    ck_assert_ptr_eq(command_lookup(t, "getx", 3), get("get")); /* by length */
+    ck_assert_ptr_null(command_lookup(t, "get\0", 4));
+    ck_assert_ptr_null(command_lookup(t, "", 0));
+    ck_assert_ptr_null(command_lookup(t, "nosuchcommand", 13));
+    char big[200];
+    memset(big, 'a', sizeof(big));
+    ck_assert_ptr_null(command_lookup(t, big, sizeof(big)));
+}
+END_TEST
+
+/* Every expected text below is what Redis 7.0.15 replies, after the '-'. */
+START_TEST(test_resolve_errors)
+{
+    ck_assert_ptr_eq(resolve("GET", "k"), get("get"));
+    ck_assert_ptr_eq(resolve("object", "ENCODING", "k"), get("object|encoding"));
+    ck_assert_ptr_eq(resolve("Command"), get("command"));
+    ck_assert_ptr_eq(resolve("command", "count"), get("command|count"));
+    ck_assert_ptr_eq(resolve("quit", "a"), get("quit"));
+
+    ck_assert_ptr_null(resolve("foo"));
+    ck_assert_str_eq(err, "ERR unknown command 'foo', with args beginning with: ");
+    ck_assert_ptr_null(resolve("foo", "a", "b"));
+    ck_assert_str_eq(err, "ERR unknown command 'foo', with args beginning with: 'a' 'b' ");
+    ck_assert_ptr_null(resolve("object|encoding", "k"));
+    ck_assert_str_eq(err, "ERR unknown command 'object|encoding', with args beginning with: 'k' ");
+
+    /* Arguments are shown while fewer than 128 bytes of them are; CR and LF become spaces. */
+    char x200[201], a126[127], x128[129];
+    memset(x200, 'x', 200), x200[200] = '\0';
+    memset(a126, 'a', 126), a126[126] = '\0';
+    memcpy(x128, x200, 128), x128[128] = '\0';
+    ck_assert_ptr_null(resolve("FOO", "a\r\nb", x200));
+    char want[COMMAND_ERROR_MAX];
+    snprintf(want, sizeof(want),
+             "ERR unknown command 'FOO', with args beginning with: 'a  b' '%.*s' ", 128 - 7, x200);
+    ck_assert_str_eq(err, want);
+    ck_assert_ptr_null(resolve("foo", a126, "bcd", "e"));
+    snprintf(want, sizeof(want), "ERR unknown command 'foo', with args beginning with: '%s' ",
+             a126);
+    ck_assert_str_eq(err, want);
+    char longname[204] = "foo";
+    strcat(longname, x200);
+    ck_assert_ptr_null(resolve(longname));
+    snprintf(want, sizeof(want),
+             "ERR unknown command '%.128s', with args beginning with: ", longname);
+    ck_assert_str_eq(err, want);
+
+    /* Redis formats them as C strings: a NUL byte ends the name and each argument. */
+    const char *nul_argv[] = {"foo\0bar", "a\0b"};
+    const size_t nul_argl[] = {7, 3};
+    ck_assert_ptr_null(resolve_n(2, nul_argv, nul_argl));
+    ck_assert_str_eq(err, "ERR unknown command 'foo', with args beginning with: 'a' ");
+    const char *get_nul[] = {"get\0", "k"};
+    const size_t get_nul_l[] = {4, 1};
+    ck_assert_ptr_null(resolve_n(2, get_nul, get_nul_l));
+    ck_assert_str_eq(err, "ERR unknown command 'get', with args beginning with: 'k' ");
+
+    ck_assert_ptr_null(resolve("oBjEct", "nope"));
+    ck_assert_str_eq(err, "ERR unknown subcommand 'nope'. Try OBJECT HELP.");
+    const char *sub_nul[] = {"object", "nope\0x"};
+    const size_t sub_nul_l[] = {6, 6};
+    ck_assert_ptr_null(resolve_n(2, sub_nul, sub_nul_l));
+    ck_assert_str_eq(err, "ERR unknown subcommand 'nope'. Try OBJECT HELP.");
+    ck_assert_ptr_null(resolve("client", x200));
+    snprintf(want, sizeof(want), "ERR unknown subcommand '%s'. Try CLIENT HELP.", x128);
+    ck_assert_str_eq(err, want);
+    ck_assert_ptr_null(resolve("object", "encoding|x", "k"));
+    ck_assert_str_eq(err, "ERR unknown subcommand 'encoding|x'. Try OBJECT HELP.");
+
+    ck_assert_ptr_null(resolve("get"));
+    ck_assert_str_eq(err, "ERR wrong number of arguments for 'get' command");
+    ck_assert_ptr_null(resolve("GET", "a", "b"));
+    ck_assert_str_eq(err, "ERR wrong number of arguments for 'get' command");
+    ck_assert_ptr_null(resolve("OBJECT"));
+    ck_assert_str_eq(err, "ERR wrong number of arguments for 'object' command");
+    ck_assert_ptr_null(resolve("object", "encoding"));
+    ck_assert_str_eq(err, "ERR wrong number of arguments for 'object|encoding' command");
+    ck_assert_ptr_null(resolve("object", "ENCODING", "a", "b"));
+    ck_assert_str_eq(err, "ERR wrong number of arguments for 'object|encoding' command");
+    ck_assert_ptr_null(resolve("config", "get"));
+    ck_assert_str_eq(err, "ERR wrong number of arguments for 'config|get' command");
+    ck_assert_ptr_null(resolve("command", "count", "x"));
+    ck_assert_str_eq(err, "ERR wrong number of arguments for 'command|count' command");
+    /* PING's arity is -1: its own handler, not the table, rejects a third argument. */
+    ck_assert_ptr_eq(resolve("ping", "a", "b"), get("ping"));
+    ck_assert_ptr_null(resolve("xadd", "k", "a"));
+    ck_assert_str_eq(err, "ERR wrong number of arguments for 'xadd' command");
+
+    ck_assert_ptr_null(resolve("EXEC", "x"));
+    ck_assert_str_eq(err, "EXECABORT Transaction discarded because of: wrong number of arguments "
+                          "for 'exec' command");
+
+    /* A small error buffer truncates, never overflows. */
+    char small[8];
+    const char *argv[] = {"foo"};
+    const size_t argl[] = {3};
+    ck_assert_ptr_null(command_resolve(t, 1, argv, argl, small, sizeof(small)));
+    ck_assert_str_eq(small, "ERR unk");
+}
+END_TEST
+
+static char *load(const char *name, size_t *len)
+{
+    const char *dir = getenv("REDPAIR_TEST_DATA");
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tests/unit/data", name);
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *data = malloc((size_t)size + 1);
+    ck_assert_uint_eq(fread(data, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    *len = (size_t)size;
+    return data;
+}
+
+static void assert_same_command(const struct command *a, const struct command *b)
+{
+    ck_assert_str_eq(a->name, b->name);
+    ck_assert_int_eq(a->arity, b->arity);
+    ck_assert_uint_eq(a->flags, b->flags);
+    ck_assert_int_eq(a->first_key, b->first_key);
+    ck_assert_int_eq(a->last_key, b->last_key);
+    ck_assert_int_eq(a->key_step, b->key_step);
+    ck_assert_int_eq(a->container, b->container);
+    ck_assert_int_eq(a->kind, b->kind);
+    ck_assert_int_eq(a->local, b->local);
+    ck_assert_int_eq(a->rewrite, b->rewrite);
+    if (a->refusal || b->refusal) {
+        ck_assert_ptr_nonnull(a->refusal);
+        ck_assert_ptr_nonnull(b->refusal);
+        ck_assert_str_eq(a->refusal, b->refusal);
+    }
+}
+
+/* The generated built-in table is exactly what learning from the same Redis 7.0 reply gives. */
+START_TEST(test_learn_matches_builtin)
+{
+    size_t len;
+    char *reply = load("command-7.0.resp", &len);
+    struct command_table *learned = command_table_new();
+    char why[256] = "";
+
+    ck_assert_msg(command_table_learn(learned, reply, len, why, sizeof(why)), "%s", why);
+    ck_assert_uint_eq(command_table_size(learned), command_builtin_count);
+    for (size_t i = 0; i < command_builtin_count; i++) {
+        const char *name = command_builtin[i].name;
+        const struct command *l = command_lookup(learned, name, strlen(name));
+        ck_assert_msg(l != NULL, "'%s' not learned", name);
+        assert_same_command(l, get(name));
+    }
+    command_table_free(learned);
+    free(reply);
+}
+END_TEST
+
+/* Redis 6 lists 6 or 7 fields per command and no subcommands; modules add their own names. */
+START_TEST(test_learn_redis6)
+{
+    static const char reply[] =
+        "*4\r\n"
+        "*7\r\n$3\r\nGET\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:"
+        "1\r\n*2\r\n+@read\r\n+@string\r\n"
+        "*6\r\n$6\r\nconfig\r\n:-2\r\n*4\r\n+admin\r\n+noscript\r\n+"
+        "loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n"
+        "*6\r\n$9\r\nmymod.set\r\n:-3\r\n*2\r\n+write\r\n+denyoom\r\n:1\r\n:"
+        "1\r\n:1\r\n"
+        "*6\r\n$5\r\nbrpop\r\n:-3\r\n*3\r\n+write\r\n+noscript\r\n+"
+        "blocking\r\n:1\r\n:-2\r\n:1\r\n";
+    char why[256] = "";
+    ck_assert_msg(command_table_learn(t, reply, sizeof(reply) - 1, why, sizeof(why)), "%s", why);
+    ck_assert_uint_eq(command_table_size(t), 4);
+    ck_assert_int_eq(get("get")->kind, CMD_READ);
+    ck_assert_str_eq(get("get")->name, "get");
+    ck_assert_uint_eq(get("get")->flags, CMD_FLAG_READONLY | CMD_FLAG_FAST);
+    ck_assert_int_eq(get("config")->kind, CMD_REFUSED);
+    ck_assert(!get("config")->container);
+    ck_assert_int_eq(get("mymod.set")->kind, CMD_WRITE);
+    ck_assert_int_eq(get("mymod.set")->arity, -3);
+    ck_assert_int_eq(get("brpop")->kind, CMD_REFUSED);
+    ck_assert_ptr_null(command_lookup(t, "set", 3));
+
+    /* Without subcommands, CONFIG's argv[1] is an argument. */
+    ck_assert_ptr_eq(resolve("config", "get", "x"), get("config"));
+    ck_assert_ptr_null(resolve("set", "k", "v"));
+    ck_assert_str_eq(err, "ERR unknown command 'set', with args beginning with: 'k' 'v' ");
+}
+END_TEST
+
+START_TEST(test_learn_malformed)
+{
+    static const char *const bad[] = {
+        "",
+        "+OK\r\n",
+        "-ERR unknown command 'COMMAND'\r\n",
+        "*0\r\n",
+        "*1\r\n",                                            /* incomplete */
+        "*1\r\n:1\r\n",                                      /* entry not an array */
+        "*1\r\n*5\r\n$3\r\nget\r\n:2\r\n*0\r\n:1\r\n:1\r\n", /* too few fields */
+        "*1\r\n*6\r\n:3\r\n:2\r\n*0\r\n:1\r\n:1\r\n:1\r\n",  /* name not a string */
+        "*1\r\n*6\r\n$0\r\n\r\n:2\r\n*0\r\n:1\r\n:1\r\n:1\r\n",
+        "*1\r\n*6\r\n$3\r\nget\r\n$1\r\n2\r\n*0\r\n:1\r\n:1\r\n:1\r\n",   /* arity not an integer */
+        "*1\r\n*6\r\n$3\r\nget\r\n:2\r\n+readonly\r\n:1\r\n:1\r\n:1\r\n", /* flags not an array */
+        "*1\r\n*6\r\n$3\r\nget\r\n:2\r\n*1\r\n:1\r\n:1\r\n:1\r\n:1\r\n",  /* flag not a string */
+        "*1\r\n*6\r\n$3\r\nget\r\n:2\r\n*0\r\n:1\r\n$1\r\n1\r\n:1\r\n",   /* key not an integer */
+        "*1\r\n*6\r\n$3\r\nget\r\n:2\r\n*0\r\n:1\r\n:1\r\n:1\r\n:9\r\n",  /* trailing bytes */
+        "*2\r\n*6\r\n$3\r\nget\r\n:2\r\n*0\r\n:1\r\n:1\r\n:1\r\n"
+        "*6\r\n$3\r\nGET\r\n:2\r\n*0\r\n:1\r\n:1\r\n:1\r\n",         /* listed twice */
+        "*1\r\n*6\r\n$5\r\na|get\r\n:2\r\n*0\r\n:1\r\n:1\r\n:1\r\n", /* '|' in a command */
+        /* subcommands not an array */
+        "*1\r\n*10\r\n$6\r\nobject\r\n:-2\r\n*0\r\n:0\r\n:0\r\n:0\r\n*0\r\n*0\r\n*0\r\n:1\r\n",
+        /* a subcommand not named after its container */
+        "*1\r\n*10\r\n$6\r\nobject\r\n:-2\r\n*0\r\n:0\r\n:0\r\n:0\r\n*0\r\n*0\r\n*0\r\n*1\r\n"
+        "*10\r\n$4\r\nfreq\r\n:3\r\n*0\r\n:2\r\n:2\r\n:1\r\n*0\r\n*0\r\n*0\r\n*0\r\n",
+        /* a subcommand truncated */
+        "*1\r\n*10\r\n$6\r\nobject\r\n:-2\r\n*0\r\n:0\r\n:0\r\n:0\r\n*0\r\n*0\r\n*0\r\n*1\r\n"
+        "*10\r\n$11\r\nobject|freq\r\n:3\r\n*0\r\n:2\r\n:2\r\n:1\r\n*0\r\n*0\r\n*0\r\n",
+    };
+    size_t before = command_table_size(t);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char why[256] = "";
+        ck_assert_msg(!command_table_learn(t, bad[i], strlen(bad[i]), why, sizeof(why)),
+                      "case %zu accepted", i);
+        ck_assert_msg(strncmp(why, "malformed COMMAND reply: ", 25) == 0, "case %zu: %s", i, why);
+        ck_assert_uint_eq(command_table_size(t), before);
+        ck_assert_int_eq(get("get")->kind, CMD_READ);
+        ck_assert(get("object")->container);
+    }
+
+    /* Every proper prefix of the real reply is rejected too. */
+    size_t len;
+    char *reply = load("command-7.0.resp", &len);
+    for (size_t cut = 0; cut < len; cut += 997) {
+        char why[256];
+        ck_assert(!command_table_learn(t, reply, cut, why, sizeof(why)));
+        ck_assert_uint_eq(command_table_size(t), before);
+    }
+    free(reply);
+}
+END_TEST
+
+/* A learned table replaces the old one; names stay reachable through resolve's subcommand path. */
+START_TEST(test_learn_subcommands)
+{
+    static const char reply[] =
+        "*2\r\n"
+        "*10\r\n$6\r\nOBJECT\r\n:-2\r\n*0\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n*2\r\n"
+        "*10\r\n$15\r\nOBJECT|ENCODING\r\n:3\r\n*1\r\n+readonly\r\n:2\r\n:2\r\n:1\r\n*0\r\n*0\r\n"
+        "*1\r\n*2\r\n$5\r\nflags\r\n*1\r\n+RO\r\n*0\r\n"
+        "*10\r\n$11\r\nobject|help\r\n:2\r\n*2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*0\r\n*"
+        "0\r\n"
+        "*0\r\n*0\r\n"
+        "*12\r\n$4\r\nping\r\n:-1\r\n*1\r\n+fast\r\n:0\r\n:0\r\n:0\r\n*0\r\n*0\r\n*0\r\n*0\r\n"
+        ":7\r\n$-1\r\n";
+    char why[256] = "";
+    ck_assert_msg(command_table_learn(t, reply, sizeof(reply) - 1, why, sizeof(why)), "%s", why);
+    ck_assert_uint_eq(command_table_size(t), 4);
+    ck_assert(get("object")->container);
+    ck_assert_str_eq(get("OBJECT|encoding")->name, "object|encoding");
+    ck_assert_int_eq(get("object|encoding")->kind, CMD_READ);
+    ck_assert_int_eq(get("ping")->local, LOCAL_PING);
+    ck_assert_ptr_eq(resolve("object", "Encoding", "k"), get("object|encoding"));
+    ck_assert_ptr_null(resolve("object", "freq", "k"));
+    ck_assert_str_eq(err, "ERR unknown subcommand 'freq'. Try OBJECT HELP.");
+    ck_assert_ptr_null(resolve("get", "k"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("command");
+    TCase *tc = tcase_create("command");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_classification);
+    tcase_add_test(tc, test_lookup);
+    tcase_add_test(tc, test_resolve_errors);
+    tcase_add_test(tc, test_learn_matches_builtin);
+    tcase_add_test(tc, test_learn_redis6);
+    tcase_add_test(tc, test_learn_malformed);
+    tcase_add_test(tc, test_learn_subcommands);
+    suite_add_tcase(s, tc);
+
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,35 @@
+# A thin wrapper over scripts/ and CMake. `make demo` and `make test` are all a fresh Debian 12
+# machine needs: both install missing packages first (scripts/deps.sh).
+JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
+export FUZZ_SECONDS
+
+.PHONY: deps build test demo fuzz bench clean
+
+deps:
+	bash scripts/deps.sh
+
+build: deps
+	cmake -S . -B build
+	cmake --build build -j$(JOBS)
+
+# The whole suite: unit + integration tests, again under ASan/UBSan, then the fuzzers.
+test: build
+	ctest --test-dir build --output-on-failure -j2
+	cmake -S . -B build-asan -DREDPAIR_SANITIZE=ON
+	cmake --build build-asan -j$(JOBS)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir build-asan --output-on-failure -j2
+	bash tests/fuzz/run.sh
+
+demo: build
+	bash scripts/demo.sh
+
+fuzz: deps
+	bash tests/fuzz/run.sh
+
+bench: build
+	bash bench/run.sh
+
+clean:
+	rm -rf build build-*/

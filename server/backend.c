@@ -283,11 +283,3 @@ void backend_flush(struct backend *b)
     int err = outbuf_flush(&b->out, (uv_stream_t *)&b->tcp, on_written);
     if (err) link_lost(b, uv_strerror(err));
 }
-
-void backend_close(struct backend *b)
-{
-    uv_timer_stop(&b->retry);
-    uv_close((uv_handle_t *)&b->retry, NULL);
-    if (!uv_is_closing((uv_handle_t *)&b->tcp) && b->tcp.loop)
-        uv_close((uv_handle_t *)&b->tcp, NULL);
-}

@@ -70,7 +70,6 @@ struct backend {
 
 void backend_init(struct backend *b, int index, const char *name, const char *host, int port);
 void backend_connect(struct backend *b);
-void backend_close(struct backend *b);
 
 /* Queues a request's bytes, preceded by a SELECT when the connection is on another database. */
 void backend_send(struct backend *b, struct request *req, int db, const char *bytes, size_t len);

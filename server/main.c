@@ -7,6 +7,7 @@
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -46,6 +47,31 @@ static int dial(const char *host, int port)
     }
     freeaddrinfo(res);
     return fd;
+}
+
+/* The loop connects to IP addresses only, so names are resolved once, here, before it runs. */
+static bool resolve_backends(struct config *cfg, char *err, size_t errlen)
+{
+    for (int i = 0; i < cfg->backend_count; i++) {
+        struct backend_config *b = &cfg->backends[i];
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
+        int rc = getaddrinfo(b->host, NULL, &hints, &res);
+        if (rc != 0) {
+            snprintf(err, errlen, "backend '%s': cannot resolve '%s': %s", b->name, b->host,
+                     gai_strerror(rc));
+            return false;
+        }
+        char ip[NI_MAXHOST];
+        rc = getnameinfo(res->ai_addr, res->ai_addrlen, ip, sizeof(ip), NULL, 0, NI_NUMERICHOST);
+        freeaddrinfo(res);
+        if (rc != 0) {
+            snprintf(err, errlen, "backend '%s': %s", b->name, gai_strerror(rc));
+            return false;
+        }
+        free(b->host);
+        b->host = strdup(ip);
+    }
+    return true;
 }
 
 /* Sends one command and reads its whole reply into `reply`. */
@@ -145,6 +171,11 @@ int main(int argc, char **argv)
         return 0;
     }
 
+    if (!resolve_backends(&cfg, err, sizeof(err))) {
+        fprintf(stderr, "redpair: %s\n", err);
+        config_free(&cfg);
+        return 1;
+    }
     signal(SIGPIPE, SIG_IGN);
     log_open(cfg.loglevel, cfg.logfile);
     log_notice("redpair %s starting, pid %d, write-ack %s", REDPAIR_VERSION, (int)getpid(),

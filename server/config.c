@@ -1,0 +1,611 @@
+/* Configuration: redis.conf syntax, one table of directives, every value checked as it is read
+ * so that a mistake is reported with its line instead of surfacing later as odd behaviour. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MB (1024LL * 1024)
+
+static const char *const write_ack_names[] = {"all", "primary", NULL};
+static const char *const loglevel_names[] = {"debug", "verbose", "notice", "warning", NULL};
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n);
+    if (!p) {
+        fprintf(stderr, "redpair: out of memory allocating %zu bytes\n", n);
+        abort();
+    }
+    return p;
+}
+
+static char *xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    return memcpy(xmalloc(n), s, n);
+}
+
+/* Every setter replaces, so a directive given twice (file, then command line) does not leak. */
+static void set_str(char **slot, const char *s)
+{
+    free(*slot);
+    *slot = s ? xstrdup(s) : NULL;
+}
+
+static bool fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static bool fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (errlen) vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Numbers.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Decimal digits only: a sign, a space or anything after the digits is a mistake, not a value. */
+static bool parse_digits(const char *s, size_t n, long long *out)
+{
+    long long v = 0;
+
+    if (n == 0) return false;
+    for (size_t i = 0; i < n; i++) {
+        int d = s[i] - '0';
+        if (d < 0 || d > 9) return false;
+        if (v > (LLONG_MAX - d) / 10) return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+long long config_parse_memory(const char *s)
+{
+    static const struct {
+        const char *suffix;
+        long long mul;
+    } units[] = {
+        {"", 1},
+        {"b", 1},
+        {"k", 1000},
+        {"kb", 1024},
+        {"m", 1000 * 1000},
+        {"mb", MB},
+        {"g", 1000 * 1000 * 1000},
+        {"gb", 1024 * MB},
+    };
+    size_t digits = strspn(s, "0123456789");
+    long long v;
+
+    if (!parse_digits(s, digits, &v)) return -1;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcasecmp(s + digits, units[i].suffix) != 0) continue;
+        if (v > LLONG_MAX / units[i].mul) return -1;
+        return v * units[i].mul;
+    }
+    return -1;
+}
+
+static bool parse_int(const char *what, const char *s, long long min, long long max, long long *out,
+                      char *err, size_t errlen)
+{
+    long long v;
+
+    if (parse_digits(s, strlen(s), &v) && v >= min && v <= max) {
+        *out = v;
+        return true;
+    }
+    /* No real upper bound: "1 or more" says so better than "1-2147483647". */
+    if (max == INT_MAX)
+        return fail(err, errlen, "invalid %s '%s' (expected %lld or more)", what, s, min);
+    return fail(err, errlen, "invalid %s '%s' (expected %lld-%lld)", what, s, min, max);
+}
+
+/* Limits are shown the way an operator would write them in the file. */
+static void format_memory(long long v, char *buf, size_t len)
+{
+    if (v >= 1024 && v % MB == 0)
+        snprintf(buf, len, "%lldmb", v / MB);
+    else if (v >= 1024 && v % 1024 == 0)
+        snprintf(buf, len, "%lldkb", v / 1024);
+    else
+        snprintf(buf, len, "%lld", v);
+}
+
+static bool parse_memory(const char *what, const char *s, long long min, long long *out, char *err,
+                         size_t errlen)
+{
+    long long v = config_parse_memory(s);
+    char limit[32];
+
+    if (v < 0) {
+        return fail(err, errlen,
+                    "invalid %s '%s' (expected bytes, or a number with k, kb, m, mb, g or gb)",
+                    what, s);
+    }
+    if (v >= min) {
+        *out = v;
+        return true;
+    }
+    format_memory(min, limit, sizeof(limit));
+    return fail(err, errlen, "invalid %s '%s' (expected at least %s)", what, s, limit);
+}
+
+/* Returns the index of s in names (case-insensitive, as Redis's enum configs), or -1 with the
+ * choices listed in err. */
+static int parse_enum(const char *what, const char *const *names, const char *s, char *err,
+                      size_t errlen)
+{
+    char list[128] = "";
+    size_t used = 0;
+    int i;
+
+    for (i = 0; names[i]; i++)
+        if (strcasecmp(s, names[i]) == 0) return i;
+    for (i = 0; names[i] && used < sizeof(list); i++) {
+        const char *sep = i == 0 ? "" : names[i + 1] ? ", " : " or ";
+        used += (size_t)snprintf(list + used, sizeof(list) - used, "%s'%s'", sep, names[i]);
+    }
+    fail(err, errlen, "%s must be %s, got '%s'", what, list, s);
+    return -1;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Directives.
+ * ------------------------------------------------------------------------------------------- */
+
+struct directive;
+typedef bool setter(struct config *c, const struct directive *d, char **argv, char *err,
+                    size_t errlen);
+
+struct directive {
+    const char *name;
+    int min_args, max_args; /* not counting the name */
+    setter *set;
+    size_t offset;      /* the field the generic setters write */
+    long long min, max; /* bounds for set_int and set_memory */
+};
+
+#define FIELD(c, d, type) ((type *)((char *)(c) + (d)->offset))
+
+static bool set_int(struct config *c, const struct directive *d, char **argv, char *err,
+                    size_t errlen)
+{
+    long long v;
+
+    if (!parse_int(d->name, argv[0], d->min, d->max, &v, err, errlen)) return false;
+    *FIELD(c, d, int) = (int)v;
+    return true;
+}
+
+static bool set_memory(struct config *c, const struct directive *d, char **argv, char *err,
+                       size_t errlen)
+{
+    return parse_memory(d->name, argv[0], d->min, FIELD(c, d, long long), err, errlen);
+}
+
+static bool set_string(struct config *c, const struct directive *d, char **argv, char *err,
+                       size_t errlen)
+{
+    (void)err, (void)errlen;
+    set_str(FIELD(c, d, char *), argv[0]);
+    return true;
+}
+
+/* Addresses and directories: an empty one is always a mistake. */
+static bool set_nonempty(struct config *c, const struct directive *d, char **argv, char *err,
+                         size_t errlen)
+{
+    if (!argv[0][0]) return fail(err, errlen, "%s must not be empty", d->name);
+    set_str(FIELD(c, d, char *), argv[0]);
+    return true;
+}
+
+/* Passwords and tokens: "" means unset, as requirepass "" does in Redis. */
+static bool set_secret(struct config *c, const struct directive *d, char **argv, char *err,
+                       size_t errlen)
+{
+    (void)err, (void)errlen;
+    set_str(FIELD(c, d, char *), argv[0][0] ? argv[0] : NULL);
+    return true;
+}
+
+static bool set_bind(struct config *c, const struct directive *d, char **argv, char *err,
+                     size_t errlen)
+{
+    int n = 0;
+
+    for (; argv[n]; n++)
+        if (!argv[n][0]) return fail(err, errlen, "%s address must not be empty", d->name);
+    for (int i = 0; i < c->bind_count; i++) {
+        free(c->bind[i]);
+        c->bind[i] = NULL;
+    }
+    for (int i = 0; i < n; i++) c->bind[i] = xstrdup(argv[i]);
+    c->bind_count = n;
+    return true;
+}
+
+static bool valid_backend_name(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n >= CONFIG_NAME_MAX) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-') return false;
+    return true;
+}
+
+static bool set_backend(struct config *c, const struct directive *d, char **argv, char *err,
+                        size_t errlen)
+{
+    const char *name = argv[0], *host = argv[1];
+    struct backend_config *b = NULL;
+    long long port;
+
+    (void)d;
+    if (!valid_backend_name(name)) {
+        return fail(err, errlen,
+                    "invalid backend name '%s' (expected 1-%d characters of A-Z a-z 0-9 _ -)", name,
+                    CONFIG_NAME_MAX - 1);
+    }
+    if (!host[0]) return fail(err, errlen, "backend '%s' has an empty host", name);
+    if (!parse_int("backend port", argv[2], 1, 65535, &port, err, errlen)) return false;
+
+    /* The same name again replaces, so `--backend a ...` overrides the file's line for a. */
+    for (int i = 0; i < c->backend_count; i++)
+        if (strcmp(c->backends[i].name, name) == 0) b = &c->backends[i];
+    if (!b) {
+        if (c->backend_count == CONFIG_BACKENDS) {
+            return fail(err, errlen,
+                        "too many backends: '%s' and '%s' are already defined (redpair "
+                        "takes exactly two)",
+                        c->backends[0].name, c->backends[1].name);
+        }
+        b = &c->backends[c->backend_count++];
+        memcpy(b->name, name, strlen(name) + 1);
+    }
+    set_str(&b->host, host);
+    b->port = (int)port;
+    return true;
+}
+
+static bool set_write_ack(struct config *c, const struct directive *d, char **argv, char *err,
+                          size_t errlen)
+{
+    int i = parse_enum(d->name, write_ack_names, argv[0], err, errlen);
+    if (i < 0) return false;
+    c->write_ack = (enum write_ack)i;
+    return true;
+}
+
+static bool set_loglevel(struct config *c, const struct directive *d, char **argv, char *err,
+                         size_t errlen)
+{
+    int i = parse_enum(d->name, loglevel_names, argv[0], err, errlen);
+    if (i < 0) return false;
+    c->loglevel = (enum log_level)i;
+    return true;
+}
+
+/* Only Redis's 'normal' class: redpair's clients are all normal clients. */
+static bool set_obuf_limit(struct config *c, const struct directive *d, char **argv, char *err,
+                           size_t errlen)
+{
+    long long hard, soft, secs;
+
+    if (strcasecmp(argv[0], "normal") != 0)
+        return fail(err, errlen, "%s class must be 'normal', got '%s'", d->name, argv[0]);
+    if (!parse_memory("client-output-buffer-limit hard limit", argv[1], 0, &hard, err, errlen) ||
+        !parse_memory("client-output-buffer-limit soft limit", argv[2], 0, &soft, err, errlen) ||
+        !parse_int("client-output-buffer-limit soft seconds", argv[3], 0, INT_MAX, &secs, err,
+                   errlen))
+        return false;
+    c->obuf_hard_limit = hard;
+    c->obuf_soft_limit = soft;
+    c->obuf_soft_seconds = (int)secs;
+    return true;
+}
+
+#define OFF(field) offsetof(struct config, field)
+
+static const struct directive directives[] = {
+    {"bind", 1, CONFIG_MAX_BIND, set_bind, 0, 0, 0},
+    {"port", 1, 1, set_int, OFF(port), 1, 65535},
+    {"backend", 3, 3, set_backend, 0, 0, 0},
+    {"backend-user", 1, 1, set_secret, OFF(backend_user), 0, 0},
+    {"backend-password", 1, 1, set_secret, OFF(backend_password), 0, 0},
+    {"requirepass", 1, 1, set_secret, OFF(requirepass), 0, 0},
+    {"maxclients", 1, 1, set_int, OFF(maxclients), 1, INT_MAX},
+    {"databases", 1, 1, set_int, OFF(databases), 1, 1000000},
+    {"write-ack", 1, 1, set_write_ack, 0, 0, 0},
+    {"proto-max-bulk-len", 1, 1, set_memory, OFF(proto_max_bulk_len), MB, 0},
+    {"client-output-buffer-limit", 4, 4, set_obuf_limit, 0, 0, 0},
+    {"loglevel", 1, 1, set_loglevel, 0, 0, 0},
+    {"logfile", 1, 1, set_string, OFF(logfile), 0, 0},
+    {"admin-bind", 1, 1, set_nonempty, OFF(admin_bind), 0, 0},
+    {"admin-port", 1, 1, set_int, OFF(admin_port), 0, 65535},
+    {"admin-token", 1, 1, set_secret, OFF(admin_token), 0, 0},
+    {"state-dir", 1, 1, set_nonempty, OFF(state_dir), 0, 0},
+    {"probe-interval-ms", 1, 1, set_int, OFF(probe_interval_ms), 10, 60000},
+    {"down-after-ms", 1, 1, set_int, OFF(down_after_ms), 20, 3600000},
+    {"backlog-size", 1, 1, set_memory, OFF(backlog_size), 16 * 1024, 0},
+};
+
+void config_init(struct config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->bind[0] = xstrdup("127.0.0.1");
+    c->bind_count = 1;
+    c->port = 6380;
+    c->maxclients = 10000;
+    c->databases = 16;
+    c->write_ack = WRITE_ACK_ALL;
+    c->proto_max_bulk_len = 512 * MB;
+    c->loglevel = LOG_NOTICE;
+    c->logfile = xstrdup("");
+    c->admin_bind = xstrdup("127.0.0.1");
+    c->admin_port = 8380;
+    c->state_dir = xstrdup("/var/lib/redpair");
+    c->probe_interval_ms = 100;
+    c->down_after_ms = 1000;
+    c->backlog_size = 64 * MB;
+}
+
+void config_free(struct config *c)
+{
+    for (int i = 0; i < c->bind_count; i++) free(c->bind[i]);
+    for (int i = 0; i < c->backend_count; i++) free(c->backends[i].host);
+    free(c->backend_user);
+    free(c->backend_password);
+    free(c->requirepass);
+    free(c->logfile);
+    free(c->admin_bind);
+    free(c->admin_token);
+    free(c->state_dir);
+    memset(c, 0, sizeof(*c));
+}
+
+bool config_apply(struct config *c, int argc, char **argv, char *err, size_t errlen)
+{
+    const struct directive *d = NULL;
+    int nargs = argc - 1;
+
+    if (argc < 1) return fail(err, errlen, "missing directive");
+    for (size_t i = 0; i < sizeof(directives) / sizeof(directives[0]); i++)
+        if (strcasecmp(argv[0], directives[i].name) == 0) d = &directives[i];
+    if (!d) return fail(err, errlen, "unknown directive '%s'", argv[0]);
+
+    if (nargs < d->min_args || nargs > d->max_args) {
+        if (d->min_args == d->max_args) {
+            return fail(err, errlen, "'%s' takes %d argument%s, got %d", d->name, d->min_args,
+                        d->min_args == 1 ? "" : "s", nargs);
+        }
+        return fail(err, errlen, "'%s' takes %d to %d arguments, got %d", d->name, d->min_args,
+                    d->max_args, nargs);
+    }
+    /* Setters see their arguments NULL-terminated, which a caller's argv need not be. */
+    char *args[CONFIG_MAX_BIND + 1];
+    memcpy(args, argv + 1, (size_t)nargs * sizeof(char *));
+    args[nargs] = NULL;
+    return d->set(c, d, args, err, errlen);
+}
+
+bool config_validate(const struct config *c, char *err, size_t errlen)
+{
+    if (c->backend_count != CONFIG_BACKENDS) {
+        return fail(err, errlen,
+                    "redpair needs exactly two backends ('backend NAME HOST PORT'), found %d",
+                    c->backend_count);
+    }
+    if (strcmp(c->backends[0].name, c->backends[1].name) == 0) {
+        return fail(err, errlen, "the two backends must have distinct names, both are '%s'",
+                    c->backends[0].name);
+    }
+    if (c->down_after_ms <= c->probe_interval_ms) {
+        return fail(err, errlen,
+                    "down-after-ms (%d) must be greater than probe-interval-ms (%d), or a "
+                    "backend is marked down before it has been probed",
+                    c->down_after_ms, c->probe_interval_ms);
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Reading lines.
+ * ------------------------------------------------------------------------------------------- */
+
+static int hex_digit(char ch)
+{
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+/* Reads one quoted argument's body, p just past the opening quote; returns the position after
+ * the closing quote, or NULL with *why set. */
+static const char *read_quoted(const char *p, char quote, char **out, const char **why)
+{
+    char *o = *out;
+
+    for (;;) {
+        if (!*p) {
+            *why = "unbalanced quotes";
+            return NULL;
+        }
+        if (*p == quote) {
+            if (p[1] && !isspace((unsigned char)p[1])) {
+                *why = "closing quote must be followed by a space or the end of the line";
+                return NULL;
+            }
+            *out = o;
+            return p + 1;
+        }
+        if (quote == '\'') {
+            if (p[0] == '\\' && p[1] == '\'') p++;
+            *o++ = *p++;
+            continue;
+        }
+        if (p[0] == '\\' && p[1] == 'x' && hex_digit(p[2]) >= 0 && hex_digit(p[3]) >= 0) {
+            char ch = (char)(hex_digit(p[2]) * 16 + hex_digit(p[3]));
+            /* Arguments are C strings: a NUL would silently cut a password short. */
+            if (ch == '\0') {
+                *why = "\\x00 cannot be part of an argument";
+                return NULL;
+            }
+            *o++ = ch;
+            p += 4;
+        } else if (p[0] == '\\' && p[1]) {
+            switch (p[1]) {
+            case 'n': *o++ = '\n'; break;
+            case 'r': *o++ = '\r'; break;
+            case 't': *o++ = '\t'; break;
+            case 'b': *o++ = '\b'; break;
+            case 'a': *o++ = '\a'; break;
+            default: *o++ = p[1]; break;
+            }
+            p += 2;
+        } else {
+            *o++ = *p++;
+        }
+    }
+}
+
+/* As config_split_line, with the reason for a failure. */
+static int split_line(const char *line, char ***argvp, char **storagep, const char **why)
+{
+    /* Arguments are separated by spaces and never grow when unquoted, which bounds both the
+     * count and the bytes, so one allocation holds the vector and the strings. */
+    size_t len = strlen(line), max_args = len / 2 + 1;
+    char *block = xmalloc((max_args + 1) * sizeof(char *) + len + max_args);
+    char **argv = (char **)(void *)block, *o = block + (max_args + 1) * sizeof(char *);
+    const char *p = line;
+    int argc = 0;
+
+    for (;;) {
+        while (isspace((unsigned char)*p)) p++;
+        if (!*p) break;
+        argv[argc++] = o;
+        while (*p && !isspace((unsigned char)*p)) {
+            if (*p == '"' || *p == '\'') {
+                p = read_quoted(p + 1, *p, &o, why);
+                if (!p) {
+                    free(block);
+                    *argvp = NULL;
+                    *storagep = NULL;
+                    return -1;
+                }
+                break;
+            }
+            *o++ = *p++;
+        }
+        *o++ = '\0';
+    }
+    argv[argc] = NULL;
+    *argvp = argv;
+    *storagep = block;
+    return argc;
+}
+
+int config_split_line(const char *line, char ***argv, char **storage)
+{
+    const char *why;
+    return split_line(line, argv, storage, &why);
+}
+
+static char *trim(char *s)
+{
+    size_t n;
+
+    while (isspace((unsigned char)*s)) s++;
+    n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
+    return s;
+}
+
+bool config_load_file(struct config *c, const char *path, char *err, size_t errlen)
+{
+    FILE *fp = fopen(path, "r");
+    char *buf = NULL, why[CONFIG_ERROR_MAX];
+    size_t cap = 0;
+    ssize_t n;
+    int lineno = 0;
+    bool ok = true;
+
+    if (!fp) return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    while (ok && (n = getline(&buf, &cap, fp)) != -1) {
+        char *line, **argv, *storage;
+        const char *reason;
+        int argc;
+
+        lineno++;
+        if ((size_t)n != strlen(buf)) {
+            ok = fail(err, errlen, "%s:%d: line contains a NUL byte", path, lineno);
+            break;
+        }
+        line = trim(buf);
+        if (*line == '\0' || *line == '#') continue;
+        argc = split_line(line, &argv, &storage, &reason);
+        if (argc < 0) {
+            ok = fail(err, errlen, "%s:%d: '%s': %s", path, lineno, line, reason);
+            break;
+        }
+        if (!config_apply(c, argc, argv, why, sizeof(why)))
+            ok = fail(err, errlen, "%s:%d: '%s': %s", path, lineno, line, why);
+        free(storage);
+    }
+    if (ok && ferror(fp)) ok = fail(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+    free(buf);
+    fclose(fp);
+    return ok;
+}
+
+bool config_load_args(struct config *c, int argc, char **argv, char *err, size_t errlen)
+{
+    char why[CONFIG_ERROR_MAX], shown[CONFIG_ERROR_MAX];
+    char **group = xmalloc(((size_t)argc + 1) * sizeof(char *));
+    bool ok = true;
+
+    for (int i = 0, j; i < argc; i = j) {
+        if (strncmp(argv[i], "--", 2) != 0) {
+            ok = fail(err, errlen, "command line: '%s': expected a --directive", argv[i]);
+            break;
+        }
+        group[0] = argv[i] + 2;
+        for (j = i + 1; j < argc && strncmp(argv[j], "--", 2) != 0; j++) group[j - i] = argv[j];
+        if (config_apply(c, j - i, group, why, sizeof(why))) continue;
+
+        size_t used = 0;
+        shown[0] = '\0';
+        for (int k = i; k < j && used < sizeof(shown); k++)
+            used += (size_t)snprintf(shown + used, sizeof(shown) - used, "%s%s", k == i ? "" : " ",
+                                     argv[k]);
+        ok = fail(err, errlen, "command line: '%s': %s", shown, why);
+        break;
+    }
+    free(group);
+    return ok;
+}
+
+const char *config_write_ack_name(enum write_ack a)
+{
+    return (unsigned)a <= WRITE_ACK_PRIMARY ? write_ack_names[a] : "unknown";
+}
+
+const char *config_loglevel_name(enum log_level l)
+{
+    return (unsigned)l <= LOG_WARNING ? loglevel_names[l] : "unknown";
+}

@@ -24,7 +24,7 @@
 
 #define RESP_INLINE_MAX (64 * 1024)   /* longest inline command or length line, as Redis */
 #define RESP_MULTIBULK_MAX (1L << 20) /* most arguments in one command */
-#define RESP_REPLY_MAX_DEPTH 128      /* deepest nesting of arrays in a reply */
+#define RESP_REPLY_MAX_DEPTH 1024 /* deepest nesting of arrays in a reply (Lua can nest 140+) */
 
 enum resp_result { RESP_DONE, RESP_MORE, RESP_ERROR };
 

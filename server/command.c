@@ -133,6 +133,10 @@ static const struct rule rules[] = {
     REWRITE("incrbyfloat", REWRITE_INCRBYFLOAT),
     REWRITE("hincrbyfloat", REWRITE_HINCRBYFLOAT),
 
+    /* Flagged readonly, but it caches the cardinality inside the value (Redis replicates that as
+     * "may-replicate"): run on the primary alone it would leave the two servers' bytes apart. */
+    REWRITE("pfcount", REWRITE_NONE),
+
     /* Connection state, transactions, Pub/Sub and scripts need redpair's own handling; passed
      * through they would act on a backend connection shared by every client. */
     UNSUPPORTED("multi"),

@@ -72,6 +72,8 @@ START_TEST(test_classification)
     ck_assert_int_eq(get("del")->rewrite, REWRITE_NONE);
     ck_assert_ptr_null(get("del")->refusal);
     ck_assert_int_eq(get("swapdb")->kind, CMD_WRITE);
+    /* Readonly by its flags, but it writes its cache into the value. */
+    ck_assert_int_eq(get("pfcount")->kind, CMD_WRITE);
     ck_assert_int_eq(get("object|encoding")->kind, CMD_READ);
     ck_assert_int_eq(get("object|encoding")->first_key, 2);
     ck_assert_int_eq(get("object|help")->kind, CMD_READ);

@@ -634,7 +634,7 @@ START_TEST(test_reply_nested)
     CHECK_REPLY("*2\r\n-ERR a\r\n*1\r\n$2\r\n\r\n\r\n*1\r\n", 24);
 
     /* RESP_REPLY_MAX_DEPTH open arrays are fine, one more is not. */
-    char in[1024];
+    char in[(RESP_REPLY_MAX_DEPTH + 2) * 4 + 16];
     size_t len = 0;
     for (int i = 0; i < RESP_REPLY_MAX_DEPTH; i++) len += (size_t)sprintf(in + len, "*1\r\n");
     len += (size_t)sprintf(in + len, ":1\r\n");

@@ -23,6 +23,9 @@ static inline char *buffer_head(const struct buffer *b)
     return b->data + b->pos;
 }
 
+/* realloc that aborts with a message when memory runs out. */
+void *xrealloc(void *p, size_t n);
+
 /* Makes room for at least n more bytes at the tail; returns the tail. Aborts on OOM. */
 char *buffer_reserve(struct buffer *b, size_t n);
 void buffer_commit(struct buffer *b, size_t n); /* n bytes were written at the tail */

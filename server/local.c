@@ -1,7 +1,5 @@
 #include "local.h"
 
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -55,17 +53,8 @@ static void auth(struct client *c, struct request *r, int argc, const char *cons
 
 static void select_db(struct client *c, struct request *r, const char *arg, size_t len)
 {
-    char num[32];
-    if (len == 0 || len >= sizeof(num)) {
-        request_error(r, "ERR value is not an integer or out of range");
-        return;
-    }
-    memcpy(num, arg, len);
-    num[len] = '\0';
-    char *end;
-    errno = 0;
-    long long db = strtoll(num, &end, 10);
-    if (*end || errno || (num[0] == '0' && len > 1) || num[0] == '+' || num[0] == ' ') {
+    long long db;
+    if (!resp_parse_ll(arg, len, &db)) {
         request_error(r, "ERR value is not an integer or out of range");
         return;
     }

@@ -19,16 +19,6 @@ static inline size_t min_size(size_t a, size_t b)
     return a < b ? a : b;
 }
 
-static void *xrealloc(void *p, size_t n)
-{
-    p = realloc(p, n);
-    if (!p) {
-        fprintf(stderr, "redpair: out of memory allocating %zu bytes\n", n);
-        abort();
-    }
-    return p;
-}
-
 /* ---------------------------------------------------------------------------------------------
  * Numbers.
  * ------------------------------------------------------------------------------------------- */
@@ -36,7 +26,7 @@ static void *xrealloc(void *p, size_t n)
 /* Parses exactly n bytes as a long long, as Redis's string2ll(): an optional '-', no '+', no
  * leading zeros, no spaces, no "-0". Both sides of the wire agree on what a length is only if
  * we reject exactly what Redis rejects. */
-static bool parse_ll(const char *s, size_t n, long long *out)
+bool resp_parse_ll(const char *s, size_t n, long long *out)
 {
     bool neg = false;
     unsigned long long v;
@@ -207,7 +197,7 @@ static enum resp_result parse_multibulk(struct resp_request *r, const char *buf,
         res = find_crlf(buf, r->pos, len, &cr);
         if (res == RESP_ERROR) return fail(r, err_mbulk_big);
         if (res == RESP_MORE) return RESP_MORE;
-        if (!parse_ll(buf + r->pos + 1, cr - r->pos - 1, &ll) || ll > RESP_MULTIBULK_MAX)
+        if (!resp_parse_ll(buf + r->pos + 1, cr - r->pos - 1, &ll) || ll > RESP_MULTIBULK_MAX)
             return fail(r, err_mbulk_len);
         r->pos = cr + 2;
         if (ll <= 0) { /* `*0` and `*-1` are no command at all */
@@ -230,7 +220,8 @@ static enum resp_result parse_multibulk(struct resp_request *r, const char *buf,
                          "Protocol error: expected '$', got '%c'", c);
                 return fail(r, r->error_buf);
             }
-            if (!parse_ll(buf + r->pos + 1, cr - r->pos - 1, &ll) || ll < 0 || ll > r->max_bulk_len)
+            if (!resp_parse_ll(buf + r->pos + 1, cr - r->pos - 1, &ll) || ll < 0 ||
+                ll > r->max_bulk_len)
                 return fail(r, err_bulk_len);
             r->pos = cr + 2;
             r->bulk_len = ll;
@@ -420,7 +411,7 @@ static size_t read_number(const char *buf, size_t len, long long *v)
         }
         return 0;
     }
-    if (!parse_ll(buf + 1, cr - 1, v)) return SIZE_MAX;
+    if (!resp_parse_ll(buf + 1, cr - 1, v)) return SIZE_MAX;
     return cr + 2;
 }
 

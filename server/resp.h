@@ -22,8 +22,8 @@
 
 #include "buffer.h"
 
-#define RESP_INLINE_MAX (64 * 1024)   /* longest inline command or length line, as Redis */
-#define RESP_MULTIBULK_MAX (1L << 20) /* most arguments in one command */
+#define RESP_INLINE_MAX      (64 * 1024) /* longest inline command or length line, as Redis */
+#define RESP_MULTIBULK_MAX   (1L << 20)  /* most arguments in one command */
 #define RESP_REPLY_MAX_DEPTH 1024 /* deepest nesting of arrays in a reply (Lua can nest 140+) */
 
 enum resp_result { RESP_DONE, RESP_MORE, RESP_ERROR };
@@ -91,12 +91,15 @@ struct resp_value {
  * '*', so that the next call reads the first element. Returns 0 on malformed input. */
 size_t resp_value_read(const char *buf, size_t len, struct resp_value *v);
 
+/* Parses exactly n bytes as Redis's string2ll() does: an optional '-', no '+', no leading zeros,
+ * no spaces, no "-0", no overflow. */
+bool resp_parse_ll(const char *s, size_t n, long long *out);
+
 /* Encoders. */
-void resp_append_command(struct buffer *out, int argc, const char *const *argv,
-                         const size_t *argl);
+void resp_append_command(struct buffer *out, int argc, const char *const *argv, const size_t *argl);
 void resp_append_bulk(struct buffer *out, const char *p, size_t len);
-void resp_append_status(struct buffer *out, const char *status);          /* +status */
-void resp_append_error(struct buffer *out, const char *fmt, ...)           /* -fmt */
+void resp_append_status(struct buffer *out, const char *status); /* +status */
+void resp_append_error(struct buffer *out, const char *fmt, ...) /* -fmt */
     __attribute__((format(printf, 2, 3)));
 void resp_append_integer(struct buffer *out, long long n);
 void resp_append_array_header(struct buffer *out, long long n);

@@ -12,39 +12,6 @@
  * rewritten when Redis would accept the original, so every error a client can get is still
  * Redis's own, from the command it sent. */
 
-/* Redis's string2ll(): no spaces, no '+', no leading zeros, no "-0", fits in a long long. */
-static bool parse_ll(const char *s, size_t len, long long *value)
-{
-    unsigned long long v = 0;
-    size_t i = 0;
-    bool negative = false;
-
-    if (len == 0 || len > 20) return false;
-    if (len == 1 && s[0] == '0') {
-        *value = 0;
-        return true;
-    }
-    if (s[0] == '-') {
-        negative = true;
-        if (++i == len) return false;
-    }
-    if (s[i] < '1' || s[i] > '9') return false;
-    for (; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9') return false;
-        unsigned d = (unsigned)(s[i] - '0');
-        if (v > (ULLONG_MAX - d) / 10) return false;
-        v = v * 10 + d;
-    }
-    if (negative) {
-        if (v > (unsigned long long)LLONG_MAX + 1) return false;
-        *value = v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)v;
-    } else {
-        if (v > LLONG_MAX) return false;
-        *value = (long long)v;
-    }
-    return true;
-}
-
 /* Redis compares options with strcasecmp() on the argument, which ends at a NUL byte. */
 static bool is_opt(const char *s, size_t len, const char *opt)
 {
@@ -63,7 +30,7 @@ static bool is_opt(const char *s, size_t len, const char *opt)
 static bool absolute_ms(const char *s, size_t len, long long unit, long long now, long long *abs)
 {
     long long v;
-    if (!parse_ll(s, len, &v) || v <= 0 || v > LLONG_MAX / unit) return false;
+    if (!resp_parse_ll(s, len, &v) || v <= 0 || v > LLONG_MAX / unit) return false;
     v *= unit;
     if (now < 0 || v > LLONG_MAX - now) return false;
     *abs = now + v;
@@ -268,7 +235,7 @@ static enum rewrite_result rewrite_restore(int argc, const char *const *argv, co
 static bool parse_ull(const char *s)
 {
     long long ll;
-    if (parse_ll(s, strlen(s), &ll)) return ll >= 0;
+    if (resp_parse_ll(s, strlen(s), &ll)) return ll >= 0;
     if (*s == '\0') return false;
     char *end;
     errno = 0;
@@ -326,12 +293,12 @@ static enum rewrite_result check_xadd(int argc, const char *const *argv, const s
                 i++;
             }
             i++;
-            if (maxlen ? !parse_ll(argv[i], argl[i], &n) || n < 0
+            if (maxlen ? !resp_parse_ll(argv[i], argl[i], &n) || n < 0
                        : !parse_stream_id(argv[i], argl[i], NULL))
                 return REWRITE_UNCHANGED;
             trim = true;
         } else if (is_opt(o, len, "limit") && more) {
-            if (!parse_ll(argv[i + 1], argl[i + 1], &n) || n < 0) return REWRITE_UNCHANGED;
+            if (!resp_parse_ll(argv[i + 1], argl[i + 1], &n) || n < 0) return REWRITE_UNCHANGED;
             limit = true;
             i++;
         } else if (is_opt(o, len, "nomkstream")) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "failover.h"
 #include "log.h"
 #include "proxy.h"
 #include "request.h"
@@ -19,7 +20,10 @@ const char *backend_state_name(enum backend_state s)
 {
     switch (s) {
     case BACKEND_IN_SYNC: return "in-sync";
+    case BACKEND_CATCHING_UP: return "catching-up";
+    case BACKEND_RESYNCING: return "resyncing";
     case BACKEND_STALE: return "stale";
+    case BACKEND_MAINTENANCE: return "maintenance";
     case BACKEND_DOWN: break;
     }
     return "down";
@@ -33,11 +37,13 @@ void backend_init(struct backend *b, int index, const char *name, const char *ho
     b->host = host;
     b->port = port;
     b->state = BACKEND_DOWN;
+    b->exec_left = -1;
     uv_timer_init(proxy.loop, &b->retry);
     b->retry.data = b;
 }
 
-static void fifo_push(struct backend *b, struct request *req)
+static void fifo_push(struct backend *b, struct request *req, uint64_t offset,
+                      enum pending_kind kind)
 {
     if (b->fifo_len == b->fifo_cap) {
         size_t cap = b->fifo_cap ? b->fifo_cap * 2 : 64;
@@ -49,90 +55,109 @@ static void fifo_push(struct backend *b, struct request *req)
         b->fifo_cap = cap;
         b->fifo_head = 0;
     }
-    b->fifo[(b->fifo_head + b->fifo_len) % b->fifo_cap].req = req;
+    struct pending *p = &b->fifo[(b->fifo_head + b->fifo_len) % b->fifo_cap];
+    *p =
+        (struct pending){.req = req, .offset = offset, .kind = (uint8_t)kind, .queued = b->tx_open};
+    if (kind == PENDING_MULTI || kind == PENDING_EXEC) p->queued = false;
     b->fifo_len++;
+    if (req) request_ref(req);
 }
 
-static struct request *fifo_pop(struct backend *b)
+static struct pending fifo_pop(struct backend *b)
 {
-    struct request *req = b->fifo[b->fifo_head].req;
+    struct pending p = b->fifo[b->fifo_head];
     b->fifo_head = (b->fifo_head + 1) % b->fifo_cap;
     b->fifo_len--;
-    return req;
+    return p;
 }
 
 /* Puts redpair's own command on the wire; its reply is checked, not forwarded. */
-static void send_internal(struct backend *b, int argc, const char **argv)
+static void send_internal(struct backend *b, enum pending_kind kind, int argc, const char **argv)
 {
     size_t argl[4];
     for (int i = 0; i < argc; i++) argl[i] = strlen(argv[i]);
     resp_append_command(&b->out.queued, argc, argv, argl);
-    fifo_push(b, NULL);
-}
-
-static void emit(struct backend *b, struct request *req, int db, const char *bytes, size_t len)
-{
-    if (db != b->db) {
-        char num[16];
-        snprintf(num, sizeof(num), "%d", db);
-        send_internal(b, 2, (const char *[]){"SELECT", num});
-        b->db = db;
-    }
-    buffer_append(&b->out.queued, bytes, len);
-    fifo_push(b, req);
-    request_ref(req);
+    fifo_push(b, NULL, 0, kind);
     proxy_mark_backend_dirty(b);
 }
 
-static struct held *held_push(struct backend *b, struct request *req, int db)
+static void select_db(struct backend *b, int db)
 {
-    struct held *h = calloc(1, sizeof(*h));
-    if (!h) abort();
-    h->req = req;
-    h->db = db;
-    request_ref(req);
-    if (b->held_tail)
-        b->held_tail->next = h;
-    else
-        b->held_head = h;
-    b->held_tail = h;
-    return h;
+    if (db == b->db) return;
+    char num[16];
+    snprintf(num, sizeof(num), "%d", db);
+    send_internal(b, PENDING_INTERNAL, 2, (const char *[]){"SELECT", num});
+    b->db = db;
+}
+
+/* Ends the open transaction with the offset mark, in database 0 where redpair keeps it. */
+static void close_tx(struct backend *b)
+{
+    char num[24];
+    snprintf(num, sizeof(num), "%llu", (unsigned long long)b->tx_last);
+    select_db(b, 0);
+    send_internal(b, PENDING_INTERNAL, 3, (const char *[]){"SET", BACKEND_OFFSET_KEY, num});
+    b->tx_open = false;
+    send_internal(b, PENDING_EXEC, 1, (const char *[]){"EXEC"});
+}
+
+static void open_tx(struct backend *b, uint64_t offset)
+{
+    if (!b->tx_open) {
+        send_internal(b, PENDING_MULTI, 1, (const char *[]){"MULTI"});
+        b->tx_open = true;
+    }
+    b->tx_last = offset;
+}
+
+static void emit(struct backend *b, struct request *req, uint64_t offset, int db, const char *bytes,
+                 size_t len)
+{
+    if (offset)
+        open_tx(b, offset);
+    else if (b->tx_open)
+        close_tx(b);
+    select_db(b, db);
+    buffer_append(&b->out.queued, bytes, len);
+    fifo_push(b, req, offset, PENDING_REPLY);
+    proxy_mark_backend_dirty(b);
+}
+
+/* A write that turned out to need nothing here still moves the offset key, so both servers'
+ * keys agree. */
+static void emit_released(void *ctx, struct request *req, uint64_t offset, int db,
+                          const char *bytes, size_t len)
+{
+    struct backend *b = ctx;
+    if (len) {
+        emit(b, req, offset, db, bytes, len);
+    } else if (offset) {
+        open_tx(b, offset);
+        proxy_mark_backend_dirty(b);
+    }
 }
 
 void backend_send(struct backend *b, struct request *req, int db, const char *bytes, size_t len)
 {
-    if (!b->held_head) {
-        emit(b, req, db, bytes, len);
-        return;
-    }
-    struct held *h = held_push(b, req, db);
-    h->resolved = true;
-    buffer_append(&h->bytes, bytes, len);
+    if (holdq_busy(&b->holds))
+        holdq_push(&b->holds, req, req->offset, db, bytes, len);
+    else
+        emit(b, req, req->offset, db, bytes, len);
 }
 
 void backend_hold(struct backend *b, struct request *req, int db)
 {
-    held_push(b, req, db);
+    holdq_push(&b->holds, req, req->offset, db, NULL, 0);
 }
 
 void backend_resolve(struct backend *b, struct request *req, const char *bytes, size_t len)
 {
-    struct held *h = b->held_head;
-    while (h && h->req != req) h = h->next;
-    if (!h) return; /* the link went down meanwhile and dropped its queue */
-    h->resolved = true;
-    buffer_clear(&h->bytes);
-    if (len) buffer_append(&h->bytes, bytes, len);
+    holdq_resolve(&b->holds, req, bytes, len, emit_released, b);
+}
 
-    while ((h = b->held_head) && h->resolved) {
-        b->held_head = h->next;
-        if (!b->held_head) b->held_tail = NULL;
-        if (buffer_len(&h->bytes))
-            emit(b, h->req, h->db, buffer_head(&h->bytes), buffer_len(&h->bytes));
-        request_unref(h->req);
-        buffer_free(&h->bytes);
-        free(h);
-    }
+void backend_replay(struct backend *b, uint64_t offset, int db, const char *bytes, size_t len)
+{
+    emit(b, NULL, offset, db, bytes, len);
 }
 
 static void on_retry(uv_timer_t *t)
@@ -162,37 +187,49 @@ static void on_closed(uv_handle_t *h)
         uv_timer_start(&b->retry, on_retry, RECONNECT_MS, 0);
 }
 
-/* The connection is gone: whatever it owed is lost, and the server may have missed writes. */
+static void lose_request(void *ctx, struct request *req)
+{
+    struct backend *b = ctx;
+    request_backend_lost(req, b->index);
+}
+
+static void lose_pending(struct backend *b, struct pending p)
+{
+    if (p.req) {
+        request_backend_lost(p.req, b->index);
+        request_unref(p.req);
+    }
+}
+
+/* The connection is gone: whatever it owed is lost. */
 static void link_lost(struct backend *b, const char *why)
 {
+    if (!b->connected && uv_is_closing((uv_handle_t *)&b->tcp)) return;
     bool was_connected = b->connected;
-    if (was_connected)
-        log_warning("backend '%s' (%s:%d) is down: %s", b->name, b->host, b->port, why);
     b->connected = false;
-    if (b->state == BACKEND_IN_SYNC) b->state = BACKEND_DOWN;
-    proxy_backends_changed();
+    if (was_connected)
+        log_warning("backend '%s' (%s:%d) link lost: %s", b->name, b->host, b->port, why);
+    /* Writes in flight may or may not be applied: the offset key will say, once the server has
+     * let go of this connection. */
+    memcpy(b->lost_addr, b->local_addr, sizeof(b->lost_addr));
 
-    while (b->held_head) {
-        struct held *h = b->held_head;
-        b->held_head = h->next;
-        b->missed_writes = true;
-        request_backend_lost(h->req, b->index);
-        request_unref(h->req);
-        buffer_free(&h->bytes);
-        free(h);
-    }
-    b->held_tail = NULL;
-    while (b->fifo_len) {
-        struct request *req = fifo_pop(b);
-        if (!req) continue;
-        if (req->offset) b->missed_writes = true; /* applied or not, nobody can tell */
-        request_backend_lost(req, b->index);
-        request_unref(req);
-    }
+    holdq_clear(&b->holds, lose_request, b);
+    for (size_t i = b->exec_left >= 0 ? b->exec_pos : 0; i < b->tx_len; i++)
+        lose_pending(b, b->tx[i]);
+    while (b->fifo_len) lose_pending(b, fifo_pop(b));
+    b->tx_len = 0;
+    b->exec_left = -1;
+    b->tx_open = false;
     buffer_clear(&b->in);
     buffer_clear(&b->out.queued);
     resp_reply_reset(&b->framer);
     if (!uv_is_closing((uv_handle_t *)&b->tcp)) uv_close((uv_handle_t *)&b->tcp, on_closed);
+    failover_link_down(b, why);
+}
+
+void backend_drop(struct backend *b, const char *why)
+{
+    link_lost(b, why);
 }
 
 static void on_connect(uv_connect_t *req, int status)
@@ -207,22 +244,29 @@ static void on_connect(uv_connect_t *req, int status)
     uv_tcp_nodelay(&b->tcp, 1);
     b->connected = true;
     b->db = 0;
-    const struct config *cfg = proxy.config;
-    if (cfg->backend_password) {
-        if (cfg->backend_user)
-            send_internal(b, 3, (const char *[]){"AUTH", cfg->backend_user, cfg->backend_password});
-        else
-            send_internal(b, 2, (const char *[]){"AUTH", cfg->backend_password});
-        proxy_mark_backend_dirty(b);
+    struct sockaddr_storage local;
+    int namelen = sizeof(local);
+    char ip[48] = "";
+    uv_tcp_getsockname(&b->tcp, (struct sockaddr *)&local, &namelen);
+    if (local.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&local;
+        uv_ip6_name(a6, ip, sizeof(ip));
+        snprintf(b->local_addr, sizeof(b->local_addr), "[%s]:%d", ip, ntohs(a6->sin6_port));
+    } else {
+        const struct sockaddr_in *a4 = (const struct sockaddr_in *)&local;
+        uv_ip4_name(a4, ip, sizeof(ip));
+        snprintf(b->local_addr, sizeof(b->local_addr), "%s:%d", ip, ntohs(a4->sin_port));
     }
-    /* A server that missed nothing can rejoin as it is; one that missed writes cannot, until a
-     * resync brings it level. */
-    b->state = b->missed_writes ? BACKEND_STALE : BACKEND_IN_SYNC;
-    log_notice("backend '%s' (%s:%d) connected, %s", b->name, b->host, b->port,
-               b->state == BACKEND_IN_SYNC ? "in sync"
-                                           : "stale: it missed writes and is kept out of service");
+    const struct config *cfg = proxy.config;
+    if (cfg->backend_password && cfg->backend_user)
+        send_internal(b, PENDING_INTERNAL, 3,
+                      (const char *[]){"AUTH", cfg->backend_user, cfg->backend_password});
+    else if (cfg->backend_password)
+        send_internal(b, PENDING_INTERNAL, 2, (const char *[]){"AUTH", cfg->backend_password});
+    log_verbose("backend '%s' (%s:%d) link connected as %s", b->name, b->host, b->port,
+                b->local_addr);
     uv_read_start((uv_stream_t *)&b->tcp, on_alloc, on_read);
-    proxy_backends_changed();
+    failover_link_up(b);
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
@@ -230,6 +274,78 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     struct backend *b = h->data;
     (void)hint;
     *buf = uv_buf_init(buffer_reserve(&b->in, READ_CHUNK), READ_CHUNK);
+}
+
+/* One reply, to one command as if it had been sent alone. Returns false when the link is lost. */
+static bool deliver(struct backend *b, struct pending p, const char *reply, size_t len)
+{
+    bool error = reply[0] == '-';
+    switch ((enum pending_kind)p.kind) {
+    case PENDING_REPLY:
+        if (p.offset && p.offset > b->acked_offset) b->acked_offset = p.offset;
+        if (p.req) {
+            request_backend_reply(p.req, b->index, reply, len);
+            request_unref(p.req);
+        }
+        if (p.offset && b->state == BACKEND_CATCHING_UP) failover_caught_up(b);
+        return true;
+    case PENDING_INTERNAL:
+    case PENDING_MULTI:
+    case PENDING_EXEC:
+        if (!error) return true;
+        break;
+    }
+    char what[160];
+    snprintf(what, sizeof(what), "redpair's own command failed: %.*s",
+             (int)(len > 120 ? 120 : len - 2), reply + 1);
+    link_lost(b, what);
+    return false;
+}
+
+static void tx_push(struct backend *b, struct pending p)
+{
+    if (b->tx_len == b->tx_cap) {
+        b->tx_cap = b->tx_cap ? b->tx_cap * 2 : 64;
+        b->tx = xrealloc(b->tx, b->tx_cap * sizeof(*b->tx));
+    }
+    b->tx[b->tx_len++] = p;
+}
+
+/* The head of the input answers the EXEC at the head of the FIFO: an array whose elements are
+ * taken one by one (so a long transaction streams), or an error that all its writes share.
+ * Returns the bytes used, 0 for more input, -1 when the link is lost. */
+static ssize_t exec_reply(struct backend *b, const char *in, size_t avail)
+{
+    if (in[0] == '*') {
+        const char *eol = memchr(in, '\n', avail);
+        if (!eol) return 0;
+        long long n;
+        if (eol - in < 2 || eol[-1] != '\r' || !resp_parse_ll(in + 1, (size_t)(eol - in - 2), &n) ||
+            n != (long long)b->tx_len) {
+            link_lost(b, "EXEC answered with an array that does not match the transaction");
+            return -1;
+        }
+        fifo_pop(b);
+        b->exec_left = n;
+        b->exec_pos = 0;
+        if (n == 0) b->exec_left = -1;
+        return eol + 1 - in;
+    }
+    enum resp_result res = resp_reply_parse(&b->framer, in, avail);
+    if (res == RESP_MORE) return 0;
+    if (res == RESP_ERROR || in[0] != '-') {
+        link_lost(b, res == RESP_ERROR ? b->framer.error : "EXEC did not answer an array");
+        return -1;
+    }
+    /* EXECABORT: a write failed to queue (out of memory, say); none of the run was applied. */
+    size_t used = b->framer.size;
+    fifo_pop(b);
+    size_t n = b->tx_len;
+    b->tx_len = 0;
+    for (size_t i = 0; i < n; i++)
+        if (b->tx[i].kind == PENDING_REPLY && !deliver(b, b->tx[i], in, used)) return -1;
+    resp_reply_reset(&b->framer);
+    return (ssize_t)used;
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -242,25 +358,35 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     buffer_commit(&b->in, (size_t)nread);
     while (buffer_len(&b->in)) {
-        enum resp_result res =
-            resp_reply_parse(&b->framer, buffer_head(&b->in), buffer_len(&b->in));
+        const char *in = buffer_head(&b->in);
+        if (b->exec_left < 0 && b->fifo_len && b->fifo[b->fifo_head].kind == PENDING_EXEC) {
+            ssize_t used = exec_reply(b, in, buffer_len(&b->in));
+            if (used <= 0) return;
+            buffer_consume(&b->in, (size_t)used);
+            continue;
+        }
+        enum resp_result res = resp_reply_parse(&b->framer, in, buffer_len(&b->in));
         if (res == RESP_MORE) break;
-        if (res == RESP_ERROR || b->fifo_len == 0) {
+        if (res == RESP_ERROR || (b->exec_left < 0 && b->fifo_len == 0)) {
             link_lost(b, res == RESP_ERROR ? b->framer.error : "reply to nothing it was sent");
             return;
         }
-        const char *reply = buffer_head(&b->in);
         size_t len = b->framer.size;
-        struct request *req = fifo_pop(b);
-        if (req) {
-            request_backend_reply(req, b->index, reply, len);
-            request_unref(req);
-        } else if (reply[0] == '-') {
-            char what[128];
-            snprintf(what, sizeof(what), "redpair's own command failed: %.*s",
-                     (int)(len > 100 ? 100 : len - 2), reply + 1);
-            link_lost(b, what);
-            return;
+        if (b->exec_left >= 0) {
+            struct pending p = b->tx[b->exec_pos++];
+            if (--b->exec_left == 0) {
+                b->exec_left = -1;
+                b->tx_len = 0;
+            }
+            if (!deliver(b, p, in, len)) return;
+        } else {
+            struct pending p = fifo_pop(b);
+            if (p.queued && len == 9 && memcmp(in, "+QUEUED\r\n", 9) == 0)
+                tx_push(b, p);
+            else if (p.queued && p.kind == PENDING_INTERNAL)
+                log_verbose("backend '%s': %.*s", b->name, (int)len - 2, in); /* EXEC aborts */
+            else if (!deliver(b, p, in, len))
+                return;
         }
         buffer_consume(&b->in, len);
         resp_reply_reset(&b->framer);
@@ -280,6 +406,7 @@ static void on_written(uv_write_t *w, int status)
 void backend_flush(struct backend *b)
 {
     if (!b->connected) return;
+    if (b->tx_open) close_tx(b);
     int err = outbuf_flush(&b->out, (uv_stream_t *)&b->tcp, on_written);
     if (err) link_lost(b, uv_strerror(err));
 }

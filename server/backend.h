@@ -3,12 +3,21 @@
  * Everything bound for that server (writes from the sequencer, reads when it is primary, the
  * SELECTs that switch it to the right database) goes down this one connection in one order, and
  * Redis answers in that same order, so each reply is matched to the head of a FIFO of pending
- * requests. A write whose copy for this server depends on another server's reply (SPOP mirrored as
- * SREM) holds the link: later commands queue behind it until backend_resolve() supplies its
- * bytes, so this server still applies the stream in order.
+ * requests.
  *
- *   backend_send ──▶ [held queue, only while a hold is open] ──▶ out ──▶ redis
- *   redis ──▶ in ──▶ reply framer ──▶ pending FIFO head ──▶ request_backend_reply
+ * Writes leave in transactions that carry the stream offset with them. Every run of writes that
+ * one loop turn sends becomes
+ *
+ *     MULTI  w1 w2 … wn  [SELECT 0]  SET __redpair_stream_offset__ <offset of wn>  EXEC
+ *
+ * so the server applies the run and records how far the stream got in one atomic step. A server
+ * that stalls and later applies what sat in its socket, or is cut off mid-run, says exactly which
+ * writes it holds with one GET of that key: the partial resync starts right after, with no write
+ * applied twice or lost. Replies come back as +QUEUED for each, then one EXEC array, whose elements
+ * are matched to the writes in order; reads stay outside the transactions.
+ *
+ *   backend_send ──▶ [hold queue, while an effect write waits] ──▶ out ──▶ redis
+ *   redis ──▶ in ──▶ reply framer ──▶ pending FIFO / EXEC elements ──▶ request_backend_reply
  */
 #ifndef REDPAIR_BACKEND_H
 #define REDPAIR_BACKEND_H
@@ -18,27 +27,35 @@
 #include <uv.h>
 
 #include "buffer.h"
+#include "holdq.h"
 #include "outbuf.h"
 #include "resp.h"
 
 struct request;
 
+#define BACKEND_OFFSET_KEY "__redpair_stream_offset__"
+
 enum backend_state {
-    BACKEND_DOWN,    /* not connected, or connected but not yet known to be equal */
-    BACKEND_IN_SYNC, /* connected and holding every write of the stream */
-    BACKEND_STALE,   /* missed writes: never read from until resynced */
+    BACKEND_DOWN,        /* unreachable, or not yet examined */
+    BACKEND_IN_SYNC,     /* holding every write of the stream */
+    BACKEND_CATCHING_UP, /* replaying the backlog tail it missed, then in sync */
+    BACKEND_RESYNCING,   /* being copied from the primary by Redis replication */
+    BACKEND_STALE,       /* missed writes that cannot be replayed: never read from */
+    BACKEND_MAINTENANCE, /* drained by the operator; its writes wait in the backlog */
+};
+
+enum pending_kind {
+    PENDING_REPLY,    /* a request's reply, or a replayed write's (req NULL) */
+    PENDING_INTERNAL, /* redpair's own command (AUTH, SELECT, the offset mark) */
+    PENDING_MULTI,
+    PENDING_EXEC,
 };
 
 struct pending {
-    struct request *req; /* NULL for redpair's own commands (SELECT, AUTH) */
-};
-
-struct held {
     struct request *req;
-    int db;
-    bool resolved;
-    struct buffer bytes; /* empty when resolved to nothing */
-    struct held *next;
+    uint64_t offset; /* stream offset of a write, 0 otherwise */
+    uint8_t kind;
+    bool queued; /* sent inside MULTI: +QUEUED first, the reply in the EXEC array */
 };
 
 struct backend {
@@ -49,9 +66,12 @@ struct backend {
 
     enum backend_state state;
     bool connected;
-    bool missed_writes; /* a write was sequenced while this backend was out */
-    int db;             /* database selected on the connection */
-    uint64_t acked_offset;
+    int db;                /* database selected on the connection */
+    uint64_t acked_offset; /* last write it answered */
+    uint64_t catch_up_to;  /* CATCHING_UP: in sync once acked_offset reaches it */
+    char local_addr[64];   /* this link as the server lists it ("ip:port") */
+    char lost_addr[64];    /* the last cut link, which the server may still be serving */
+    char run_id[41];       /* the server's run_id when it last held the stream */
 
     uv_tcp_t tcp;
     uv_connect_t connect_req;
@@ -65,18 +85,35 @@ struct backend {
     struct pending *fifo; /* ring buffer */
     size_t fifo_head, fifo_len, fifo_cap;
 
-    struct held *held_head, *held_tail;
+    bool tx_open;       /* a MULTI is on the wire, its EXEC not yet */
+    uint64_t tx_last;   /* offset of the last write in the open transaction */
+    struct pending *tx; /* entries that answered +QUEUED, waiting for the EXEC array */
+    size_t tx_len, tx_cap;
+    long long exec_left; /* elements of the EXEC array still to match, -1 outside one */
+    size_t exec_pos;
+
+    struct holdq holds;
 };
 
 void backend_init(struct backend *b, int index, const char *name, const char *host, int port);
 void backend_connect(struct backend *b);
+/* Cuts the link (the server stalls or is taken out): what it owed is lost, and it reconnects. */
+void backend_drop(struct backend *b, const char *why);
+/* Sends the stream does to this backend: in sync, or catching up behind its replay. */
+static inline bool backend_in_stream(const struct backend *b)
+{
+    return b->state == BACKEND_IN_SYNC || b->state == BACKEND_CATCHING_UP;
+}
 
-/* Queues a request's bytes, preceded by a SELECT when the connection is on another database. */
+/* Queues a request's bytes, preceded by a SELECT when the connection is on another database.
+ * A write (req->offset set) goes into the current transaction. */
 void backend_send(struct backend *b, struct request *req, int db, const char *bytes, size_t len);
-/* Reserves the request's place in the stream; its bytes come later through backend_resolve. */
+/* Reserves a write's place in the stream; its bytes come later through backend_resolve. */
 void backend_hold(struct backend *b, struct request *req, int db);
-/* Supplies the bytes of a held request (len 0: nothing to send) and releases what queued behind. */
+/* Supplies the bytes of a held write (len 0: nothing to send) and releases what queued behind. */
 void backend_resolve(struct backend *b, struct request *req, const char *bytes, size_t len);
+/* A write from the backlog, with no client waiting: its reply only moves acked_offset. */
+void backend_replay(struct backend *b, uint64_t offset, int db, const char *bytes, size_t len);
 
 void backend_flush(struct backend *b);
 const char *backend_state_name(enum backend_state s);

@@ -3,11 +3,29 @@
 #include <string.h>
 
 #include "backend.h"
+#include "backlog.h"
 #include "config.h"
+#include "holdq.h"
 #include "log.h"
 #include "proxy.h"
 #include "request.h"
 #include "rewrite.h"
+
+/* The backlog takes each write as a non-primary applies it, so effect writes wait here too. */
+static struct holdq backlog_holds;
+
+static void backlog_released(void *ctx, struct request *req, uint64_t offset, int db,
+                             const char *bytes, size_t len)
+{
+    (void)ctx;
+    (void)req;
+    if (len) backlog_append(offset, db, bytes, len);
+}
+
+bool sequencer_settled(void)
+{
+    return !holdq_busy(&backlog_holds);
+}
 
 void sequencer_write(struct request *r, int db, const char *bytes, size_t len)
 {
@@ -18,19 +36,26 @@ void sequencer_write(struct request *r, int db, const char *bytes, size_t len)
     r->offset = ++proxy.stream_offset;
     r->primary = (int8_t)proxy.primary;
     bool by_effect = rewrite_needs_effect(r->cmd);
-    if (by_effect) buffer_append(&r->effect, bytes, len);
+    if (by_effect) {
+        buffer_append(&r->effect, bytes, len);
+        holdq_push(&backlog_holds, r, r->offset, db, NULL, 0);
+    } else if (holdq_busy(&backlog_holds)) {
+        holdq_push(&backlog_holds, r, r->offset, db, bytes, len);
+    } else {
+        backlog_append(r->offset, db, bytes, len);
+    }
 
     for (int i = 0; i < CONFIG_BACKENDS; i++) {
         struct backend *b = &proxy.backends[i];
-        if (b->state != BACKEND_IN_SYNC) {
-            b->missed_writes = true;
-            continue;
-        }
-        r->awaiting |= (uint8_t)(1u << i);
-        if (by_effect && i != proxy.primary)
+        if (!backend_in_stream(b)) continue;
+        /* A backend catching up is written to but not waited for: it is not in sync yet. */
+        if (b->state == BACKEND_IN_SYNC) r->awaiting |= (uint8_t)(1u << i);
+        if (by_effect && i != proxy.primary) {
+            r->holding |= (uint8_t)(1u << i);
             backend_hold(b, r, db);
-        else
+        } else {
             backend_send(b, r, db, bytes, len);
+        }
     }
 }
 
@@ -73,11 +98,17 @@ static void release_effect(struct request *r, const char *reply, size_t len)
     struct buffer effect = {0};
     bool any = reply && rewrite_effect(r->cmd, buffer_head(&r->effect), buffer_len(&r->effect),
                                        reply, len, &effect);
+    size_t n = any ? buffer_len(&effect) : 0;
+    holdq_resolve(&backlog_holds, r, buffer_head(&effect), n, backlog_released, NULL);
     for (int i = 0; i < CONFIG_BACKENDS; i++) {
-        if (i == r->primary || !(r->awaiting & (1u << i))) continue;
-        if (!any) r->awaiting &= (uint8_t) ~(1u << i);
-        backend_resolve(&proxy.backends[i], r, buffer_head(&effect), any ? buffer_len(&effect) : 0);
-        if (!any) proxy.backends[i].acked_offset = r->offset;
+        if (!(r->holding & (1u << i))) continue;
+        r->holding &= (uint8_t) ~(1u << i);
+        struct backend *b = &proxy.backends[i];
+        if (!any) {
+            r->awaiting &= (uint8_t) ~(1u << i);
+            if (r->offset > b->acked_offset) b->acked_offset = r->offset; /* nothing to apply */
+        }
+        backend_resolve(b, r, buffer_head(&effect), n);
     }
     buffer_free(&effect);
 }
@@ -106,7 +137,6 @@ static void maybe_answer(struct request *r)
 void sequencer_reply(struct request *r, int backend, const char *reply, size_t len)
 {
     r->awaiting &= (uint8_t) ~(1u << backend);
-    proxy.backends[backend].acked_offset = r->offset;
 
     if (backend == r->primary) {
         buffer_append(&r->reply, reply, len);
@@ -126,6 +156,7 @@ void sequencer_reply(struct request *r, int backend, const char *reply, size_t l
 void sequencer_lost(struct request *r, int backend)
 {
     r->awaiting &= (uint8_t) ~(1u << backend);
+    r->holding &= (uint8_t) ~(1u << backend);
     if (backend == r->primary && rewrite_needs_effect(r->cmd)) release_effect(r, NULL, 0);
     maybe_answer(r);
 }

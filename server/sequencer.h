@@ -11,6 +11,7 @@
 #ifndef REDPAIR_SEQUENCER_H
 #define REDPAIR_SEQUENCER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct request;
@@ -19,5 +20,7 @@ struct request;
 void sequencer_write(struct request *r, int db, const char *bytes, size_t len);
 void sequencer_reply(struct request *r, int backend, const char *reply, size_t len);
 void sequencer_lost(struct request *r, int backend);
+/* No effect write is waiting for its primary's reply: the backlog holds the whole stream so far. */
+bool sequencer_settled(void);
 
 #endif

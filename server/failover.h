@@ -1,0 +1,37 @@
+/* Failover: who is primary, under which epoch, and the operator's manual operations.
+ *
+ * Roles change only through a new epoch, and a new epoch is committed to the store before it takes
+ * effect (store_commit_epoch, then act in its callback), so a restarted redpair resumes from the
+ * stored epoch and primary and never flips back on its own. */
+#ifndef REDPAIR_FAILOVER_H
+#define REDPAIR_FAILOVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Opens the store, loads the stored epoch and roles, and starts the monitor. */
+bool failover_start(char *err, size_t errlen);
+void failover_stop(void);
+
+uint64_t failover_epoch(void);
+uint64_t failover_count(void); /* failovers since start */
+uint64_t resync_count(void);   /* full and partial resyncs since start */
+
+/* Manual operations (admin API, REDPAIR command). Each checks that it is safe now and returns
+ * true once started, or false with the reason in err (the API answers it with 409). They finish
+ * asynchronously; their progress shows in the backend states and the event log. */
+bool failover_manual(const char *target, char *err, size_t errlen); /* target NULL: the other */
+bool failover_maintenance(const char *backend, bool enabled, char *err, size_t errlen);
+bool failover_resync(const char *backend, char *err, size_t errlen);
+
+/* What the backend links report (backend.c). */
+struct backend;
+enum backend_state;
+/* Every state change goes through here: logged, stored, an event. */
+void failover_set_state(struct backend *b, enum backend_state state, const char *why);
+void failover_link_up(struct backend *b);
+void failover_link_down(struct backend *b, const char *why);
+void failover_caught_up(struct backend *b); /* a CATCHING_UP backend acked another write */
+
+#endif

@@ -1,0 +1,95 @@
+#include "hidden.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "backend.h"
+#include "resp.h"
+
+/* Each script gets the hidden key as KEYS[1] and the client's arguments as ARGV; errors come back
+ * as the command's own (pcall), not as script errors. */
+static const char dbsize_script[] = "return redis.call('dbsize') - redis.call('exists', KEYS[1])";
+static const char randomkey_script[] =
+    "for i = 1, 64 do local k = redis.call('randomkey') "
+    "if k ~= KEYS[1] then return k end end "
+    "if redis.call('dbsize') <= 1 then return false end "
+    "local c = '0' repeat local r = redis.call('scan', c, 'count', 100) c = r[1] "
+    "for _, k in ipairs(r[2]) do if k ~= KEYS[1] then return k end end until c == '0' "
+    "return false";
+static const char keys_script[] =
+    "local r = redis.pcall('keys', unpack(ARGV)) if r.err then return r end "
+    "for i = #r, 1, -1 do if r[i] == KEYS[1] then table.remove(r, i) end end return r";
+static const char scan_script[] =
+    "local r = redis.pcall('scan', unpack(ARGV)) if r.err then return r end "
+    "local k = r[2] for i = #k, 1, -1 do if k[i] == KEYS[1] then table.remove(k, i) end end "
+    "return r";
+
+static const char *script_for(const struct command *cmd)
+{
+    if (!strcmp(cmd->name, "dbsize")) return dbsize_script;
+    if (!strcmp(cmd->name, "randomkey")) return randomkey_script;
+    if (!strcmp(cmd->name, "keys")) return keys_script;
+    if (!strcmp(cmd->name, "scan")) return scan_script;
+    return NULL;
+}
+
+bool hidden_rewrite(const struct command *cmd, int db, int argc, const char *const *argv,
+                    const size_t *argl, struct buffer *out)
+{
+    if (db != 0 || cmd->first_key != 0 ||
+        !(cmd->name[0] == 'd' || cmd->name[0] == 'r' || cmd->name[0] == 'k' || cmd->name[0] == 's'))
+        return false;
+    const char *script = script_for(cmd);
+    if (!script) return false;
+
+    enum { FIXED = 4 };
+    const char *args[FIXED + 64];
+    size_t lens[FIXED + 64];
+    int n = argc - 1;
+    if (n > 64) return false; /* no such SCAN: let Redis answer its syntax error */
+    args[0] = "EVAL_RO";
+    args[1] = script;
+    args[2] = "1";
+    args[3] = BACKEND_OFFSET_KEY;
+    for (int i = 0; i < FIXED; i++) lens[i] = strlen(args[i]);
+    for (int i = 0; i < n; i++) {
+        args[FIXED + i] = argv[1 + i];
+        lens[FIXED + i] = argl[1 + i];
+    }
+    buffer_clear(out);
+    resp_append_command(out, FIXED + n, args, lens);
+    return true;
+}
+
+void hidden_fix_info(const char *text, size_t len, struct buffer *out)
+{
+    static const char tag[] = "\r\ndb0:keys=";
+    const char *at = NULL;
+    for (const char *p = text; p + sizeof(tag) - 1 <= text + len; p++) {
+        p = memchr(p, '\r', (size_t)(text + len - p));
+        if (!p) break;
+        if ((size_t)(text + len - p) >= sizeof(tag) - 1 && !memcmp(p, tag, sizeof(tag) - 1)) {
+            at = p + 2;
+            break;
+        }
+    }
+    if (!at) {
+        buffer_append(out, text, len);
+        return;
+    }
+    const char *num = at + sizeof(tag) - 3, *end = num;
+    while (end < text + len && *end >= '0' && *end <= '9') end++;
+    const char *eol = memchr(end, '\r', (size_t)(text + len - end));
+    if (!eol) eol = text + len;
+    long long keys = 0;
+    resp_parse_ll(num, (size_t)(end - num), &keys);
+    buffer_append(out, text, (size_t)(at - text));
+    if (keys > 1) {
+        buffer_appendf(out, "db0:keys=%lld", keys - 1);
+        buffer_append(out, end, (size_t)(eol - end));
+    } else if (eol < text + len) {
+        eol += 2; /* the whole line goes, with its CRLF */
+    }
+    if (eol <= text + len) buffer_append(out, eol, (size_t)(text + len - eol));
+}

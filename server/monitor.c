@@ -1,0 +1,526 @@
+/* The health monitor (monitor.h): one hiredis connection per backend, driven by one timer.
+ *
+ *   connect ──▶ [AUTH] ─ CONFIG GET save ─ PING ─ INFO          (pipelined, in this order)
+ *   tick    ──▶ up (or never seen) with no valid answer for down-after-ms ─▶ DOWN, drop
+ *           ──▶ a probe unanswered for down-after-ms ─▶ drop (a stalled server's connection)
+ *           ──▶ no connection ─▶ connect;  no probe outstanding ─▶ PING ─ INFO
+ *   PING answered -LOADING / -MASTERDOWN / -BUSY ─▶ DOWN, drop
+ *   PING +PONG and INFO with a run_id ─▶ valid: UP if it was not (DOWN first if run_id changed)
+ *
+ * hiredis 0.14 has no timeouts of its own: a SIGSTOPped server accepts TCP in the kernel and
+ * never answers, so the tick is what notices (and it reads the socket's error, which hiredis's
+ * libuv adapter never hears of: see socket_failed). Every command carries the generation of the
+ * connection it went out on, and dropping a connection bumps the generation: the NULL replies
+ * hiredis hands out while tearing the old context down never count for a newer probe, while
+ * monitor_command's callers get their NULL ("the connection failed first"). */
+#include "monitor.h"
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <hiredis/adapters/libuv.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include "buffer.h"
+#include "log.h"
+#include "resp.h"
+
+#define WHY_MAX sizeof(((struct probe *)0)->last_error)
+
+enum call_kind { CALL_AUTH, CALL_SAVE, CALL_PING, CALL_INFO, CALL_USER };
+
+/* One command in flight (the privdata of its hiredis callback), or one NULL reply waiting for
+ * the next loop turn. */
+struct call {
+    enum call_kind kind;
+    int backend;
+    uint64_t gen;     /* the watch's generation when sent */
+    uint64_t sent_ns; /* PING: uv_hrtime() when sent */
+    monitor_reply_cb cb;
+    void *arg;
+    struct call *next; /* on the deferred list */
+};
+
+struct watch {
+    struct probe p;
+    redisAsyncContext *ac; /* NULL: no connection */
+    uint64_t gen;
+    bool probing;       /* PING and INFO sent, INFO not answered: at most one probe in flight */
+    bool ping_ok;       /* the probe in flight got +PONG */
+    bool down_reported; /* DOWN told, no UP since */
+    uint64_t start_ms;
+    char why[WHY_MAX]; /* the latest failure, "" when the connection is fine */
+};
+
+static struct {
+    uv_loop_t *loop; /* NULL when not running */
+    const struct config *cfg;
+    monitor_cb cb;
+    int count;
+    struct watch w[CONFIG_BACKENDS];
+    uv_timer_t tick;
+    uv_idle_t later; /* delivers the deferred NULL replies, one batch per loop turn */
+    struct call *deferred, **deferred_tail;
+} mon = {.deferred_tail = &mon.deferred};
+
+static const char *name_of(const struct watch *w)
+{
+    return mon.cfg->backends[w - mon.w].name;
+}
+
+/* --- NULL replies on the next loop turn ------------------------------------------------- */
+
+static void flush_deferred(void)
+{
+    struct call *c = mon.deferred; /* those added meanwhile wait for the next turn */
+    mon.deferred = NULL;
+    mon.deferred_tail = &mon.deferred;
+    while (c) {
+        struct call *next = c->next;
+        c->cb(c->arg, NULL);
+        free(c);
+        c = next;
+    }
+}
+
+static void on_later(uv_idle_t *h)
+{
+    flush_deferred();
+    if (!mon.deferred) uv_idle_stop(h);
+}
+
+static void defer_null(struct call *c)
+{
+    c->next = NULL;
+    *mon.deferred_tail = c;
+    mon.deferred_tail = &c->next;
+    if (mon.loop) uv_idle_start(&mon.later, on_later);
+}
+
+/* --- connection ---------------------------------------------------------------------------- */
+
+static void note(struct watch *w, const char *why)
+{
+    snprintf(w->why, sizeof(w->why), "%s", why);
+    if (w->down_reported) snprintf(w->p.last_error, sizeof(w->p.last_error), "%s", why);
+}
+
+/* The connection is gone (or going): nothing it still answers counts. */
+static void lost(struct watch *w, const char *why)
+{
+    if (strcmp(w->why, why) != 0) /* once per reason, not per attempt */
+        log_verbose("monitor: backend '%s' connection: %s", name_of(w), why);
+    w->ac = NULL;
+    w->gen++;
+    w->probing = false;
+    note(w, why);
+}
+
+static void drop(struct watch *w, const char *why)
+{
+    redisAsyncContext *ac = w->ac;
+    lost(w, why);
+    if (ac) redisAsyncFree(ac); /* inside one of its callbacks hiredis frees it on return */
+}
+
+static const char *context_error(const redisAsyncContext *ac, const char *otherwise)
+{
+    return ac->c.err && ac->c.errstr[0] ? ac->c.errstr : otherwise;
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    struct watch *w = ac->data;
+    if (w->ac != ac) return;
+    if (status != REDIS_OK)
+        lost(w, context_error(ac, "connect failed")); /* hiredis frees the context */
+    else
+        w->why[0] = '\0';
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct watch *w = ac->data;
+    (void)status;
+    if (w->ac == ac) lost(w, context_error(ac, "connection closed by the server"));
+}
+
+static void on_reply(redisAsyncContext *ac, void *r, void *privdata);
+
+static bool issue(struct watch *w, struct call *c, int argc, const char **argv)
+{
+    if (w->ac && redisAsyncCommandArgv(w->ac, on_reply, c, argc, argv, NULL) == REDIS_OK)
+        return true;
+    if (c->kind == CALL_USER)
+        defer_null(c);
+    else
+        free(c);
+    return false;
+}
+
+static bool issue_internal(struct watch *w, enum call_kind kind, int argc, const char **argv)
+{
+    struct call *c = xrealloc(NULL, sizeof(*c));
+    *c = (struct call){.kind = kind, .backend = (int)(w - mon.w), .gen = w->gen};
+    if (kind == CALL_PING) c->sent_ns = uv_hrtime();
+    return issue(w, c, argc, argv);
+}
+
+static void send_probe(struct watch *w, uint64_t now)
+{
+    if (!issue_internal(w, CALL_PING, 1, (const char *[]){"PING"})) return;
+    if (!issue_internal(w, CALL_INFO, 1, (const char *[]){"INFO"})) return;
+    w->probing = true;
+    w->ping_ok = false;
+    w->p.last_probe_ms = now;
+}
+
+static void open_connection(struct watch *w, uint64_t now)
+{
+    const struct config *cfg = mon.cfg;
+    const struct backend_config *bc = &cfg->backends[w - mon.w];
+    char addr[sizeof(struct in6_addr)];
+    /* hiredis resolves names with a blocking getaddrinfo: only addresses, as the data links. */
+    if (uv_inet_pton(AF_INET, bc->host, addr) && uv_inet_pton(AF_INET6, bc->host, addr)) {
+        char why[WHY_MAX];
+        snprintf(why, sizeof(why), "'%s' is not an IP address", bc->host);
+        note(w, why);
+        return;
+    }
+    redisAsyncContext *ac = redisAsyncConnect(bc->host, bc->port);
+    if (!ac) {
+        note(w, "out of memory");
+        return;
+    }
+    if (ac->err || redisLibuvAttach(ac, mon.loop) != REDIS_OK) {
+        note(w, context_error(ac, "cannot watch the connection"));
+        redisAsyncFree(ac);
+        return;
+    }
+    ac->data = w;
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    w->ac = ac;
+    if (cfg->backend_password && cfg->backend_user)
+        issue_internal(w, CALL_AUTH, 3,
+                       (const char *[]){"AUTH", cfg->backend_user, cfg->backend_password});
+    else if (cfg->backend_password)
+        issue_internal(w, CALL_AUTH, 2, (const char *[]){"AUTH", cfg->backend_password});
+    issue_internal(w, CALL_SAVE, 3, (const char *[]){"CONFIG", "GET", "save"});
+    send_probe(w, now);
+}
+
+/* --- up and down ---------------------------------------------------------------------------- */
+
+static void go_down(struct watch *w, const char *why)
+{
+    snprintf(w->p.last_error, sizeof(w->p.last_error), "%s", why);
+    if (w->down_reported) return; /* already down: only the reason is newer */
+    log_warning("monitor: backend '%s' is down: %s", name_of(w), why);
+    w->p.up = false;
+    w->down_reported = true;
+    drop(w, why);
+    mon.cb((int)(w - mon.w), MONITOR_DOWN, &w->p);
+}
+
+/* Refused outright, as Sentinel does: the server is there but cannot serve. */
+static bool refusing(const char *err)
+{
+    static const char *const words[] = {"LOADING", "MASTERDOWN", "BUSY"};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        size_t n = strlen(words[i]);
+        if (strncmp(err, words[i], n) == 0 && (err[n] == ' ' || err[n] == '\0')) return true;
+    }
+    return false;
+}
+
+static void failed(struct watch *w, const char *what, const redisReply *reply)
+{
+    char why[WHY_MAX];
+    if (reply->type == REDIS_REPLY_ERROR) {
+        snprintf(why, sizeof(why), "%s: %s", what, reply->str);
+        if (refusing(reply->str)) {
+            go_down(w, why);
+            return;
+        }
+    } else {
+        snprintf(why, sizeof(why), "%s: unexpected reply", what);
+    }
+    note(w, why);
+}
+
+/* A valid PING and INFO: fresh is the new view. */
+static void confirmed(struct watch *w, struct probe *fresh)
+{
+    int index = (int)(w - mon.w);
+    if (w->p.up && strcmp(w->p.run_id, fresh->run_id) != 0) {
+        /* Restarted faster than down-after-ms: the HA logic must still see it go. */
+        snprintf(w->p.last_error, sizeof(w->p.last_error), "restarted: run_id %s is now %s",
+                 w->p.run_id, fresh->run_id);
+        log_warning("monitor: backend '%s' %s", name_of(w), w->p.last_error);
+        w->p.up = false;
+        mon.cb(index, MONITOR_DOWN, &w->p);
+    }
+    bool was_up = w->p.up;
+    fresh->up = fresh->ever_up = true;
+    fresh->last_ok_ms = uv_now(mon.loop);
+    fresh->last_error[0] = '\0';
+    w->p = *fresh;
+    w->why[0] = '\0';
+    w->down_reported = false;
+    if (was_up) return;
+    log_notice("monitor: backend '%s' is up (run_id %s, %s)", name_of(w), w->p.run_id, w->p.role);
+    mon.cb(index, MONITOR_UP, &w->p);
+}
+
+static void info_answered(struct watch *w, const redisReply *reply)
+{
+    w->probing = false;
+    if (reply->type != REDIS_REPLY_STRING) {
+        failed(w, "INFO", reply);
+        return;
+    }
+    struct probe fresh = w->p;
+    fresh.run_id[0] = '\0';
+    fresh.master_link_status[0] = '\0';
+    fresh.slave_repl_offset = -1;
+    monitor_parse_info(&fresh, reply->str, reply->len);
+    if (!fresh.run_id[0]) {
+        note(w, "INFO: no run_id");
+        return;
+    }
+    if (w->ping_ok)
+        confirmed(w, &fresh);
+    else if (!w->p.up)
+        w->p = fresh; /* down (loading, say): still the latest view; a run_id change while up
+                         is left to the next valid probe to see */
+}
+
+static void internal_reply(struct watch *w, const struct call *c, const redisReply *reply)
+{
+    switch (c->kind) {
+    case CALL_AUTH:
+        if (reply->type == REDIS_REPLY_ERROR) {
+            char why[WHY_MAX];
+            snprintf(why, sizeof(why), "AUTH: %s", reply->str);
+            drop(w, why); /* the next tick tries again: the password may be fixed meanwhile */
+        }
+        break;
+    case CALL_SAVE: /* an error (CONFIG renamed away, -BUSY) leaves it as it was, "" at first */
+        if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+            reply->element[1]->type == REDIS_REPLY_STRING)
+            snprintf(w->p.rdb_save, sizeof(w->p.rdb_save), "%s", reply->element[1]->str);
+        break;
+    case CALL_PING:
+        w->p.latency_us = (uv_hrtime() - c->sent_ns) / 1000;
+        w->ping_ok = reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "PONG") == 0;
+        if (!w->ping_ok) failed(w, "PING", reply);
+        break;
+    case CALL_INFO: info_answered(w, reply); break;
+    case CALL_USER: break;
+    }
+}
+
+static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct call *c = privdata;
+    struct watch *w = &mon.w[c->backend];
+    const redisReply *reply = r;
+    if (!reply && c->gen == w->gen) lost(w, context_error(ac, "connection lost"));
+    if (c->kind == CALL_USER)
+        c->cb(c->arg, reply);
+    else if (reply && c->gen == w->gen)
+        internal_reply(w, c, reply);
+    free(c);
+}
+
+/* libuv stops a poll handle on POLLERR and the stock hiredis adapter drops that error, so a
+ * refused connect or a reset connection would sit silent until down-after-ms: the socket's own
+ * pending error tells at the next tick. */
+static bool socket_failed(const redisAsyncContext *ac, char *why, size_t len)
+{
+    int err = 0;
+    socklen_t n = sizeof(err);
+    if (getsockopt(ac->c.fd, SOL_SOCKET, SO_ERROR, &err, &n) != 0 || !err) return false;
+    snprintf(why, len, "%s", uv_strerror(uv_translate_sys_error(err)));
+    return true;
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    (void)t;
+    uint64_t now = uv_now(mon.loop);
+    uint64_t down_after = (uint64_t)mon.cfg->down_after_ms;
+    char why[WHY_MAX];
+    for (int i = 0; i < mon.count; i++) {
+        struct watch *w = &mon.w[i];
+        if (w->ac && socket_failed(w->ac, why, sizeof(why))) drop(w, why);
+        uint64_t since = w->p.up ? w->p.last_ok_ms : w->start_ms;
+        if (!w->down_reported && now - since >= down_after) {
+            if (w->why[0])
+                snprintf(why, sizeof(why), "%s", w->why);
+            else
+                snprintf(why, sizeof(why), "no valid answer for %llu ms",
+                         (unsigned long long)(now - since));
+            go_down(w, why);
+        }
+        if (w->ac && w->probing && now - w->p.last_probe_ms >= down_after) {
+            snprintf(why, sizeof(why), "no answer for %llu ms", (unsigned long long)down_after);
+            drop(w, why);
+        }
+        if (!w->ac)
+            open_connection(w, now);
+        else if (!w->probing)
+            send_probe(w, now);
+    }
+}
+
+/* --- public face ------------------------------------------------------------------------------ */
+
+void monitor_start(uv_loop_t *loop, const struct config *cfg, monitor_cb cb)
+{
+    mon.loop = loop;
+    mon.cfg = cfg;
+    mon.cb = cb;
+    mon.count = cfg->backend_count;
+    uint64_t now = uv_now(loop);
+    for (int i = 0; i < mon.count; i++) {
+        struct watch *w = &mon.w[i];
+        *w = (struct watch){.gen = w->gen + 1, .start_ms = now};
+        w->p.slave_repl_offset = -1;
+    }
+    uv_timer_init(loop, &mon.tick);
+    uv_idle_init(loop, &mon.later);
+    for (int i = 0; i < mon.count; i++) open_connection(&mon.w[i], now);
+    monitor_reconfigure();
+    if (mon.deferred) uv_idle_start(&mon.later, on_later);
+}
+
+void monitor_reconfigure(void)
+{
+    if (!mon.loop) return;
+    uint64_t interval = (uint64_t)mon.cfg->probe_interval_ms; /* down-after-ms: read each tick */
+    uv_timer_start(&mon.tick, on_tick, interval, interval);
+}
+
+void monitor_stop(void)
+{
+    if (!mon.loop) return;
+    mon.loop = NULL; /* from here NULL replies are handed out below, not on a later turn */
+    for (int i = 0; i < mon.count; i++) drop(&mon.w[i], "monitor stopped");
+    while (mon.deferred) flush_deferred();
+    uv_close((uv_handle_t *)&mon.tick, NULL);
+    uv_close((uv_handle_t *)&mon.later, NULL);
+}
+
+const struct probe *monitor_probe(int backend)
+{
+    static const struct probe none = {.slave_repl_offset = -1};
+    return backend >= 0 && backend < mon.count ? &mon.w[backend].p : &none;
+}
+
+void monitor_command(int backend, monitor_reply_cb cb, void *arg, int argc, const char **argv)
+{
+    struct call *c = xrealloc(NULL, sizeof(*c));
+    *c = (struct call){.kind = CALL_USER, .backend = backend, .cb = cb, .arg = arg};
+    if (backend < 0 || backend >= mon.count || !mon.loop) {
+        defer_null(c);
+        return;
+    }
+    c->gen = mon.w[backend].gen;
+    issue(&mon.w[backend], c, argc, argv);
+}
+
+/* --- INFO ------------------------------------------------------------------------------------- */
+
+enum field_kind { FIELD_TEXT, FIELD_NUMBER, FIELD_FLAG };
+
+struct info_field {
+    const char *name;
+    enum field_kind kind;
+    size_t offset, size;
+};
+
+#define FIELD(name, kind, member)                                                                  \
+    {                                                                                              \
+        name, kind, offsetof(struct probe, member), sizeof(((struct probe *)0)->member)            \
+    }
+
+static const struct info_field info_fields[] = {
+    FIELD("run_id", FIELD_TEXT, run_id),
+    FIELD("role", FIELD_TEXT, role),
+    FIELD("loading", FIELD_FLAG, loading),
+    FIELD("master_link_status", FIELD_TEXT, master_link_status),
+    FIELD("master_repl_offset", FIELD_NUMBER, master_repl_offset),
+    FIELD("slave_repl_offset", FIELD_NUMBER, slave_repl_offset),
+    FIELD("used_memory", FIELD_NUMBER, used_memory),
+    FIELD("maxmemory", FIELD_NUMBER, maxmemory),
+    FIELD("maxmemory_policy", FIELD_TEXT, maxmemory_policy),
+    FIELD("aof_enabled", FIELD_FLAG, aof_enabled),
+    FIELD("uptime_in_seconds", FIELD_NUMBER, uptime_s),
+    FIELD("redis_version", FIELD_TEXT, version),
+};
+
+static void set_field(struct probe *p, const char *key, size_t klen, const char *val, size_t vlen)
+{
+    for (size_t i = 0; i < sizeof(info_fields) / sizeof(info_fields[0]); i++) {
+        const struct info_field *f = &info_fields[i];
+        if (strlen(f->name) != klen || memcmp(f->name, key, klen) != 0) continue;
+        char *dst = (char *)p + f->offset;
+        long long n;
+        if (f->kind == FIELD_TEXT) {
+            size_t copy = vlen < f->size ? vlen : f->size - 1; /* longer: cut, still terminated */
+            memcpy(dst, val, copy);
+            dst[copy] = '\0';
+        } else if (!resp_parse_ll(val, vlen, &n)) {
+            return; /* not a number: left as it was */
+        } else if (f->kind == FIELD_NUMBER) {
+            memcpy(dst, &n, sizeof(n));
+        } else {
+            *(bool *)dst = n != 0;
+        }
+        return;
+    }
+}
+
+/* "db0:keys=3,expires=0,avg_ttl=0" adds 3. */
+static void add_keys(struct probe *p, const char *val, size_t vlen)
+{
+    static const char prefix[] = "keys=";
+    size_t plen = sizeof(prefix) - 1;
+    if (vlen <= plen || memcmp(val, prefix, plen) != 0) return;
+    const char *digits = val + plen, *end = memchr(digits, ',', vlen - plen);
+    long long n;
+    if (!resp_parse_ll(digits, end ? (size_t)(end - digits) : vlen - plen, &n) || n < 0) return;
+    if (__builtin_add_overflow(p->keys, n, &p->keys)) p->keys = LLONG_MAX;
+}
+
+void monitor_parse_info(struct probe *p, const char *text, size_t len)
+{
+    static const char keyspace_header[] = "# Keyspace";
+    bool keyspace = false;
+    const char *end = text + len;
+    for (const char *line = text; line < end;) {
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        const char *eol = nl ? nl : end;
+        const char *next = nl ? nl + 1 : end;
+        if (eol > line && eol[-1] == '\r') eol--;
+        size_t n = (size_t)(eol - line);
+        const char *colon = memchr(line, ':', n);
+        if (n && line[0] == '#') {
+            keyspace = n == sizeof(keyspace_header) - 1 && memcmp(line, keyspace_header, n) == 0;
+            if (keyspace) p->keys = 0; /* the section is there: no line in it means no keys */
+        } else if (colon && keyspace) {
+            if (colon - line > 2 && memcmp(line, "db", 2) == 0)
+                add_keys(p, colon + 1, (size_t)(eol - colon - 1));
+        } else if (colon) {
+            set_field(p, line, (size_t)(colon - line), colon + 1, (size_t)(eol - colon - 1));
+        }
+        line = next;
+    }
+}

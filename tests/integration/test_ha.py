@@ -1,0 +1,227 @@
+"""High availability with real redis-servers killed, stopped and restarted under load.
+
+Every test runs writers through redpair that record what was acknowledged, breaks a backend,
+and then checks the data on the servers themselves: no acknowledged write lost, none applied
+twice, and both servers equal once the broken one is back.
+
+Run: /usr/bin/python3 tests/integration/test_ha.py   (REDPAIR_BIN=path/to/redpair)
+"""
+
+import os
+import signal
+import threading
+import time
+
+import redis
+
+from harness import (
+    RedisServer,
+    RedpairTestCase,
+    assert_backends_equal,
+    info_raw,
+    main,
+    parse_info,
+    redpair_args,
+    wait_until,
+)
+
+PROBE_MS = 20
+DOWN_MS = 300
+HA_ARGS = ["--probe-interval-ms", str(PROBE_MS), "--down-after-ms", str(DOWN_MS)]
+WRITERS = 20
+
+
+class Writers:
+    """Threads that each RPUSH a numbered sequence to their own list and INCR their own counter
+    through redpair. acked[t] holds the numbers whose RPUSH was acknowledged; unsure[t] those whose
+    fate is unknown (the connection failed while they were in flight)."""
+
+    def __init__(self, port, count=WRITERS, payload=b""):
+        self.port = port
+        self.payload = payload
+        self.stop = threading.Event()
+        self.acked = [[] for _ in range(count)]
+        self.unsure = [[] for _ in range(count)]
+        self.incr_acked = [0] * count
+        self.errors = [0] * count
+        self.threads = [threading.Thread(target=self._run, args=(t,), daemon=True) for t in range(count)]
+        for th in self.threads:
+            th.start()
+
+    def _run(self, t):
+        r = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=10)
+        i = 0
+        while not self.stop.is_set():
+            i += 1
+            try:
+                r.rpush("log:%d" % t, b"%d:%s" % (i, self.payload))
+                self.acked[t].append(i)
+                r.incr("ctr:%d" % t)
+                self.incr_acked[t] += 1
+            except redis.exceptions.ResponseError:
+                self.errors[t] += 1  # refused while no backend was in sync: not applied
+                time.sleep(0.01)
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+                self.unsure[t].append(i)
+                self.errors[t] += 1
+                time.sleep(0.01)
+
+    def finish(self):
+        self.stop.set()
+        for th in self.threads:
+            th.join(timeout=30)
+
+    def total(self):
+        return sum(len(a) for a in self.acked)
+
+    def check(self, server):
+        """Every acknowledged RPUSH is on server exactly once, in order."""
+        c = server.client()
+        for t, acked in enumerate(self.acked):
+            got = [int(v.split(b":")[0]) for v in c.lrange("log:%d" % t, 0, -1)]
+            dupes = len(got) - len(set(got))
+            assert dupes == 0, "writer %d: %d value(s) applied twice on port %d" % (t, dupes, server.port)
+            missing = sorted(set(acked) - set(got))
+            assert not missing, "writer %d: acknowledged writes lost on port %d: %r" % (t, server.port, missing[:10])
+            assert got == sorted(got), "writer %d: out of order on port %d" % (t, server.port)
+            ctr = int(c.get("ctr:%d" % t) or 0)
+            assert ctr >= self.incr_acked[t], "writer %d: counter %d below %d acknowledged INCRs" % (
+                t, ctr, self.incr_acked[t])
+
+
+def sync_full(server):
+    return int(parse_info(info_raw(server.client(), "stats"))["sync_full"])
+
+
+class HATest(RedpairTestCase):
+    def pair(self, extra=(), **kw):
+        return self.start_pair(extra=HA_ARGS + list(extra), **kw)
+
+    def wait_primary(self, pair, name, timeout=10.0):
+        return wait_until(lambda: pair.info()["primary"] == name, timeout=timeout,
+                          what="backend %s primary" % name)
+
+    def wait_settled(self, pair, writers=None, timeout=30.0):
+        pair.wait_in_sync(timeout=timeout)
+        if writers:
+            writers.finish()
+        pair.wait_caught_up(timeout=timeout)
+
+    def test_kill_primary_then_restart_it_empty(self):
+        pair = self.pair()
+        self.assertEqual(pair.info()["primary"], "a")
+        epoch = pair.info()["epoch"]
+        w = Writers(pair.port)
+        self.addCleanup(w.finish)
+        wait_until(lambda: w.total() > 500, timeout=20, what="writes flowing")
+
+        killed_at = time.monotonic()
+        pair.a.kill()
+        self.wait_primary(pair, "b")
+        took = time.monotonic() - killed_at
+        # The link's EOF is usually seen at once; the probes bound it in any case.
+        self.assertLess(took, (DOWN_MS + 2 * PROBE_MS) / 1000 + 2.0)
+        info = pair.info()
+        self.assertEqual(info["epoch"], epoch + 1)
+        self.assertEqual(info["failovers"], 1)
+        before = w.total()
+        wait_until(lambda: w.total() > before + 500, timeout=20, what="writes flowing on b alone")
+
+        # Back on the same port, empty: stale, never a source, copied from b while writes go on.
+        pair.a = RedisServer(port=pair.a.port)
+        wait_until(lambda: pair.info()["backend_a"]["state"] in ("resyncing", "in-sync"), timeout=10,
+                   what="a resyncing")
+        self.wait_primary(pair, "b")
+        self.wait_settled(pair, w)
+        w.check(pair.b)
+        w.check(pair.a)
+        assert_backends_equal(pair)
+        self.assertEqual(pair.info()["primary"], "b")
+
+    def test_sigstop_secondary_partial_resync(self):
+        pair = self.pair()
+        w = Writers(pair.port)
+        self.addCleanup(w.finish)
+        wait_until(lambda: w.total() > 300, timeout=20, what="writes flowing")
+        full_before = sync_full(pair.a)
+        resyncs = pair.info()["resyncs"]
+
+        os.kill(pair.b.pid, signal.SIGSTOP)
+        try:
+            wait_until(lambda: pair.info()["backend_b"]["state"] == "down", timeout=10, what="b down")
+            before = w.total()
+            wait_until(lambda: w.total() > before + 300, timeout=20, what="writes while b is stopped")
+        finally:
+            os.kill(pair.b.pid, signal.SIGCONT)
+        self.wait_settled(pair, w)
+        self.assertEqual(pair.info()["resyncs"], resyncs + 1)
+        self.assertEqual(sync_full(pair.a), full_before, "a full copy was made")
+        w.check(pair.a)
+        w.check(pair.b)
+        assert_backends_equal(pair)
+
+    def test_sigstop_primary_fails_over_and_returns_by_partial_resync(self):
+        pair = self.pair()
+        w = Writers(pair.port)
+        self.addCleanup(w.finish)
+        wait_until(lambda: w.total() > 300, timeout=20, what="writes flowing")
+        os.kill(pair.a.pid, signal.SIGSTOP)
+        try:
+            self.wait_primary(pair, "b")
+            before = w.total()
+            wait_until(lambda: w.total() > before + 300, timeout=20, what="writes on b alone")
+        finally:
+            os.kill(pair.a.pid, signal.SIGCONT)
+        self.wait_settled(pair, w)
+        self.assertEqual(sync_full(pair.b), 0, "a full copy was made")
+        w.check(pair.a)
+        w.check(pair.b)
+        assert_backends_equal(pair)
+
+    def test_backlog_overflow_gives_full_resync(self):
+        pair = self.pair(extra=["--backlog-size", "16kb"])
+        w = Writers(pair.port, count=4, payload=b"x" * 200)
+        self.addCleanup(w.finish)
+        wait_until(lambda: w.total() > 100, timeout=20, what="writes flowing")
+        os.kill(pair.b.pid, signal.SIGSTOP)
+        try:
+            wait_until(lambda: pair.info()["backend_b"]["state"] == "down", timeout=10, what="b down")
+            before = w.total()
+            wait_until(lambda: w.total() > before + 300, timeout=20, what="more than 16kb written")
+        finally:
+            os.kill(pair.b.pid, signal.SIGCONT)
+        wait_until(lambda: sync_full(pair.a) >= 1, timeout=20, what="a full resync from a")
+        self.wait_settled(pair, w)
+        w.check(pair.a)
+        w.check(pair.b)
+        assert_backends_equal(pair)
+
+    def test_restart_keeps_epoch_and_primary(self):
+        pair = self.pair()
+        c = pair.client()
+        c.set("k", "v1")
+        os.kill(pair.a.pid, signal.SIGSTOP)
+        try:
+            self.wait_primary(pair, "b")
+            c.set("k", "v2")
+        finally:
+            os.kill(pair.a.pid, signal.SIGCONT)
+        pair.wait_in_sync(timeout=20)
+        epoch = pair.info()["epoch"]
+        state_dir = pair.redpair.state_dir
+        pair.drop_info_client()
+        pair.redpair.stop()
+
+        rp = self.start_redpair(redpair_args(pair.a.port, pair.b.port, extra=HA_ARGS), state_dir=state_dir)
+        pair.redpair = rp
+        info = pair.wait_in_sync(timeout=20)
+        self.assertEqual(info["epoch"], epoch)
+        self.assertEqual(info["primary"], "b")
+        self.assertEqual(rp.client().get("k"), b"v2")
+        rp.client().set("k", "v3")
+        pair.wait_caught_up()
+        assert_backends_equal(pair)
+
+
+if __name__ == "__main__":
+    main()

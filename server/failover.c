@@ -32,6 +32,7 @@
 #include "log.h"
 #include "monitor.h"
 #include "proxy.h"
+#include "pubsub.h"
 #include "resync.h"
 #include "sequencer.h"
 #include "store.h"
@@ -136,6 +137,7 @@ static void on_elected(void *arg, bool ok)
     }
     if (ha.replacing) ha.failovers++;
     proxy.primary = b->index;
+    pubsub_primary_changed();
     log_notice("epoch %llu: primary is backend '%s'", (unsigned long long)ha.epoch, b->name);
     store_event(ha.epoch, "failover", b->name, "epoch %llu: '%s' is primary",
                 (unsigned long long)ha.epoch, b->name);

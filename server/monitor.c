@@ -1,7 +1,8 @@
 /* The health monitor (monitor.h): one hiredis connection per backend, driven by one timer.
  *
  *   connect ──▶ [AUTH] ─ CONFIG GET save ─ PING ─ INFO          (pipelined, in this order)
- *   tick    ──▶ up (or never seen) with no valid answer for down-after-ms ─▶ DOWN, drop
+ *   tick    ──▶ late by more than an interval: redpair itself stalled, that time is forgiven
+ *           ──▶ up (or never seen) with no valid answer for down-after-ms ─▶ DOWN, drop
  *           ──▶ a probe unanswered for down-after-ms ─▶ drop (a stalled server's connection)
  *           ──▶ no connection ─▶ connect;  no probe outstanding ─▶ PING ─ INFO
  *   PING answered -LOADING / -MASTERDOWN / -BUSY ─▶ DOWN, drop
@@ -66,6 +67,7 @@ static struct {
     uv_timer_t tick;
     uv_idle_t later; /* delivers the deferred NULL replies, one batch per loop turn */
     struct call *deferred, **deferred_tail;
+    uint64_t last_tick_ms;
 } mon = {.deferred_tail = &mon.deferred};
 
 static const char *name_of(const struct watch *w)
@@ -351,10 +353,31 @@ static bool socket_failed(const redisAsyncContext *ac, char *why, size_t len)
     return true;
 }
 
+/* A loop that did not run (redpair stopped, starved of CPU, swapped out) read no answers: the
+ * time it lost is not counted against the backends, or one stall of redpair's own would look
+ * like both servers failing at once. */
+static void forgive_stall(uint64_t now)
+{
+    uint64_t due = mon.last_tick_ms + (uint64_t)mon.cfg->probe_interval_ms;
+    bool stalled = now > due + (uint64_t)mon.cfg->probe_interval_ms;
+    mon.last_tick_ms = now;
+    if (!stalled) return;
+    uint64_t stall = now - due;
+    log_notice("monitor: redpair's loop did not run for %llu ms; not counted against the backends",
+               (unsigned long long)stall);
+    for (int i = 0; i < mon.count; i++) {
+        struct watch *w = &mon.w[i];
+        w->start_ms += stall;
+        if (w->p.last_ok_ms) w->p.last_ok_ms += stall;
+        if (w->p.last_probe_ms) w->p.last_probe_ms += stall;
+    }
+}
+
 static void on_tick(uv_timer_t *t)
 {
     (void)t;
     uint64_t now = uv_now(mon.loop);
+    forgive_stall(now);
     uint64_t down_after = (uint64_t)mon.cfg->down_after_ms;
     char why[WHY_MAX];
     for (int i = 0; i < mon.count; i++) {
@@ -405,6 +428,7 @@ void monitor_reconfigure(void)
 {
     if (!mon.loop) return;
     uint64_t interval = (uint64_t)mon.cfg->probe_interval_ms; /* down-after-ms: read each tick */
+    mon.last_tick_ms = uv_now(mon.loop);
     uv_timer_start(&mon.tick, on_tick, interval, interval);
 }
 

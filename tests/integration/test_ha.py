@@ -15,11 +15,14 @@ import time
 import redis
 
 from harness import (
+    TOKEN,
+    Api,
     RedisServer,
     RedpairTestCase,
     assert_backends_equal,
     info_raw,
     main,
+    free_port,
     parse_info,
     redpair_args,
     wait_until,
@@ -220,6 +223,77 @@ class HATest(RedpairTestCase):
         self.assertEqual(rp.client().get("k"), b"v2")
         rp.client().set("k", "v3")
         pair.wait_caught_up()
+        assert_backends_equal(pair)
+
+    def test_redpair_stall_is_not_a_backend_failure(self):
+        """redpair itself stopped (or starved) for longer than down-after-ms read no answers: that
+        must not count against the backends, or both would look down at once."""
+        pair = self.pair()
+        w = Writers(pair.port)
+        self.addCleanup(w.finish)
+        wait_until(lambda: w.total() > 300, timeout=20, what="writes flowing")
+        info = pair.info()
+        os.kill(pair.redpair.pid, signal.SIGSTOP)
+        try:
+            time.sleep(3 * DOWN_MS / 1000)
+        finally:
+            os.kill(pair.redpair.pid, signal.SIGCONT)
+        before = w.total()
+        wait_until(lambda: w.total() > before + 300, timeout=20, what="writes after the stall")
+        after = pair.info()
+        self.assertEqual((after["epoch"], after["failovers"], after["resyncs"]),
+                         (info["epoch"], info["failovers"], info["resyncs"]))
+        self.assertEqual((after["backend_a"]["state"], after["backend_b"]["state"]), ("in-sync", "in-sync"))
+        self.wait_settled(pair, w)
+        w.check(pair.a)
+        w.check(pair.b)
+        assert_backends_equal(pair)
+
+    def test_manual_operations_under_load(self):
+        """Failover, maintenance and a forced full resync through the admin API while 20 clients
+        write; the unsafe requests are refused with the reason and change nothing."""
+        admin = free_port()
+        pair = self.pair(extra=["--admin-port", str(admin), "--admin-token", TOKEN])
+        api = Api(admin)
+        self.addCleanup(api.close)
+        w = Writers(pair.port)
+        self.addCleanup(w.finish)
+        wait_until(lambda: w.total() > 300, timeout=20, what="writes flowing")
+
+        def refused(body, *words):
+            r = api.request("POST", "/api/v1/failover", body)
+            self.assertEqual(r.status, 409, r)
+            for word in words:
+                self.assertIn(word, r.json()["error"])
+
+        def flowing():
+            before = w.total()
+            wait_until(lambda: w.total() > before + 200, timeout=20, what="writes flowing")
+
+        api.json("POST", "/api/v1/failover", expect=202)
+        self.wait_primary(pair, "b")
+        flowing()
+        refused({"target": "b"}, "already the primary")
+
+        api.json("POST", "/api/v1/backends/a/maintenance", {"enabled": True}, expect=202)
+        self.assertEqual(pair.info()["backend_a"]["state"], "maintenance")
+        refused(None, "'a' is maintenance", "only an in-sync backend")
+        r = api.request("POST", "/api/v1/backends/b/maintenance", {"enabled": True})
+        self.assertEqual(r.status, 409, r)
+        self.assertIn("only backend in sync", r.json()["error"])
+        flowing()
+        api.json("POST", "/api/v1/backends/a/maintenance", {"enabled": False}, expect=202)
+        pair.wait_in_sync(timeout=20)
+
+        full_before = sync_full(pair.b)
+        api.json("POST", "/api/v1/backends/a/resync", expect=202)
+        refused({"target": "a"}, "only an in-sync backend")
+        wait_until(lambda: sync_full(pair.b) > full_before, timeout=20, what="a full copy from b")
+        flowing()
+        self.wait_settled(pair, w)
+        self.assertEqual(pair.info()["primary"], "b")
+        w.check(pair.a)
+        w.check(pair.b)
         assert_backends_equal(pair)
 
 

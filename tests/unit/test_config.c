@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "unit.h"
 
 static struct config cfg;
 static char err[CONFIG_ERROR_MAX];
@@ -958,10 +959,5 @@ int main(void)
     tcase_add_test(tc, test_log);
     tcase_add_test(tc, test_log_fallback);
     suite_add_tcase(s, tc);
-
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "monitor.h"
+#include "unit.h"
 
 /* --- INFO parsing ------------------------------------------------------------------------- */
 
@@ -429,10 +430,5 @@ int main(void)
     tcase_set_timeout(real, 60);
     tcase_add_test(real, test_real_server);
     suite_add_tcase(s, real);
-
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

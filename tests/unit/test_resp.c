@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "resp.h"
+#include "unit.h"
 
 struct arg {
     const char *p;
@@ -948,10 +949,5 @@ int main(void)
     tcase_add_test(tc, test_integer_round_trip);
     tcase_add_test(tc, test_encoders_frame);
     suite_add_tcase(s, tc);
-
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

@@ -8,6 +8,7 @@
 #include "command.h"
 #include "resp.h"
 #include "rewrite.h"
+#include "unit.h"
 
 #define NOW 1700000000000LL
 
@@ -322,10 +323,5 @@ int main(void)
     tcase_add_test(tc, test_other_commands_unchanged);
     tcase_add_test(tc, test_effects);
     suite_add_tcase(s, tc);
-
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

@@ -1,0 +1,115 @@
+#include "stats.h"
+
+#include <string.h>
+
+/* Redis with its subcommands has about 400 commands; modules add a few. Commands beyond the
+ * table still count in the per-second figures, just not broken down. */
+#define COMMANDS_MAX 1024
+#define SLOTS        2048 /* open addressing, at most half full */
+#define NS_PER_SEC   1000000000ull
+
+const uint64_t stats_bucket_us[STATS_BUCKETS - 1] = {
+    25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,
+};
+
+struct stats stats;
+
+static struct stats_command entries[COMMANDS_MAX];
+static size_t entry_count;
+static uint16_t slots[SLOTS]; /* index into entries, plus one: 0 is empty */
+
+/* This second's histogram, and the one before it, for "the last completed second". */
+static struct stats_histogram second_cur, second_prev;
+static uint64_t second_index;
+
+static unsigned bucket_of(uint64_t us)
+{
+    unsigned i = 0;
+    while (i < STATS_BUCKETS - 1 && us > stats_bucket_us[i]) i++;
+    return i;
+}
+
+static void add(struct stats_histogram *h, unsigned bucket, uint64_t us)
+{
+    h->count++;
+    h->sum_us += us;
+    h->buckets[bucket]++;
+}
+
+static struct stats_command *entry_for(const struct command *cmd)
+{
+    uint32_t h = (uint32_t)(((uintptr_t)cmd >> 4) * 2654435761u);
+    for (size_t i = h % SLOTS;; i = (i + 1) % SLOTS) {
+        if (slots[i]) {
+            struct stats_command *e = &entries[slots[i] - 1];
+            if (e->cmd == cmd) return e;
+            continue;
+        }
+        if (entry_count == COMMANDS_MAX) return NULL;
+        entries[entry_count].cmd = cmd;
+        slots[i] = (uint16_t)++entry_count;
+        return &entries[entry_count - 1];
+    }
+}
+
+/* Moves the per-second window to second s. */
+static void rotate(uint64_t s)
+{
+    if (s == second_index + 1)
+        second_prev = second_cur;
+    else
+        memset(&second_prev, 0, sizeof(second_prev));
+    memset(&second_cur, 0, sizeof(second_cur));
+    second_index = s;
+}
+
+void stats_command_done(const struct command *cmd, uint64_t start_ns)
+{
+    uint64_t now = stats_clock(), us = (now - start_ns) / 1000;
+    unsigned bucket = bucket_of(us);
+    if (now / NS_PER_SEC != second_index) rotate(now / NS_PER_SEC);
+    add(&second_cur, bucket, us);
+    if (!cmd) return;
+    struct stats_command *e = entry_for(cmd);
+    if (e) add(&e->latency, bucket, us);
+}
+
+size_t stats_commands(const struct stats_command **out)
+{
+    *out = entries;
+    return entry_count;
+}
+
+uint64_t stats_quantile_us(const struct stats_histogram *h, double q)
+{
+    if (h->count == 0) return 0;
+    double rank = q * (double)h->count, below = 0;
+    for (unsigned i = 0; i < STATS_BUCKETS; i++) {
+        double n = (double)h->buckets[i];
+        if (n == 0 || below + n < rank) {
+            below += n;
+            continue;
+        }
+        double lo = i ? (double)stats_bucket_us[i - 1] : 0;
+        /* +Inf has no upper bound: answer its lower one, as Prometheus does. */
+        if (i == STATS_BUCKETS - 1) return (uint64_t)lo;
+        double hi = (double)stats_bucket_us[i];
+        return (uint64_t)(lo + (hi - lo) * (rank - below) / n);
+    }
+    return stats_bucket_us[STATS_BUCKETS - 2];
+}
+
+struct stats_second stats_last_second(void)
+{
+    uint64_t now = stats_clock() / NS_PER_SEC;
+    const struct stats_histogram *h = now == second_index       ? &second_prev
+                                      : now == second_index + 1 ? &second_cur
+                                                                : NULL;
+    struct stats_second s = {0};
+    if (h) {
+        s.ops = h->count;
+        s.p50_us = stats_quantile_us(h, 0.5);
+        s.p99_us = stats_quantile_us(h, 0.99);
+    }
+    return s;
+}

@@ -1,0 +1,64 @@
+/* Counters the data path bumps, read by the admin API (/metrics, /api/v1/status).
+ *
+ *   request_new ──start_ns──▶ ... ──▶ request_ready ──▶ stats_command_done(cmd, start_ns)
+ *                                                         ├▶ per-command calls + latency buckets
+ *                                                         └▶ this second's histogram (ops/s, p50,
+ * p99) client read / client append ──▶ stats.net_input_bytes / stats.net_output_bytes
+ *
+ * Cheap on purpose: a clock read per request, array increments, no allocation, no lock (one
+ * thread). Per-command entries live in a fixed table indexed by the command's address, which is
+ * stable because the command table is built once, before the loop runs. */
+#ifndef REDPAIR_STATS_H
+#define REDPAIR_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct command;
+
+/* Latency buckets, Prometheus-style upper bounds in microseconds; the last bucket is +Inf. */
+#define STATS_BUCKETS 16
+extern const uint64_t stats_bucket_us[STATS_BUCKETS - 1];
+
+struct stats_histogram {
+    uint64_t count;
+    uint64_t sum_us;
+    uint64_t buckets[STATS_BUCKETS]; /* not cumulative */
+};
+
+struct stats_command {
+    const struct command *cmd;
+    struct stats_histogram latency;
+};
+
+struct stats {
+    uint64_t net_input_bytes;  /* read from clients */
+    uint64_t net_output_bytes; /* queued to clients */
+};
+
+extern struct stats stats;
+
+static inline uint64_t stats_clock(void)
+{
+    return uv_hrtime();
+}
+
+/* A command's reply is ready: counts it with the time since start_ns (from stats_clock). */
+void stats_command_done(const struct command *cmd, uint64_t start_ns);
+
+/* Every command seen so far, in first-seen order. */
+size_t stats_commands(const struct stats_command **out);
+
+/* The last completed second: commands answered and their latency percentiles. */
+struct stats_second {
+    uint64_t ops;
+    uint64_t p50_us, p99_us;
+};
+struct stats_second stats_last_second(void);
+
+/* The q-quantile (0..1) of a histogram, interpolated inside its bucket as Prometheus's
+ * histogram_quantile does; 0 for an empty histogram. */
+uint64_t stats_quantile_us(const struct stats_histogram *h, double q);
+
+#endif

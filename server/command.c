@@ -73,11 +73,28 @@ static uint32_t hash_name(const char *s, size_t len)
  * What redpair does with each command: derived from the flags, then overridden by name.
  * ------------------------------------------------------------------------------------------- */
 
-enum refusal { REFUSE_NONE, REFUSE_UNSUPPORTED, REFUSE_ADMIN };
+/* Administration is refused with the way to do it instead: redpair owns the two servers' roles
+ * and configuration, and a command that acts on one server goes to that server directly. */
+enum refusal {
+    REFUSE_NONE,
+    REFUSE_UNSUPPORTED,
+    REFUSE_ADMIN,    /* acts on one server: send it there directly */
+    REFUSE_CONFIG,   /* redpair's configuration is its admin API's */
+    REFUSE_ROLES,    /* replication and roles are redpair's to manage */
+    REFUSE_SHUTDOWN, /* stopping belongs to redpair's service, or to maintenance */
+};
 
+/* "%s" is the command as a client types it: "CONFIG GET". */
 static const char *const refusal_format[] = {
     [REFUSE_UNSUPPORTED] = "command '%s' is not supported by redpair yet",
-    [REFUSE_ADMIN] = "command '%s' is not allowed through redpair: use redpair's admin API",
+    [REFUSE_ADMIN] = "%s is not available through redpair: send it to each server directly (the "
+                     "admin API lists them: GET /api/v1/backends)",
+    [REFUSE_CONFIG] = "%s is not available through redpair: use the admin API (GET/PATCH "
+                      "/api/v1/config)",
+    [REFUSE_ROLES] = "%s is not available through redpair, which manages the servers' roles: use "
+                     "the admin API (POST /api/v1/failover, POST /api/v1/backends/NAME/resync)",
+    [REFUSE_SHUTDOWN] = "%s is not available through redpair: stop redpair with SIGTERM, or take "
+                        "a server out with the admin API (POST /api/v1/backends/NAME/maintenance)",
 };
 
 struct rule {
@@ -100,15 +117,14 @@ struct rule {
     {                                                                                              \
         n, CMD_WRITE, LOCAL_NONE, r, REFUSE_NONE                                                   \
     }
-#define UNSUPPORTED(n)                                                                             \
+#define REFUSE(n, why)                                                                             \
     {                                                                                              \
-        n, CMD_REFUSED, LOCAL_NONE, REWRITE_NONE, REFUSE_UNSUPPORTED                               \
+        n, CMD_REFUSED, LOCAL_NONE, REWRITE_NONE, why                                              \
     }
-#define ADMIN(n)                                                                                   \
-    {                                                                                              \
-        n, CMD_REFUSED, LOCAL_NONE, REWRITE_NONE, REFUSE_ADMIN                                     \
-    }
+#define UNSUPPORTED(n) REFUSE(n, REFUSE_UNSUPPORTED)
+#define ADMIN(n)       REFUSE(n, REFUSE_ADMIN)
 
+/* The first rule that matches wins, so a subcommand's rule goes before its container's. */
 static const struct rule rules[] = {
     LOCAL("ping", LOCAL_PING),
     LOCAL("echo", LOCAL_ECHO),
@@ -116,9 +132,32 @@ static const struct rule rules[] = {
     LOCAL("select", LOCAL_SELECT),
     LOCAL("auth", LOCAL_AUTH),
     LOCAL("info", LOCAL_INFO),
+    /* Connection state lives in redpair: passed through, these would act on a backend connection
+     * shared by every client. */
+    LOCAL("client", LOCAL_CLIENT),
+    LOCAL("hello", LOCAL_HELLO),
+    LOCAL("reset", LOCAL_RESET),
+    LOCAL("wait", LOCAL_WAIT),
+    LOCAL("role", LOCAL_ROLE),
+    LOCAL("acl|whoami", LOCAL_WHOAMI),
+    /* A subscriber gets a connection of its own to the primary (pubsub.h). */
+    LOCAL("subscribe", LOCAL_SUBSCRIBE),
+    LOCAL("psubscribe", LOCAL_SUBSCRIBE),
+    LOCAL("ssubscribe", LOCAL_SUBSCRIBE),
+    LOCAL("unsubscribe", LOCAL_SUBSCRIBE),
+    LOCAL("punsubscribe", LOCAL_SUBSCRIBE),
+    LOCAL("sunsubscribe", LOCAL_SUBSCRIBE),
 
-    /* Flagged neither read nor write, but only describes the server's commands. */
+    /* Flagged neither read nor write, but only describe the server or its commands. */
     READ("command"),
+    READ("time"),
+    READ("acl|cat"),
+    READ("acl|genpass"),
+    READ("memory|usage"),
+    /* Sent to the primary alone: mirrored, every subscriber would get each message twice. */
+    READ("publish"),
+    READ("spublish"),
+    READ("pubsub"),
 
     /* Relative times and random or floating-point outcomes: see rewrite.h. */
     REWRITE("expire", REWRITE_EXPIRE),
@@ -137,22 +176,12 @@ static const struct rule rules[] = {
      * "may-replicate"): run on the primary alone it would leave the two servers' bytes apart. */
     REWRITE("pfcount", REWRITE_NONE),
 
-    /* Connection state, transactions, Pub/Sub and scripts need redpair's own handling; passed
-     * through they would act on a backend connection shared by every client. */
+    /* Transactions and scripts need redpair's own handling, which comes with later work. */
     UNSUPPORTED("multi"),
     UNSUPPORTED("exec"),
     UNSUPPORTED("discard"),
     UNSUPPORTED("watch"),
     UNSUPPORTED("unwatch"),
-    UNSUPPORTED("subscribe"),
-    UNSUPPORTED("psubscribe"),
-    UNSUPPORTED("ssubscribe"),
-    UNSUPPORTED("unsubscribe"),
-    UNSUPPORTED("punsubscribe"),
-    UNSUPPORTED("sunsubscribe"),
-    UNSUPPORTED("publish"),
-    UNSUPPORTED("spublish"),
-    UNSUPPORTED("pubsub"),
     UNSUPPORTED("eval"),
     UNSUPPORTED("evalsha"),
     UNSUPPORTED("eval_ro"),
@@ -161,10 +190,6 @@ static const struct rule rules[] = {
     UNSUPPORTED("fcall_ro"),
     UNSUPPORTED("script"),
     UNSUPPORTED("function"),
-    UNSUPPORTED("client"),
-    UNSUPPORTED("hello"),
-    UNSUPPORTED("reset"),
-    UNSUPPORTED("wait"),
     UNSUPPORTED("waitaof"),
     /* Consumer groups hand out entries by time and delivery count; XREAD may block. */
     UNSUPPORTED("xreadgroup"),
@@ -173,18 +198,19 @@ static const struct rule rules[] = {
     UNSUPPORTED("xread"),
 
     /* Server administration belongs to redpair, which must know about it. */
-    ADMIN("config"),
+    REFUSE("config", REFUSE_CONFIG),
+    REFUSE("replicaof", REFUSE_ROLES),
+    REFUSE("slaveof", REFUSE_ROLES),
+    REFUSE("failover", REFUSE_ROLES),
+    REFUSE("sync", REFUSE_ROLES),
+    REFUSE("psync", REFUSE_ROLES),
+    REFUSE("shutdown", REFUSE_SHUTDOWN),
     ADMIN("debug"),
-    ADMIN("shutdown"),
-    ADMIN("replicaof"),
-    ADMIN("slaveof"),
     ADMIN("monitor"),
-    ADMIN("sync"),
-    ADMIN("psync"),
-    ADMIN("failover"),
     ADMIN("cluster"),
     ADMIN("acl"),
     ADMIN("module"),
+    ADMIN("memory"),
     ADMIN("save"),
     ADMIN("bgsave"),
     ADMIN("bgrewriteaof"),
@@ -213,8 +239,6 @@ static void classify(struct command *c)
         c->kind = CMD_WRITE;
     } else if (c->flags & CMD_FLAG_READONLY) {
         c->kind = CMD_READ;
-    } else if (sub && strcmp(sub, "|help") == 0) {
-        c->kind = CMD_READ; /* OBJECT HELP and friends: fixed text, harmless anywhere */
     } else {
         c->kind = CMD_REFUSED;
         refusal = REFUSE_UNSUPPORTED;
@@ -223,7 +247,7 @@ static void classify(struct command *c)
         c->kind = CMD_REFUSED;
         refusal = REFUSE_UNSUPPORTED;
     }
-    if (c->flags & CMD_FLAG_ADMIN) { /* last: whatever else it is, the admin API is the way */
+    if (c->flags & CMD_FLAG_ADMIN) { /* whatever else it is, the admin API is the way */
         c->kind = CMD_REFUSED;
         refusal = REFUSE_ADMIN;
     }
@@ -235,17 +259,29 @@ static void classify(struct command *c)
         refusal = rules[i].refusal;
         break;
     }
+    if (sub && strcmp(sub, "|help") == 0 && c->kind == CMD_REFUSED) {
+        c->kind = CMD_READ; /* OBJECT HELP, CONFIG HELP and friends: fixed text, harmless */
+        refusal = REFUSE_NONE;
+    }
 
     size_t namelen = strlen(c->name);
     if (refusal == REFUSE_NONE) {
         c->refusal = NULL;
         return;
     }
+    /* The unsupported text names the command as Redis does ("client|list"); the others as it
+     * is typed ("CONFIG GET"). */
+    char shown[NAME_MAX_LEN + 1];
+    for (size_t i = 0; i <= namelen && i < sizeof(shown); i++)
+        shown[i] = refusal == REFUSE_UNSUPPORTED ? c->name[i]
+                   : c->name[i] == '|'           ? ' '
+                                                 : upper(c->name[i]);
+    shown[sizeof(shown) - 1] = '\0';
     const char *fmt = refusal_format[refusal];
-    size_t textlen = strlen(fmt) + namelen; /* "%s" makes room for the NUL */
+    size_t textlen = strlen(fmt) + strlen(shown); /* "%s" makes room for the NUL */
     char *block = xmalloc(namelen + 1 + textlen);
     memcpy(block, c->name, namelen + 1);
-    snprintf(block + namelen + 1, textlen, fmt, c->name);
+    snprintf(block + namelen + 1, textlen, fmt, shown);
     free(c->name);
     c->name = block;
     c->refusal = block + namelen + 1;
@@ -564,7 +600,7 @@ static void text_str(struct text *t, const char *s)
 
 /* Redis formats arguments with "%.*s" as C strings, so they end at a NUL byte, and then turns
  * CR and LF into spaces to keep the reply a single line. */
-static size_t c_strlen(const char *s, size_t len, size_t max)
+size_t command_arg_shown(const char *s, size_t len, size_t max)
 {
     const char *nul = memchr(s, '\0', len);
     if (nul) len = (size_t)(nul - s);
@@ -581,12 +617,12 @@ static void unknown_command(int argc, const char *const *argv, const size_t *arg
 {
     struct text t = {err, errlen, 0};
     text_str(&t, "ERR unknown command '");
-    if (argc > 0) text_arg(&t, argv[0], c_strlen(argv[0], argl[0], 128));
+    if (argc > 0) text_arg(&t, argv[0], command_arg_shown(argv[0], argl[0], 128));
     text_str(&t, "', with args beginning with: ");
     /* Arguments are quoted until 128 bytes of them (quotes and spaces counted) are shown. */
     size_t shown = 0;
     for (int i = 1; i < argc && shown < 128; i++) {
-        size_t n = c_strlen(argv[i], argl[i], 128 - shown);
+        size_t n = command_arg_shown(argv[i], argl[i], 128 - shown);
         text_str(&t, "'");
         text_arg(&t, argv[i], n);
         text_str(&t, "' ");
@@ -619,7 +655,7 @@ const struct command *command_resolve(const struct command_table *t, int argc,
         if (!sub) {
             struct text e = {err, errlen, 0};
             text_str(&e, "ERR unknown subcommand '");
-            text_arg(&e, argv[1], c_strlen(argv[1], argl[1], 128));
+            text_arg(&e, argv[1], command_arg_shown(argv[1], argl[1], 128));
             text_str(&e, "'. Try ");
             for (size_t i = 0; i < n; i++) {
                 char u = upper(c->name[i]);

@@ -2,7 +2,8 @@
  *
  *   read     sent to the primary only
  *   write    given the next offset in the write stream and sent to both backends
- *   local    answered by redpair itself (PING, ECHO, QUIT, SELECT, AUTH, INFO)
+ *   local    answered by redpair itself (PING, ECHO, QUIT, SELECT, AUTH, INFO, CLIENT, HELLO,
+ *            RESET, WAIT, ROLE, and the subscriptions of Pub/Sub)
  *   refused  known but not (yet) safe to proxy: the client gets `refusal`
  *
  * Names, arity, flags and key positions are learned at start-up from the primary's own `COMMAND`
@@ -18,44 +19,59 @@
 
 enum command_kind { CMD_READ, CMD_WRITE, CMD_LOCAL, CMD_REFUSED };
 
-enum command_local { LOCAL_NONE, LOCAL_PING, LOCAL_ECHO, LOCAL_QUIT, LOCAL_SELECT, LOCAL_AUTH, LOCAL_INFO };
+enum command_local {
+    LOCAL_NONE,
+    LOCAL_PING,
+    LOCAL_ECHO,
+    LOCAL_QUIT,
+    LOCAL_SELECT,
+    LOCAL_AUTH,
+    LOCAL_INFO,
+    LOCAL_CLIENT, /* the CLIENT family, for redpair's own clients (client_commands.h) */
+    LOCAL_HELLO,
+    LOCAL_RESET,
+    LOCAL_WAIT,
+    LOCAL_ROLE,
+    LOCAL_WHOAMI,    /* ACL WHOAMI */
+    LOCAL_SUBSCRIBE, /* (P|S)SUBSCRIBE and (P|S)UNSUBSCRIBE (pubsub.h) */
+};
 
 /* How a write is made deterministic before it enters the stream (see rewrite.h). */
 enum command_rewrite {
     REWRITE_NONE,
-    REWRITE_EXPIRE,       /* EXPIRE key s     -> PEXPIREAT key abs-ms */
-    REWRITE_PEXPIRE,      /* PEXPIRE key ms   -> PEXPIREAT key abs-ms */
-    REWRITE_SETEX,        /* SETEX key s v    -> SET key v PXAT abs-ms */
-    REWRITE_PSETEX,       /* PSETEX key ms v  -> SET key v PXAT abs-ms */
-    REWRITE_SET,          /* SET ... EX s|PX ms ... -> PXAT abs-ms */
-    REWRITE_GETEX,        /* GETEX key EX s|PX ms   -> PXAT abs-ms */
-    REWRITE_RESTORE,      /* RESTORE key ttl v      -> ttl absolute + ABSTTL */
-    REWRITE_XADD,         /* XADD with an automatic ID: refused until streams land */
+    REWRITE_EXPIRE,  /* EXPIRE key s     -> PEXPIREAT key abs-ms */
+    REWRITE_PEXPIRE, /* PEXPIRE key ms   -> PEXPIREAT key abs-ms */
+    REWRITE_SETEX,   /* SETEX key s v    -> SET key v PXAT abs-ms */
+    REWRITE_PSETEX,  /* PSETEX key ms v  -> SET key v PXAT abs-ms */
+    REWRITE_SET,     /* SET ... EX s|PX ms ... -> PXAT abs-ms */
+    REWRITE_GETEX,   /* GETEX key EX s|PX ms   -> PXAT abs-ms */
+    REWRITE_RESTORE, /* RESTORE key ttl v      -> ttl absolute + ABSTTL */
+    REWRITE_XADD,    /* XADD with an automatic ID: refused until streams land */
     /* Mirrored by effect: the secondary gets what the primary's reply says happened. */
     REWRITE_SPOP,         /* -> SREM key popped... */
     REWRITE_INCRBYFLOAT,  /* -> SET key result KEEPTTL */
     REWRITE_HINCRBYFLOAT, /* -> HSET key field result */
 };
 
-#define CMD_FLAG_WRITE (1u << 0)
-#define CMD_FLAG_READONLY (1u << 1)
-#define CMD_FLAG_DENYOOM (1u << 2)
-#define CMD_FLAG_ADMIN (1u << 3)
-#define CMD_FLAG_PUBSUB (1u << 4)
-#define CMD_FLAG_NOSCRIPT (1u << 5)
-#define CMD_FLAG_BLOCKING (1u << 6)
-#define CMD_FLAG_LOADING (1u << 7)
-#define CMD_FLAG_STALE (1u << 8)
-#define CMD_FLAG_FAST (1u << 9)
+#define CMD_FLAG_WRITE       (1u << 0)
+#define CMD_FLAG_READONLY    (1u << 1)
+#define CMD_FLAG_DENYOOM     (1u << 2)
+#define CMD_FLAG_ADMIN       (1u << 3)
+#define CMD_FLAG_PUBSUB      (1u << 4)
+#define CMD_FLAG_NOSCRIPT    (1u << 5)
+#define CMD_FLAG_BLOCKING    (1u << 6)
+#define CMD_FLAG_LOADING     (1u << 7)
+#define CMD_FLAG_STALE       (1u << 8)
+#define CMD_FLAG_FAST        (1u << 9)
 #define CMD_FLAG_MOVABLEKEYS (1u << 10)
-#define CMD_FLAG_NO_MULTI (1u << 11)
+#define CMD_FLAG_NO_MULTI    (1u << 11)
 
 struct command {
-    char *name;      /* lowercase full name: "get", "object|encoding" */
-    int arity;       /* as Redis: n exactly, -n at least n, argv[0] (and the container) counted */
-    unsigned flags;  /* CMD_FLAG_* */
+    char *name;     /* lowercase full name: "get", "object|encoding" */
+    int arity;      /* as Redis: n exactly, -n at least n, argv[0] (and the container) counted */
+    unsigned flags; /* CMD_FLAG_* */
     int first_key, last_key, key_step;
-    bool container;  /* has subcommands: resolve with argv[1] */
+    bool container; /* has subcommands: resolve with argv[1] */
     enum command_kind kind;
     enum command_local local;
     enum command_rewrite rewrite;
@@ -91,5 +107,16 @@ const struct command *command_resolve(const struct command_table *t, int argc,
                                       size_t errlen);
 
 const char *command_kind_name(enum command_kind kind);
+
+/* How much of an argument Redis shows in an error: it formats arguments with "%s", so they end
+ * at a NUL byte; at most max bytes. */
+size_t command_arg_shown(const char *s, size_t len, size_t max);
+
+/* Commands a client may send before it authenticates, as Redis flags them no_auth. */
+static inline bool command_no_auth(const struct command *c)
+{
+    return c->local == LOCAL_AUTH || c->local == LOCAL_QUIT || c->local == LOCAL_HELLO ||
+           c->local == LOCAL_RESET;
+}
 
 #endif

@@ -331,6 +331,42 @@ INLINE = [
 ]
 
 
+def replay(d, p, script, inline=()):
+    """Sends script (command tuples) to d (redis-server) and p (redpair), both RawConns: the first
+    half one command at a time, the second half pipelined in one write, then the inline lines.
+    Returns the replies that differ, as (command, redis-server's, redpair's)."""
+    mismatches = []
+    half = len(script) // 2
+    for cmd in script[:half]:
+        want = d.cmd(*cmd)
+        got = p.cmd(*cmd)
+        if got != want:
+            mismatches.append((cmd, want, got))
+    blob = b"".join(resp_command(*c) for c in script[half:])
+    d.send(blob)
+    p.send(blob)
+    wants = d.read_replies(len(script) - half)
+    gots = p.read_replies(len(script) - half)
+    for cmd, want, got in zip(script[half:], wants, gots):
+        if got != want:
+            mismatches.append((cmd, want, got))
+    for line in inline:
+        d.send(line)
+        p.send(line)
+        want, got = d.read_reply(), p.read_reply()
+        if got != want:
+            mismatches.append((line, want, got))
+    return mismatches
+
+
+def describe(mismatches, total):
+    return "%d of %d replies differ (command, redis-server, redpair):\n%s" % (
+        len(mismatches),
+        total,
+        "\n".join("  %r\n     redis:   %r\n     redpair: %r" % (c, w[:300], g[:300]) for c, w, g in mismatches),
+    )
+
+
 class DifferentialTest(RedpairTestCase):
     def test_session_replies_identical(self):
         pair = self.start_pair()
@@ -355,41 +391,11 @@ class DifferentialTest(RedpairTestCase):
             ("DBSIZE",),
         ]
 
-        mismatches = []
-        half = len(script) // 2
         with RawConn(direct.port, timeout=10) as d, pair.raw(timeout=10) as p:
-            # First half one command at a time.
-            for cmd in script[:half]:
-                want = d.cmd(*cmd)
-                got = p.cmd(*cmd)
-                if got != want:
-                    mismatches.append((cmd, want, got))
-            # Second half pipelined in one write.
-            blob = b"".join(resp_command(*c) for c in script[half:])
-            d.send(blob)
-            p.send(blob)
-            wants = d.read_replies(len(script) - half)
-            gots = p.read_replies(len(script) - half)
-            for cmd, want, got in zip(script[half:], wants, gots):
-                if got != want:
-                    mismatches.append((cmd, want, got))
-            for line in INLINE:
-                d.send(line)
-                p.send(line)
-                want, got = d.read_reply(), p.read_reply()
-                if got != want:
-                    mismatches.append((line, want, got))
+            mismatches = replay(d, p, script, INLINE)
             self.assertEqual(p.cmd("PING"), b"+PONG\r\n")
-
         if mismatches:
-            self.fail(
-                "%d of %d replies differ (command, redis-server, redpair):\n%s"
-                % (
-                    len(mismatches),
-                    len(script) + len(INLINE),
-                    "\n".join("  %r\n     redis:   %r\n     redpair: %r" % (c, w[:300], g[:300]) for c, w, g in mismatches),
-                )
-            )
+            self.fail(describe(mismatches, len(script) + len(INLINE)))
 
         pair.wait_caught_up()
         self.assertEqual(pair.info()["divergences"], 0)

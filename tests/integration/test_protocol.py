@@ -283,15 +283,11 @@ class ProtocolTest(RedpairTestCase):
             ("BLPOP", "k", "1"),
             ("BRPOPLPUSH", "k", "k2", "1"),
             ("BZPOPMIN", "z", "1"),
-            ("SUBSCRIBE", "ch"),
-            ("PSUBSCRIBE", "ch*"),
-            ("PUBLISH", "ch", "m"),
             ("EVAL", "return 1", "0"),
             ("EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"),
             ("XADD", "s", "*", "f", "v"),
-            ("CLIENT", "LIST"),
-            ("CLIENT", "SETNAME", "x"),
-            ("HELLO", "3"),
+            ("CLIENT", "PAUSE", "10"),
+            ("CLIENT", "TRACKING", "on"),
         ]
         admin = [
             ("CONFIG", "GET", "maxmemory"),

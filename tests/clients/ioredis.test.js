@@ -1,0 +1,108 @@
+// ioredis, as applications use it, against redpair: commands, a pipeline, a connection name,
+// Pub/Sub. Run by tests/integration/test_ioredis.py, which starts redpair and sets REDPAIR_PORT.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const Redis = require('ioredis');
+
+const options = {
+  host: '127.0.0.1',
+  port: Number(process.env.REDPAIR_PORT),
+  maxRetriesPerRequest: 1,
+};
+
+async function using(extra, body) {
+  const clients = [];
+  const open = (more) => {
+    const r = new Redis({ ...options, ...extra, ...more });
+    clients.push(r);
+    return r;
+  };
+  try {
+    await body(open);
+  } finally {
+    for (const r of clients) r.disconnect();
+  }
+}
+
+test('commands and a pipeline', () =>
+  using({}, async (open) => {
+    const r = open();
+    assert.equal(await r.set('io:k', 'v'), 'OK');
+    assert.equal(await r.get('io:k'), 'v');
+    assert.equal(await r.set('io:ttl', 'v', 'EX', 100), 'OK');
+    assert.ok((await r.ttl('io:ttl')) > 90);
+    assert.equal(await r.hset('io:h', 'a', '1', 'b', '2'), 2);
+    assert.deepEqual(await r.hgetall('io:h'), { a: '1', b: '2' });
+    assert.deepEqual(await r.mget('io:k', 'io:none'), ['v', null]);
+
+    const results = await r
+      .pipeline()
+      .set('io:n', '1')
+      .incr('io:n')
+      .incrby('io:n', 40)
+      .get('io:n')
+      .rpush('io:l', 'x', 'y')
+      .lrange('io:l', 0, -1)
+      .del('io:n', 'io:l')
+      .exec();
+    assert.deepEqual(results, [
+      [null, 'OK'],
+      [null, 2],
+      [null, 42],
+      [null, '42'],
+      [null, 2],
+      [null, ['x', 'y']],
+      [null, 2],
+    ]);
+    const many = r.pipeline();
+    for (let i = 0; i < 500; i++) many.incr('io:many');
+    const counted = await many.exec();
+    assert.deepEqual(counted.at(-1), [null, 500]);
+
+    await assert.rejects(r.call('CONFIG', 'GET', 'maxmemory'), /not available through redpair/);
+  }));
+
+test('connection name, database and HELLO', () =>
+  using({ connectionName: 'io-app', db: 3 }, async (open) => {
+    const r = open();
+    assert.equal(await r.client('GETNAME'), 'io-app');
+    const info = await r.client('INFO');
+    assert.match(info, /^id=\d+ addr=127\.0\.0\.1:\d+ .* name=io-app .* db=3 /);
+    assert.equal(await r.client('ID'), Number(/^id=(\d+)/.exec(info)[1]));
+    const hello = await r.call('HELLO', '2');
+    assert.deepEqual(hello.slice(0, 2), ['server', 'redis']);
+    await assert.rejects(r.call('HELLO', '3'), /NOPROTO/);
+  }));
+
+test('publish and subscribe', () =>
+  using({}, async (open) => {
+    const sub = open();
+    const pub = open();
+    const got = [];
+    let done;
+    const all = new Promise((resolve) => (done = resolve));
+    const note = (entry) => {
+      got.push(entry);
+      if (got.length === 6) done();
+    };
+    sub.on('message', (channel, message) => note(['message', channel, message]));
+    sub.on('pmessage', (pattern, channel, message) => note(['pmessage', pattern, channel, message]));
+    assert.equal(await sub.subscribe('io:news'), 1);
+    assert.equal(await sub.psubscribe('io:n*'), 2);
+    for (const m of ['one', 'two', 'three']) assert.equal(await pub.publish('io:news', m), 2);
+    await all;
+    assert.deepEqual(
+      got.filter((e) => e[0] === 'message'),
+      ['one', 'two', 'three'].map((m) => ['message', 'io:news', m]),
+    );
+    assert.deepEqual(
+      got.filter((e) => e[0] === 'pmessage'),
+      ['one', 'two', 'three'].map((m) => ['pmessage', 'io:n*', 'io:news', m]),
+    );
+    await sub.unsubscribe('io:news');
+    await sub.punsubscribe();
+    assert.equal(await pub.publish('io:news', 'nobody'), 0);
+    assert.equal(await sub.get('io:k'), 'v'); // out of subscriber mode
+  }));

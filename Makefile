@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 export FUZZ_SECONDS
 
-.PHONY: deps build test demo fuzz bench clean
+.PHONY: deps build test demo fuzz bench package clean
 
 deps:
 	bash scripts/deps.sh
@@ -31,5 +31,9 @@ fuzz: deps
 bench: build
 	bash bench/run.sh
 
+# The .deb and the .rpm into dist/, linted (packaging/build.sh).
+package: deps
+	bash packaging/build.sh
+
 clean:
-	rm -rf build build-*/
+	rm -rf build build-*/ dist/

@@ -25,12 +25,13 @@ trap 'exit 143' TERM
 # The servers run in their own sessions (setsid keeps the pid), so a Ctrl-C reaches only this
 # script, whose traps then stop them in order.
 
-# Three distinct free ports, held open together while picked so they cannot repeat.
-read -r port pa pb < <(python3 -c '
-import socket
-ss = [socket.socket() for _ in range(3)]
+# Four distinct free ports, held open together while picked so they cannot repeat, and a token
+# for the admin API.
+read -r port pa pb admin token < <(python3 -c '
+import secrets, socket
+ss = [socket.socket() for _ in range(4)]
 for s in ss: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in ss])')
+print(*[s.getsockname()[1] for s in ss], secrets.token_hex(12))')
 
 # Waits up to 10 s for PING on a port to answer PONG while process $2 stays alive.
 wait_ping() {
@@ -55,7 +56,8 @@ for b in a b; do
 done
 
 setsid "$bin" --port "$port" --backend a 127.0.0.1 "$pa" --backend b 127.0.0.1 "$pb" \
-  --admin-port 0 --loglevel notice >"$tmp/redpair.log" 2>&1 &
+  --admin-port "$admin" --admin-token "$token" --state-dir "$tmp/state" --loglevel notice \
+  >"$tmp/redpair.log" 2>&1 &
 redpair_pid=$!
 pids+=("$redpair_pid")
 wait_ping "$port" "$redpair_pid" redpair "$tmp/redpair.log"
@@ -73,12 +75,10 @@ cat <<EOF
   See both backends hold the same data:
     redis-cli -p $pa get foo; redis-cli -p $pb get foo
 
+  Dashboard:  http://127.0.0.1:$admin/   (admin token: $token)
+  Admin API:  curl -H 'Authorization: Bearer $token' http://127.0.0.1:$admin/api/v1/status
   Its state:  redis-cli -p $port info redpair
   Its log:    tail -f $tmp/redpair.log
-EOF
-# DASHBOARD: once the admin API exists, start redpair above with --admin-port <free port> and
-# print its dashboard URL here, e.g. "  Dashboard:  http://127.0.0.1:<admin port>/".
-cat <<EOF
 
   Press Ctrl-C to stop everything and remove $tmp.
 

@@ -6,14 +6,21 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config            # toolchain
-  libuv1-dev libhiredis-dev                   # the daemon
+  libuv1-dev libhiredis-dev libsystemd-dev    # the daemon (libsystemd: sd_notify)
   libsqlite3-dev node-llhttp libjansson-dev   # state store, admin API
   check                                       # unit tests
   redis-server redis-tools python3 python3-redis  # integration tests, demo
   clang libclang-rt-14-dev                    # fuzzers (libFuzzer)
   nutcracker haproxy                          # benchmark comparisons
   valgrind netcat-openbsd ca-certificates
+  chromium                                    # dashboard browser test (tests/browser)
+  debhelper dpkg-dev fakeroot lintian         # make package: the .deb (packaging/debian)
+  rpm rpmlint systemd python3-yaml            # the .rpm, systemd-analyze, Kubernetes YAML test
 )
+# Node.js and npm for the browser test, from Debian unless some other Node.js (with its own npm)
+# is already installed: Debian's npm package cannot sit beside it.
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

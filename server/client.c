@@ -6,12 +6,15 @@
 #include "backend.h"
 #include "command.h"
 #include "config.h"
+#include "hidden.h"
 #include "local.h"
 #include "log.h"
 #include "proxy.h"
+#include "pubsub.h"
 #include "request.h"
 #include "rewrite.h"
 #include "sequencer.h"
+#include "stats.h"
 
 #define READ_CHUNK (16 * 1024)
 /* Flow control: a client that is owed this much stops being read until it catches up, so a
@@ -57,6 +60,7 @@ void client_accept(uv_stream_t *listener)
     }
     uv_tcp_nodelay(&c->tcp, 1);
     c->id = ++proxy.next_client_id;
+    c->created_ms = c->last_ms = uv_now(proxy.loop);
     c->authenticated = proxy.config->requirepass == NULL;
     resp_request_init(&c->parser, proxy.config->proto_max_bulk_len);
     c->next = proxy.clients;
@@ -70,7 +74,7 @@ void client_accept(uv_stream_t *listener)
         c->closing = true;
         return;
     }
-    set_reading(c, true);
+    if (!proxy.paused) set_reading(c, true);
 }
 
 static void on_closed(uv_handle_t *h)
@@ -87,6 +91,7 @@ static void on_closed(uv_handle_t *h)
     outbuf_free(&c->out);
     free(c->argv);
     free(c->argl);
+    free(c->name);
     free(c);
 }
 
@@ -101,6 +106,7 @@ void client_close(struct client *c)
     if (c->next) c->next->prev = c->prev;
     proxy.client_count--;
     proxy_forget_client(c);
+    pubsub_client_closed(c);
     for (struct request *r = c->head; r; r = r->next) r->client = NULL;
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
@@ -127,6 +133,7 @@ static void check_output_limits(struct client *c)
 void client_append(struct client *c, const char *bytes, size_t len)
 {
     if (c->closed) return;
+    stats.net_output_bytes += len;
     buffer_append(&c->out.queued, bytes, len);
     proxy_mark_client_dirty(c);
     check_output_limits(c);
@@ -148,7 +155,7 @@ void client_deliver(struct client *c)
 
 static void maybe_resume(struct client *c)
 {
-    if (c->closed || c->reading || c->closing || c->queued >= PAUSE_QUEUED / 2 ||
+    if (c->closed || c->reading || c->closing || proxy.paused || c->queued >= PAUSE_QUEUED / 2 ||
         outbuf_len(&c->out) >= PAUSE_OUTPUT / 2)
         return;
     set_reading(c, true);
@@ -216,12 +223,18 @@ static void dispatch(struct client *c, int argc, const char *raw, size_t rawlen)
     proxy.commands_processed++;
     const struct command *cmd =
         command_resolve(proxy.commands, argc, c->argv, c->argl, err, sizeof(err));
+    c->last_cmd = cmd;
+    c->last_ms = uv_now(proxy.loop);
     if (!cmd) {
         reply_now(c, NULL, "%s", err);
         return;
     }
-    if (!c->authenticated && cmd->local != LOCAL_AUTH && cmd->local != LOCAL_QUIT) {
+    if (!c->authenticated && !command_no_auth(cmd)) {
         reply_now(c, cmd, "%s", "NOAUTH Authentication required.");
+        return;
+    }
+    if (!pubsub_allows(c, cmd)) {
+        reply_now(c, cmd, PUBSUB_CONTEXT_ERROR, cmd->name);
         return;
     }
 
@@ -238,7 +251,12 @@ static void dispatch(struct client *c, int argc, const char *raw, size_t rawlen)
     case CMD_READ:
         r = request_new(c, cmd);
         enqueue(c, r);
-        encoded(c, argc, raw, rawlen, &bytes, &len);
+        if (hidden_rewrite(cmd, c->db, argc, c->argv, c->argl, &c->scratch)) {
+            bytes = buffer_head(&c->scratch);
+            len = buffer_len(&c->scratch);
+        } else {
+            encoded(c, argc, raw, rawlen, &bytes, &len);
+        }
         client_send_read(c, r, bytes, len);
         return;
     case CMD_WRITE: break;
@@ -285,10 +303,35 @@ static bool grow_argv(struct client *c, int argc)
     return true;
 }
 
+void client_pause_all(void)
+{
+    if (proxy.paused++) return;
+    for (struct client *c = proxy.clients; c; c = c->next) set_reading(c, false);
+}
+
+void client_resume_all(void)
+{
+    if (--proxy.paused) return;
+    for (struct client *c = proxy.clients, *next; c; c = next) {
+        next = c->next; /* processing may close it */
+        maybe_resume(c);
+    }
+}
+
+void client_drain_all(void)
+{
+    for (struct client *c = proxy.clients, *next; c; c = next) {
+        next = c->next; /* flushing closes those owed nothing */
+        set_reading(c, false);
+        c->closing = true;
+        client_flush(c);
+    }
+}
+
 static void process_input(struct client *c)
 {
     while (!c->closing && !c->closed && buffer_len(&c->in)) {
-        if (owes_too_much(c)) {
+        if (owes_too_much(c) || proxy.paused) {
             set_reading(c, false);
             return;
         }
@@ -324,6 +367,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         client_close(c);
         return;
     }
+    stats.net_input_bytes += (uint64_t)nread;
     buffer_commit(&c->in, (size_t)nread);
     process_input(c);
 }

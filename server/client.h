@@ -11,6 +11,8 @@
 #include "outbuf.h"
 #include "resp.h"
 
+struct command;
+struct pubsub;
 struct request;
 
 struct client {
@@ -34,6 +36,13 @@ struct client {
     int argv_cap;
     struct buffer scratch; /* re-encoded commands */
 
+    /* What CLIENT LIST shows and CLIENT, HELLO and RESET change (client_commands.h). */
+    char *name;                     /* CLIENT SETNAME; NULL when none */
+    uint64_t created_ms, last_ms;   /* uv_now() at accept and at its latest command */
+    const struct command *last_cmd; /* NULL before the first, or after an unknown one */
+    bool no_evict;
+    struct pubsub *pubsub; /* while subscribed: its connection to the primary (pubsub.h) */
+
     bool dirty;
     struct client *next_dirty;
     struct client *prev, *next;
@@ -45,6 +54,13 @@ void client_deliver(struct client *c);
 void client_append(struct client *c, const char *bytes, size_t len);
 void client_flush(struct client *c);
 void client_close(struct client *c);
+/* Stops and restarts reading every client (nested): while a new epoch is being stored, or a
+ * resync holds the stream, their commands wait in the kernel's buffers. */
+void client_pause_all(void);
+void client_resume_all(void);
+/* Shutdown: no client is read any more, and each is closed once the replies it is owed are
+ * written. */
+void client_drain_all(void);
 /* Sends a read to the primary, or answers the request with an error when there is none. */
 void client_send_read(struct client *c, struct request *r, const char *bytes, size_t len);
 

@@ -1,12 +1,17 @@
 #include "local.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "backend.h"
 #include "client.h"
+#include "client_commands.h"
 #include "command.h"
+#include "failover.h"
+#include "monitor.h"
 #include "proxy.h"
+#include "pubsub.h"
 #include "request.h"
 #include "resp.h"
 
@@ -29,26 +34,112 @@ static bool secret_equal(const char *a, size_t alen, const char *b)
     return diff == 0;
 }
 
+/* As Redis's ACL with the default user alone: without requirepass it takes any password. */
+static bool credentials_ok(const char *user, size_t ulen, const char *pass, size_t plen)
+{
+    if (ulen != 7 || memcmp(user, "default", 7) != 0) return false;
+    return !proxy.config->requirepass || secret_equal(pass, plen, proxy.config->requirepass);
+}
+
+static const char wrongpass[] = "WRONGPASS invalid username-password pair or user is disabled.";
+
 static void auth(struct client *c, struct request *r, int argc, const char *const *argv,
                  const size_t *argl)
 {
-    const char *pass = proxy.config->requirepass;
     if (argc > 3) {
         request_error(r, "ERR syntax error");
         return;
     }
-    if (!pass) {
+    if (argc == 2 && !proxy.config->requirepass) {
         request_error(r, "ERR AUTH <password> called without any password configured for the "
                          "default user. Are you sure your configuration is correct?");
         return;
     }
-    bool user_ok = argc == 2 || (argl[1] == 7 && memcmp(argv[1], "default", 7) == 0);
-    if (user_ok && secret_equal(argv[argc - 1], argl[argc - 1], pass)) {
-        c->authenticated = true;
-        reply_bytes(r, "+OK\r\n");
+    bool ok = argc == 2 ? credentials_ok("default", 7, argv[1], argl[1])
+                        : credentials_ok(argv[1], argl[1], argv[2], argl[2]);
+    if (!ok) {
+        request_error(r, "%s", wrongpass);
         return;
     }
-    request_error(r, "WRONGPASS invalid username-password pair or user is disabled.");
+    c->authenticated = true;
+    reply_bytes(r, "+OK\r\n");
+}
+
+/* HELLO [2 [AUTH user pass] [SETNAME name]]: RESP2 only, as Redis 7.0 answers it. */
+static void hello(struct client *c, struct request *r, int argc, const char *const *argv,
+                  const size_t *argl)
+{
+    long long ver = 2;
+    if (argc >= 2) {
+        if (!resp_parse_ll(argv[1], argl[1], &ver)) {
+            request_error(r, "ERR Protocol version is not an integer or out of range");
+            return;
+        }
+        if (ver == 3) {
+            request_error(r, "NOPROTO sorry, this protocol version is not supported");
+            return;
+        }
+        if (ver != 2) {
+            request_error(r, "NOPROTO unsupported protocol version");
+            return;
+        }
+    }
+    const char *name = NULL;
+    size_t namelen = 0;
+    for (int j = 2; j < argc; j++) {
+        int more = argc - 1 - j;
+        if (arg_is(argv[j], argl[j], "auth") && more >= 2) {
+            if (!credentials_ok(argv[j + 1], argl[j + 1], argv[j + 2], argl[j + 2])) {
+                request_error(r, "%s", wrongpass);
+                return;
+            }
+            c->authenticated = true;
+            j += 2;
+        } else if (arg_is(argv[j], argl[j], "setname") && more >= 1) {
+            if (!client_name_valid(argv[j + 1], argl[j + 1])) {
+                request_error(r, "%s", CLIENT_NAME_ERROR);
+                return;
+            }
+            name = argv[++j];
+            namelen = argl[j];
+        } else {
+            request_error(r, "ERR Syntax error in HELLO option '%.*s'",
+                          (int)command_arg_shown(argv[j], argl[j], 256), argv[j]);
+            return;
+        }
+    }
+    if (!c->authenticated) {
+        request_error(r, "NOAUTH HELLO must be called with the client already authenticated, "
+                         "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                         "authenticate the client and select the RESP protocol version at the "
+                         "same time");
+        return;
+    }
+    if (name) client_set_name(c, name, namelen);
+
+    /* The primary's version: clients pick features by it. */
+    const char *version = proxy.primary >= 0 ? monitor_probe(proxy.primary)->version : "";
+    for (int i = 0; !version[0] && i < CONFIG_BACKENDS; i++) version = monitor_probe(i)->version;
+    if (!version[0]) version = "7.0.15"; /* what the built-in command table comes from */
+    struct buffer *out = &r->reply;
+    buffer_clear(out);
+    buffer_appendf(out, "*14\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n");
+    resp_append_bulk(out, version, strlen(version));
+    buffer_appendf(out, "$5\r\nproto\r\n:2\r\n$2\r\nid\r\n:%llu\r\n", (unsigned long long)c->id);
+    buffer_appendf(out, "$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n"
+                        "$7\r\nmodules\r\n*0\r\n");
+    request_ready(r);
+}
+
+/* RESET: the connection as new, as Redis's clearClientConnectionState(). */
+static void reset(struct client *c, struct request *r)
+{
+    pubsub_reset(c);
+    c->db = 0;
+    client_set_name(c, NULL, 0);
+    c->authenticated = proxy.config->requirepass == NULL;
+    c->no_evict = false;
+    reply_bytes(r, "+RESET\r\n");
 }
 
 static void select_db(struct client *c, struct request *r, const char *arg, size_t len)
@@ -76,21 +167,28 @@ void local_info_section(struct buffer *out)
                    "connected_clients:%d\r\n"
                    "write_ack:%s\r\n"
                    "primary:%s\r\n"
+                   "epoch:%llu\r\n"
+                   "failovers:%llu\r\n"
+                   "resyncs:%llu\r\n"
                    "stream_offset:%llu\r\n"
                    "divergences:%llu\r\n"
                    "total_commands_processed:%llu\r\n",
                    REDPAIR_VERSION, (unsigned long long)((proxy_now_ms() - proxy.start_ms) / 1000),
                    proxy.client_count, config_write_ack_name(cfg->write_ack),
                    proxy.primary >= 0 ? proxy.backends[proxy.primary].name : "none",
-                   (unsigned long long)proxy.stream_offset, (unsigned long long)proxy.divergences,
+                   (unsigned long long)failover_epoch(), (unsigned long long)failover_count(),
+                   (unsigned long long)resync_count(), (unsigned long long)proxy.stream_offset,
+                   (unsigned long long)proxy.divergences,
                    (unsigned long long)proxy.commands_processed);
     for (int i = 0; i < CONFIG_BACKENDS; i++) {
         const struct backend *b = &proxy.backends[i];
-        buffer_appendf(out, "backend_%s:addr=%s:%d,state=%s,role=%s,acked_offset=%llu,lag=%llu\r\n",
-                       b->name, b->host, b->port, backend_state_name(b->state),
-                       i == proxy.primary ? "primary" : "secondary",
-                       (unsigned long long)b->acked_offset,
-                       (unsigned long long)(proxy.stream_offset - b->acked_offset));
+        buffer_appendf(
+            out,
+            "backend_%s:addr=%s:%d,state=%s,role=%s,acked_offset=%llu,lag=%llu,"
+            "run_id=%s\r\n",
+            b->name, b->host, b->port, backend_state_name(b->state),
+            i == proxy.primary ? "primary" : "secondary", (unsigned long long)b->acked_offset,
+            (unsigned long long)(proxy.stream_offset - b->acked_offset), monitor_probe(i)->run_id);
     }
 }
 
@@ -111,11 +209,88 @@ static void info(struct client *c, struct request *r, int argc, const char *cons
     for (int i = 1; i < argc; i++)
         ours |= arg_is(argv[i], argl[i], "all") || arg_is(argv[i], argl[i], "everything") ||
                 arg_is(argv[i], argl[i], "default") || arg_is(argv[i], argl[i], "redpair");
-    r->info = ours;
+    r->info = true;
+    r->info_ours = ours;
     struct buffer cmd = {0};
     resp_append_command(&cmd, argc, argv, argl);
     client_send_read(c, r, buffer_head(&cmd), buffer_len(&cmd));
     buffer_free(&cmd);
+}
+
+/* WAIT numreplicas timeout: how many backends other than the primary hold the client's writes.
+ * Under write-ack all every write was answered once all in-sync backends had it, so the answer is
+ * their number, at once. Under write-ack primary it counts those that acknowledged the stream up
+ * to now, polling until numreplicas have or the timeout (0: none) ends, as Redis blocks. */
+struct waiter {
+    uv_timer_t timer;
+    struct request *r;
+    uint64_t target; /* stream offset to be acknowledged; 0 under write-ack all */
+    long long want;
+    uint64_t deadline; /* uv_now(), 0 for none */
+};
+
+static long long replicas_holding(uint64_t target)
+{
+    long long n = 0;
+    for (int i = 0; i < CONFIG_BACKENDS; i++) {
+        const struct backend *b = &proxy.backends[i];
+        n += i != proxy.primary && b->state == BACKEND_IN_SYNC && b->acked_offset >= target;
+    }
+    return n;
+}
+
+static void on_waiter_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void on_wait_tick(uv_timer_t *t)
+{
+    struct waiter *w = t->data;
+    long long n = replicas_holding(w->target);
+    bool gone = !w->r->client; /* nobody to answer */
+    if (!gone && n < w->want && (!w->deadline || uv_now(proxy.loop) < w->deadline)) return;
+    buffer_clear(&w->r->reply);
+    resp_append_integer(&w->r->reply, n);
+    request_ready(w->r);
+    request_unref(w->r);
+    uv_close((uv_handle_t *)&w->timer, on_waiter_closed);
+}
+
+static void wait_replicas(struct request *r, int argc, const char *const *argv, const size_t *argl)
+{
+    long long want, timeout;
+    (void)argc;
+    if (!resp_parse_ll(argv[1], argl[1], &want)) {
+        request_error(r, "ERR value is not an integer or out of range");
+        return;
+    }
+    if (!resp_parse_ll(argv[2], argl[2], &timeout)) {
+        request_error(r, "ERR timeout is not an integer or out of range");
+        return;
+    }
+    if (timeout < 0) {
+        request_error(r, "ERR timeout is negative");
+        return;
+    }
+    uint64_t target = proxy.config->write_ack == WRITE_ACK_ALL ? 0 : proxy.stream_offset;
+    long long n = replicas_holding(target);
+    if (n >= want || target == 0) {
+        buffer_clear(&r->reply);
+        resp_append_integer(&r->reply, n);
+        request_ready(r);
+        return;
+    }
+    struct waiter *w = calloc(1, sizeof(*w));
+    if (!w) abort();
+    w->r = r;
+    w->target = target;
+    w->want = want;
+    w->deadline = timeout ? uv_now(proxy.loop) + (uint64_t)timeout : 0;
+    request_ref(r);
+    uv_timer_init(proxy.loop, &w->timer);
+    w->timer.data = w;
+    uv_timer_start(&w->timer, on_wait_tick, 1, 1);
 }
 
 void local_execute(struct client *c, struct request *r, int argc, const char *const *argv,
@@ -125,6 +300,11 @@ void local_execute(struct client *c, struct request *r, int argc, const char *co
     case LOCAL_PING:
         if (argc > 2) {
             request_error(r, "ERR wrong number of arguments for 'ping' command");
+        } else if (pubsub_subscribed(c)) { /* a subscriber gets Redis's RESP2 push shape */
+            buffer_clear(&r->reply);
+            buffer_append(&r->reply, "*2\r\n$4\r\npong\r\n", 14);
+            resp_append_bulk(&r->reply, argc == 2 ? argv[1] : "", argc == 2 ? argl[1] : 0);
+            request_ready(r);
         } else if (argc == 2) {
             buffer_clear(&r->reply);
             resp_append_bulk(&r->reply, argv[1], argl[1]);
@@ -145,6 +325,18 @@ void local_execute(struct client *c, struct request *r, int argc, const char *co
     case LOCAL_SELECT: select_db(c, r, argv[1], argl[1]); return;
     case LOCAL_AUTH: auth(c, r, argc, argv, argl); return;
     case LOCAL_INFO: info(c, r, argc, argv, argl); return;
+    case LOCAL_CLIENT: client_command(c, r, argc, argv, argl); return;
+    case LOCAL_HELLO: hello(c, r, argc, argv, argl); return;
+    case LOCAL_RESET: reset(c, r); return;
+    case LOCAL_WAIT: wait_replicas(r, argc, argv, argl); return;
+    case LOCAL_ROLE: /* a master with no replicas: the pair behind it is redpair's business */
+        buffer_clear(&r->reply);
+        buffer_appendf(&r->reply, "*3\r\n$6\r\nmaster\r\n:%llu\r\n*0\r\n",
+                       (unsigned long long)proxy.stream_offset);
+        request_ready(r);
+        return;
+    case LOCAL_WHOAMI: reply_bytes(r, "$7\r\ndefault\r\n"); return;
+    case LOCAL_SUBSCRIBE: pubsub_command(c, r, argc, argv, argl); return;
     case LOCAL_NONE: break;
     }
     request_error(r, "ERR command '%s' has no local handler", r->cmd->name);

@@ -16,9 +16,12 @@
 #include "buffer.h"
 #include "command.h"
 #include "config.h"
+#include "failover.h"
 #include "log.h"
 #include "proxy.h"
+#include "reconfig.h"
 #include "resp.h"
+#include "routes.h"
 
 static void usage(FILE *out)
 {
@@ -156,8 +159,11 @@ int main(int argc, char **argv)
     char err[CONFIG_ERROR_MAX];
     config_init(&cfg);
     bool ok = true;
-    if (next < argc && strncmp(argv[next], "--", 2) != 0)
-        ok = config_load_file(&cfg, argv[next++], err, sizeof(err));
+    const char *config_path = NULL;
+    if (next < argc && strncmp(argv[next], "--", 2) != 0) {
+        config_path = argv[next++];
+        ok = config_load_file(&cfg, config_path, err, sizeof(err));
+    }
     if (ok) ok = config_load_args(&cfg, argc - next, argv + next, err, sizeof(err));
     if (ok) ok = config_validate(&cfg, err, sizeof(err));
     if (!ok) {
@@ -186,8 +192,24 @@ int main(int argc, char **argv)
 
     uv_loop_t *loop = uv_default_loop();
     proxy_start(loop, &cfg, commands);
-    uv_run(loop, UV_RUN_DEFAULT);
-    int status = proxy.primary == -2 ? 1 : 0;
+    int status = 0;
+    if (!failover_start(err, sizeof(err))) {
+        log_warning("%s", err);
+        status = 1;
+    } else {
+        /* The store is open: overrides made through the admin API apply over the file. */
+        reconfig_start(loop, config_path, argc - next, argv + next);
+        if (routes_start(loop, err, sizeof(err))) {
+            uv_run(loop, UV_RUN_DEFAULT);
+        } else {
+            log_warning("%s", err);
+            proxy.primary = -2;
+        }
+        routes_stop();
+        reconfig_stop();
+        status = proxy.primary == -2 ? 1 : 0;
+        failover_stop();
+    }
 
     log_notice("redpair stopped");
     log_close();

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "lifecycle.h"
 #include "log.h"
 
 struct proxy proxy;
@@ -98,59 +99,19 @@ static int listen_all(void)
         proxy.listener_count++;
     }
     log_notice("ready to accept connections on port %d", cfg->port);
+    lifecycle_ready();
     return 0;
 }
 
-static bool all_connected(void)
+/* Clients are let in once the HA logic knows who is primary (failover.c), or has given up
+ * waiting for one, so that no write of the first milliseconds reaches one server only. */
+void proxy_open_doors(void)
 {
-    for (int i = 0; i < CONFIG_BACKENDS; i++)
-        if (proxy.backends[i].state != BACKEND_IN_SYNC) return false;
-    return true;
-}
-
-/* Clients are let in once both backends are connected, or down-after-ms has passed, so that no
- * write of the first milliseconds reaches one server only. */
-static void open_doors(void)
-{
-    if (proxy.listener_count || uv_is_closing((uv_handle_t *)&proxy.startup)) return;
-    uv_close((uv_handle_t *)&proxy.startup, NULL);
+    if (proxy.listener_count || lifecycle_stopping()) return;
     if (listen_all() != 0) {
         proxy.primary = -2; /* tells main() that start-up failed */
         uv_stop(proxy.loop);
     }
-}
-
-static void on_startup_timeout(uv_timer_t *t)
-{
-    (void)t;
-    for (int i = 0; i < CONFIG_BACKENDS; i++)
-        if (proxy.backends[i].state != BACKEND_IN_SYNC)
-            log_warning("backend '%s' (%s:%d) is not reachable yet; serving without it",
-                        proxy.backends[i].name, proxy.backends[i].host, proxy.backends[i].port);
-    open_doors();
-}
-
-void proxy_backends_changed(void)
-{
-    int primary = -1;
-    for (int i = 0; i < CONFIG_BACKENDS && primary < 0; i++)
-        if (proxy.backends[i].state == BACKEND_IN_SYNC) primary = i;
-    if (primary != proxy.primary && proxy.primary != -2) {
-        if (primary >= 0)
-            log_notice("primary is now backend '%s'", proxy.backends[primary].name);
-        else
-            log_warning("no backend is in sync: reads and writes fail until one is");
-        proxy.primary = primary;
-    }
-    if (all_connected()) open_doors();
-}
-
-static void on_signal(uv_signal_t *s, int signum)
-{
-    (void)s;
-    log_notice("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
-    on_prepare(&proxy.flusher); /* replies already produced still go out */
-    uv_stop(proxy.loop);
 }
 
 int proxy_start(uv_loop_t *loop, struct config *config, struct command_table *commands)
@@ -163,12 +124,7 @@ int proxy_start(uv_loop_t *loop, struct config *config, struct command_table *co
 
     uv_prepare_init(loop, &proxy.flusher);
     uv_prepare_start(&proxy.flusher, on_prepare);
-    uv_signal_init(loop, &proxy.sigint);
-    uv_signal_start(&proxy.sigint, on_signal, SIGINT);
-    uv_signal_init(loop, &proxy.sigterm);
-    uv_signal_start(&proxy.sigterm, on_signal, SIGTERM);
-    uv_timer_init(loop, &proxy.startup);
-    uv_timer_start(&proxy.startup, on_startup_timeout, (uint64_t)config->down_after_ms, 0);
+    lifecycle_start(loop);
 
     for (int i = 0; i < CONFIG_BACKENDS; i++) {
         const struct backend_config *bc = &config->backends[i];

@@ -36,8 +36,7 @@ struct proxy {
     uv_tcp_t listeners[CONFIG_MAX_BIND];
     int listener_count;
     uv_prepare_t flusher;
-    uv_timer_t startup;
-    uv_signal_t sigint, sigterm;
+    unsigned paused; /* clients are not read while a new epoch is stored or a resync holds */
 
     struct client *clients; /* doubly linked */
     int client_count;
@@ -52,8 +51,8 @@ int proxy_start(uv_loop_t *loop, struct config *config, struct command_table *co
 void proxy_mark_backend_dirty(struct backend *b);
 void proxy_mark_client_dirty(struct client *c);
 void proxy_forget_client(struct client *c); /* off the dirty list: it is closing */
-/* A backend joined or left the in-sync set: pick the primary again. */
-void proxy_backends_changed(void);
+/* Starts listening (once). */
+void proxy_open_doors(void);
 uint64_t proxy_now_ms(void);
 const char *proxy_backend_name(int index);
 

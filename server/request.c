@@ -5,10 +5,12 @@
 #include <stdlib.h>
 
 #include "client.h"
+#include "hidden.h"
 #include "local.h"
 #include "proxy.h"
 #include "resp.h"
 #include "sequencer.h"
+#include "stats.h"
 
 /* Requests are recycled with their buffers, so a warm proxy allocates nothing per command. */
 static struct request *free_list;
@@ -30,11 +32,12 @@ struct request *request_new(struct client *c, const struct command *cmd)
     r->next = NULL;
     r->cmd = cmd;
     r->offset = 0;
+    r->start_ns = stats_clock();
     r->refs = 1;
-    r->awaiting = 0;
+    r->awaiting = r->holding = 0;
     r->primary = -1;
     r->reply_from = r->other_from = -1;
-    r->ready = r->info = false;
+    r->ready = r->info = r->info_ours = false;
     return r;
 }
 
@@ -67,6 +70,7 @@ void request_unref(struct request *r)
 void request_ready(struct request *r)
 {
     r->ready = true;
+    stats_command_done(r->cmd, r->start_ns);
     if (r->client) client_deliver(r->client);
 }
 
@@ -98,9 +102,11 @@ static void reply_info(struct request *r, const char *reply, size_t len)
         return;
     }
     struct buffer body = {0};
-    local_info_section(&body);
-    buffer_append(&body, "\r\n", 2);
-    buffer_append(&body, v.str, v.len);
+    if (r->info_ours) {
+        local_info_section(&body);
+        buffer_append(&body, "\r\n", 2);
+    }
+    hidden_fix_info(v.str, v.len, &body);
     buffer_clear(&r->reply);
     resp_append_bulk(&r->reply, buffer_head(&body), buffer_len(&body));
     buffer_free(&body);

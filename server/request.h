@@ -20,13 +20,16 @@ struct request {
     struct request *next;  /* in the client's reply queue, or the free list */
     const struct command *cmd;
     uint64_t offset;   /* position in the write stream; 0 unless a write */
+    uint64_t start_ns; /* stats_clock() when dispatched: the command's latency starts here */
     unsigned refs;     /* the client's queue, plus one per backend link holding it */
-    uint8_t awaiting;  /* bit per backend index: replies still due */
+    uint8_t awaiting;  /* bit per backend index: replies still due for the acknowledgement */
+    uint8_t holding;   /* bit per backend index: links holding this write for its effect */
     int8_t primary;    /* backend whose reply the client gets */
     int8_t reply_from; /* backend whose reply is in `reply`, -1 if none yet */
     int8_t other_from; /* backend whose reply is in `other`, -1 if none */
     bool ready;        /* `reply` is final: deliver when the request reaches the queue's head */
-    bool info;         /* INFO: put redpair's section in front of the primary's reply */
+    bool info;         /* INFO: the reply's keyspace line corrected (hidden.h) */
+    bool info_ours;    /* INFO: and redpair's section put in front of it */
     struct buffer reply;
     struct buffer other;  /* write: the first reply of a non-primary backend, kept to compare */
     struct buffer effect; /* write mirrored by effect: the request as the primary got it */

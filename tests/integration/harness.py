@@ -9,6 +9,8 @@ tail of every redpair log it produced is printed to stderr.
 """
 
 import glob
+import http.client
+import json
 import os
 import shutil
 import signal
@@ -344,12 +346,14 @@ class Redpair:
     SIGKILL; it raises AssertionError when redpair had died on its own, died by a signal, or
     ignored SIGTERM, so a crash during a test never goes unnoticed."""
 
-    def __init__(self, args, port=None, wait=True):
+    def __init__(self, args, port=None, wait=True, state_dir=None):
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="redpair-")
         self.log_path = os.path.join(self.dir, "redpair.log")
         self.out_path = os.path.join(self.dir, "stdout-stderr.log")
-        self.args = [redpair_bin(), "--port", str(self.port), "--logfile", self.log_path] + list(args)
+        self.state_dir = state_dir or os.path.join(self.dir, "state")
+        self.args = [redpair_bin(), "--port", str(self.port), "--logfile", self.log_path,
+                     "--state-dir", self.state_dir] + list(args)
         self.final_log = None
         self.stopped = False
         self._out = open(self.out_path, "wb")
@@ -637,10 +641,15 @@ def _logical_value(r, key, type_):
     return None
 
 
+OFFSET_KEY = b"__redpair_stream_offset__"
+
+
 def dataset_dump(client, dbs=None):
     """{(db, key): Entry(type, DUMP bytes, pttl)} over every database holding keys (or dbs).
 
-    Keys are listed with SCAN on a direct connection to one redis-server."""
+    Keys are listed with SCAN on a direct connection to one redis-server. redpair's own offset
+    key is left out: a server that never saw redpair has none (assert_backends_equal compares it
+    separately)."""
     kw = client.connection_pool.connection_kwargs
     host, port = kw.get("host", "127.0.0.1"), kw["port"]
     password = kw.get("password")
@@ -651,6 +660,8 @@ def dataset_dump(client, dbs=None):
         r = redis.Redis(host=host, port=port, db=db, password=password, socket_timeout=30)
         try:
             for key in r.scan_iter(count=1000):
+                if db == 0 and key == OFFSET_KEY:
+                    continue
                 pipe = r.pipeline(transaction=False)
                 pipe.type(key)
                 pipe.dump(key)
@@ -722,6 +733,9 @@ def assert_backends_equal(pair, ttl_tolerance_ms=1500, exact_expire=True):
     da = dataset_dump(pair.a.client())
     db = dataset_dump(pair.b.client())
     assert_datasets_equal(da, db, ttl_tolerance_ms, msg="backend a vs backend b")
+    offsets = (pair.a.client().get(OFFSET_KEY), pair.b.client().get(OFFSET_KEY))
+    if offsets[0] != offsets[1]:
+        raise AssertionError("the backends' offset keys differ: %r" % (offsets,))
     if exact_expire:
         bad = [(k, da[k].expire_at, db[k].expire_at) for k in da if da[k].expire_at != db[k].expire_at]
         if bad:
@@ -801,3 +815,62 @@ def run_threads(target, count, *args):
 
 def main():
     unittest.main(verbosity=2)
+
+
+# --- the admin API -----------------------------------------------------------------------------
+
+TOKEN = "t0ken-for-tests"
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return "<%d %r>" % (self.status, self.body[:300])
+
+
+class Api:
+    """HTTP to redpair's admin port; one keep-alive connection, reopened when the server closes."""
+
+    def __init__(self, port, token=TOKEN):
+        self.port = port
+        self.token = token
+        self.conn = None
+
+    def close(self):
+        if self.conn:
+            self.conn.close()
+            self.conn = None
+
+    def request(self, method, path, body=None, token=..., headers=None, raw_body=None):
+        token = self.token if token is ... else token
+        h = dict(headers or {})
+        if token is not None:
+            h["Authorization"] = "Bearer " + token
+        data = raw_body
+        if body is not None:
+            data = json.dumps(body).encode()
+            h["Content-Type"] = "application/json"
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=15)
+        self.conn.request(method, path, body=data, headers=h)
+        r = self.conn.getresponse()
+        resp = Response(r.status, r.headers, r.read())
+        if r.will_close:
+            self.close()
+        return resp
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def json(self, method, path, body=None, expect=200, **kw):
+        r = self.request(method, path, body=body, **kw)
+        if r.status != expect:
+            raise AssertionError("%s %s: expected %d, got %r" % (method, path, expect, r))
+        return r.json()

@@ -171,8 +171,12 @@ static void catch_up(struct backend *b, uint64_t offset)
     b->acked_offset = offset;
     b->catch_up_to = proxy.stream_offset;
     ha.resyncs++;
-    store_event(ha.epoch, "resync", b->name, "partial: replaying writes %llu..%llu",
-                (unsigned long long)offset + 1, (unsigned long long)proxy.stream_offset);
+    if (offset == proxy.stream_offset)
+        store_event(ha.epoch, "resync", b->name, "partial: no write missed (offset %llu)",
+                    (unsigned long long)offset);
+    else
+        store_event(ha.epoch, "resync", b->name, "partial: replaying writes %llu..%llu",
+                    (unsigned long long)offset + 1, (unsigned long long)proxy.stream_offset);
     failover_set_state(b, BACKEND_CATCHING_UP,
                        "it returned holding the stream up to an offset "
                        "the backlog still covers");

@@ -336,6 +336,7 @@ static void process_input(struct client *c)
             return;
         }
         const char *raw = buffer_head(&c->in);
+        c->parser.unauthenticated = !c->authenticated;
         enum resp_result res = resp_request_parse(&c->parser, raw, buffer_len(&c->in));
         if (res == RESP_MORE) return;
         if (res == RESP_ERROR) {

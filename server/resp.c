@@ -108,6 +108,8 @@ static size_t ll_to_str(char *dst, long long v)
 static const char err_mbulk_len[] = "Protocol error: invalid multibulk length";
 static const char err_mbulk_big[] = "Protocol error: too big mbulk count string";
 static const char err_bulk_len[] = "Protocol error: invalid bulk length";
+static const char err_unauth_mbulk[] = "Protocol error: unauthenticated multibulk length";
+static const char err_unauth_bulk[] = "Protocol error: unauthenticated bulk length";
 static const char err_bulk_big[] = "Protocol error: too big bulk count string";
 static const char err_inline_big[] = "Protocol error: too big inline request";
 static const char err_quotes[] = "Protocol error: unbalanced quotes in request";
@@ -199,6 +201,8 @@ static enum resp_result parse_multibulk(struct resp_request *r, const char *buf,
         if (res == RESP_MORE) return RESP_MORE;
         if (!resp_parse_ll(buf + r->pos + 1, cr - r->pos - 1, &ll) || ll > RESP_MULTIBULK_MAX)
             return fail(r, err_mbulk_len);
+        if (r->unauthenticated && ll > RESP_UNAUTH_MULTIBULK_MAX)
+            return fail(r, err_unauth_mbulk);
         r->pos = cr + 2;
         if (ll <= 0) { /* `*0` and `*-1` are no command at all */
             r->size = r->pos;
@@ -223,6 +227,7 @@ static enum resp_result parse_multibulk(struct resp_request *r, const char *buf,
             if (!resp_parse_ll(buf + r->pos + 1, cr - r->pos - 1, &ll) || ll < 0 ||
                 ll > r->max_bulk_len)
                 return fail(r, err_bulk_len);
+            if (r->unauthenticated && ll > RESP_UNAUTH_BULK_MAX) return fail(r, err_unauth_bulk);
             r->pos = cr + 2;
             r->bulk_len = ll;
         }

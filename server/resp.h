@@ -25,6 +25,9 @@
 #define RESP_INLINE_MAX      (64 * 1024) /* longest inline command or length line, as Redis */
 #define RESP_MULTIBULK_MAX   (1L << 20)  /* most arguments in one command */
 #define RESP_REPLY_MAX_DEPTH 1024 /* deepest nesting of arrays in a reply (Lua can nest 140+) */
+/* Before AUTH a client may send no more than Redis allows one: a password needs no megabytes. */
+#define RESP_UNAUTH_MULTIBULK_MAX 10
+#define RESP_UNAUTH_BULK_MAX      16384
 
 enum resp_result { RESP_DONE, RESP_MORE, RESP_ERROR };
 
@@ -35,6 +38,7 @@ struct resp_arg {
 
 struct resp_request {
     long long max_bulk_len; /* proto-max-bulk-len */
+    bool unauthenticated;   /* the RESP_UNAUTH_* limits apply */
 
     /* Result, valid after RESP_DONE until the next resp_request_reset(). */
     int argc; /* 0 for an empty line or `*0`: nothing to execute, just consume */

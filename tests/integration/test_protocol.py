@@ -247,6 +247,32 @@ class ProtocolTest(RedpairTestCase):
         self.assertEqual(pair.a.client().get("k"), b"v")
         self.assertEqual(pair.b.client().get("k"), b"v")
 
+    def test_unauthenticated_limits_match_redis(self):
+        """Before AUTH, Redis takes at most 10 arguments and 16 KB per argument: a client without
+        the password cannot make the server buffer megabytes."""
+        pair = self.pair(requirepass="secret")
+        direct = self.start_redis(extra_args=REDIS_LIMITS + ["--requirepass", "secret"])
+        too_big = [
+            resp_command("SET", "k", "x" * 16385),
+            resp_command("DEL", *["k%d" % i for i in range(10)]),
+        ]
+        for data in too_big:
+            with self.subTest(data=data[:30]):
+                got = {}
+                for name, port in (("redis", direct.port), ("redpair", pair.port)):
+                    with RawConn(port, timeout=5) as conn:
+                        conn.send(data)
+                        got[name] = conn.read_until_closed(timeout=5)
+                self.assertEqual(got["redpair"], got["redis"])
+                self.assertTrue(got["redpair"].startswith(b"-ERR Protocol error: unauthenticated"))
+        for name, port in (("redis", direct.port), ("redpair", pair.port)):
+            with RawConn(port, timeout=5) as conn:  # at the limits: refused only for want of AUTH
+                self.assertTrue(conn.cmd("SET", "k", "x" * 16384).startswith(b"-NOAUTH"), name)
+                self.assertTrue(conn.cmd("DEL", *["k%d" % i for i in range(9)]).startswith(b"-NOAUTH"), name)
+        with RawConn(pair.port, timeout=5) as conn:
+            self.assertEqual(conn.cmd("AUTH", "secret"), b"+OK\r\n")
+            self.assertEqual(conn.cmd("SET", "k", "x" * 100000), b"+OK\r\n")
+
     def test_requirepass_auth_with_default_user(self):
         pair = self.pair(requirepass="secret")
         direct = self.start_redis(extra_args=REDIS_LIMITS + ["--requirepass", "secret"])

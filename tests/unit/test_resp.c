@@ -245,6 +245,25 @@ START_TEST(test_max_bulk_len)
 }
 END_TEST
 
+START_TEST(test_unauthenticated_limits)
+{
+    struct resp_request r;
+    resp_request_init(&r, 1 << 20);
+    r.unauthenticated = true;
+    ck_assert_int_eq(resp_request_parse(&r, S("*11\r\n")), RESP_ERROR);
+    ck_assert_str_eq(r.error, "Protocol error: unauthenticated multibulk length");
+    resp_request_reset(&r);
+    ck_assert_int_eq(resp_request_parse(&r, S("*2\r\n$4\r\nAUTH\r\n$16385\r\n")), RESP_ERROR);
+    ck_assert_str_eq(r.error, "Protocol error: unauthenticated bulk length");
+    resp_request_reset(&r);
+    ck_assert_int_eq(resp_request_parse(&r, S("*10\r\n$16384\r\n")), RESP_MORE);
+    resp_request_reset(&r);
+    r.unauthenticated = false; /* after AUTH: proto-max-bulk-len alone */
+    ck_assert_int_eq(resp_request_parse(&r, S("*11\r\n$16385\r\n")), RESP_MORE);
+    resp_request_free(&r);
+}
+END_TEST
+
 START_TEST(test_huge_claimed_count)
 {
     /* A header may claim a million arguments; argv grows only as they arrive. */
@@ -933,6 +952,7 @@ int main(void)
     tcase_add_test(tc, test_multibulk_redis_quirks);
     tcase_add_test(tc, test_multibulk_errors);
     tcase_add_test(tc, test_max_bulk_len);
+    tcase_add_test(tc, test_unauthenticated_limits);
     tcase_add_test(tc, test_huge_claimed_count);
     tcase_add_test(tc, test_too_big_lines);
     tcase_add_test(tc, test_inline);

@@ -201,8 +201,7 @@ static enum resp_result parse_multibulk(struct resp_request *r, const char *buf,
         if (res == RESP_MORE) return RESP_MORE;
         if (!resp_parse_ll(buf + r->pos + 1, cr - r->pos - 1, &ll) || ll > RESP_MULTIBULK_MAX)
             return fail(r, err_mbulk_len);
-        if (r->unauthenticated && ll > RESP_UNAUTH_MULTIBULK_MAX)
-            return fail(r, err_unauth_mbulk);
+        if (r->unauthenticated && ll > RESP_UNAUTH_MULTIBULK_MAX) return fail(r, err_unauth_mbulk);
         r->pos = cr + 2;
         if (ll <= 0) { /* `*0` and `*-1` are no command at all */
             r->size = r->pos;

@@ -151,9 +151,6 @@ class RawConn:
         chunk = self.sock.recv(1 << 16)
         if not chunk:
             raise ConnectionClosed("connection closed by peer")
-        if self.pos > (1 << 20):
-            del self.buf[: self.pos]
-            self.pos = 0
         self.buf += chunk
 
     def _line_end(self, start):
@@ -188,6 +185,9 @@ class RawConn:
 
     def read_reply(self):
         """The raw bytes of the next complete reply."""
+        if self.pos > (1 << 20):  # between replies, where no offset into buf is held
+            del self.buf[: self.pos]
+            self.pos = 0
         end = self._skip_value(self.pos)
         data = bytes(self.buf[self.pos : end])
         self.pos = end

@@ -39,18 +39,20 @@ enum command_local {
 /* How a write is made deterministic before it enters the stream (see rewrite.h). */
 enum command_rewrite {
     REWRITE_NONE,
-    REWRITE_EXPIRE,  /* EXPIRE key s     -> PEXPIREAT key abs-ms */
-    REWRITE_PEXPIRE, /* PEXPIRE key ms   -> PEXPIREAT key abs-ms */
-    REWRITE_SETEX,   /* SETEX key s v    -> SET key v PXAT abs-ms */
-    REWRITE_PSETEX,  /* PSETEX key ms v  -> SET key v PXAT abs-ms */
-    REWRITE_SET,     /* SET ... EX s|PX ms ... -> PXAT abs-ms */
-    REWRITE_GETEX,   /* GETEX key EX s|PX ms   -> PXAT abs-ms */
-    REWRITE_RESTORE, /* RESTORE key ttl v      -> ttl absolute + ABSTTL */
-    REWRITE_XADD,    /* XADD with an automatic ID: refused until streams land */
+    REWRITE_EXPIRE,     /* EXPIRE key s     -> PEXPIREAT key abs-ms */
+    REWRITE_PEXPIRE,    /* PEXPIRE key ms   -> PEXPIREAT key abs-ms */
+    REWRITE_SETEX,      /* SETEX key s v    -> SET key v PXAT abs-ms */
+    REWRITE_PSETEX,     /* PSETEX key ms v  -> SET key v PXAT abs-ms */
+    REWRITE_SET,        /* SET ... EX s|PX ms ... -> PXAT abs-ms */
+    REWRITE_GETEX,      /* GETEX key EX s|PX ms   -> PXAT abs-ms */
+    REWRITE_RESTORE,    /* RESTORE key ttl v      -> ttl absolute + ABSTTL */
+    REWRITE_XTRIM,      /* XTRIM key MAXLEN|MINID ~ n -> exact trimming: MAXLEN|MINID = n */
+    REWRITE_XREADGROUP, /* refused with BLOCK; otherwise the same on both */
     /* Mirrored by effect: the secondary gets what the primary's reply says happened. */
     REWRITE_SPOP,         /* -> SREM key popped... */
     REWRITE_INCRBYFLOAT,  /* -> SET key result KEEPTTL */
     REWRITE_HINCRBYFLOAT, /* -> HSET key field result */
+    REWRITE_XADD,         /* -> XADD key ... <the ID the primary chose> ...; ~ trims exactly */
 };
 
 #define CMD_FLAG_WRITE       (1u << 0)

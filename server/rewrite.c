@@ -264,55 +264,110 @@ static bool parse_stream_id(const char *s, size_t len, bool *auto_seq)
     return parse_ull(dash + 1);
 }
 
+/* Where the parts of an XADD or XTRIM are, found as Redis's own parser walks the options. */
+struct xargs {
+    int id;     /* XADD: the ID argument (an explicit ID, "*" or "<ms>-*") */
+    int approx; /* the "~" of approximate trimming; 0: exact or no trimming */
+    int limit;  /* the "LIMIT" of "LIMIT count"; 0: none */
+};
+
 /* XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]] <*|id> field value ...
- * An automatic ID is chosen by each server's clock and last ID, so the two would differ; until
- * the primary's choice is mirrored, it is refused. Only a command Redis would accept up to the
- * ID is refused: errors stay Redis's own. */
-static enum rewrite_result check_xadd(int argc, const char *const *argv, const size_t *argl,
-                                      const char **refusal)
+ * XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT count]
+ * False where Redis would reply an error: such a command is left for Redis to reject. */
+static bool parse_xargs(bool xadd, int argc, const char *const *argv, const size_t *argl,
+                        struct xargs *x)
 {
-    bool trim = false, approx = false, limit = false, automatic = false;
+    bool trim = false;
     long long n;
     int i;
 
+    memset(x, 0, sizeof(*x));
     for (i = 2; i < argc; i++) {
         int more = argc - 1 - i;
         const char *o = argv[i];
         size_t len = argl[i];
-        if (is_opt(o, len, "*")) {
-            automatic = true;
+        if (xadd && is_opt(o, len, "*")) {
             break;
         } else if ((is_opt(o, len, "maxlen") || is_opt(o, len, "minid")) && more) {
             bool maxlen = is_opt(o, len, "maxlen");
-            if (trim) return REWRITE_UNCHANGED;
-            approx = false;
+            if (trim) return false;
+            x->approx = 0;
             if (more >= 2 && is_opt(argv[i + 1], argl[i + 1], "~")) {
-                approx = true;
-                i++;
+                x->approx = ++i;
             } else if (more >= 2 && is_opt(argv[i + 1], argl[i + 1], "=")) {
                 i++;
             }
             i++;
             if (maxlen ? !resp_parse_ll(argv[i], argl[i], &n) || n < 0
                        : !parse_stream_id(argv[i], argl[i], NULL))
-                return REWRITE_UNCHANGED;
+                return false;
             trim = true;
         } else if (is_opt(o, len, "limit") && more) {
-            if (!resp_parse_ll(argv[i + 1], argl[i + 1], &n) || n < 0) return REWRITE_UNCHANGED;
-            limit = true;
-            i++;
-        } else if (is_opt(o, len, "nomkstream")) {
-        } else {
-            if (!parse_stream_id(o, len, &automatic)) return REWRITE_UNCHANGED;
+            if (!resp_parse_ll(argv[i + 1], argl[i + 1], &n) || n < 0) return false;
+            x->limit = i++;
+        } else if (xadd && is_opt(o, len, "nomkstream")) {
+        } else if (xadd) {
+            bool auto_seq = false;
+            if (!parse_stream_id(o, len, &auto_seq)) return false;
             break;
+        } else {
+            return false;
         }
     }
-    if (limit && (!trim || !approx)) return REWRITE_UNCHANGED;
+    if (x->limit && (!trim || !x->approx)) return false;
+    if (!xadd) return trim;
+    x->id = i;
     int pairs = argc - (i + 1);
-    if (i >= argc || pairs < 2 || pairs % 2) return REWRITE_UNCHANGED;
-    if (!automatic) return REWRITE_UNCHANGED;
-    *refusal = "XADD with an automatic ID is not supported by redpair yet: give an explicit ID";
-    return REWRITE_REFUSED;
+    return i < argc && pairs >= 2 && pairs % 2 == 0;
+}
+
+/* Approximate trimming ("~") cuts at whole nodes of the stream's radix tree, whose layout is each
+ * server's own (stream-node-max-entries, history), so the two could keep different entries. Both
+ * trim exactly instead: "~" becomes "=", and LIMIT, which Redis allows with "~" only, goes. A
+ * client asked for at least that many entries kept, and gets exactly that many. */
+static enum rewrite_result rewrite_xtrim(bool xadd, int argc, const char *const *argv,
+                                         const size_t *argl, struct buffer *out)
+{
+    struct xargs x;
+    struct args a;
+
+    if (!parse_xargs(xadd, argc, argv, argl, &x) || !x.approx) return REWRITE_UNCHANGED;
+    args_init(&a, argc);
+    for (int j = 0; j < argc; j++) {
+        if (j == x.approx)
+            args_str(&a, "=");
+        else if (x.limit && (j == x.limit || j == x.limit + 1))
+            continue;
+        else
+            args_push(&a, argv[j], argl[j]);
+    }
+    args_emit(&a, out);
+    return REWRITE_DONE;
+}
+
+/* XREADGROUP without BLOCK hands out the same entries on both servers, which hold the same stream
+ * and group. With BLOCK it would wait inside a backend's stream; redpair does not park it yet. */
+static enum rewrite_result check_xreadgroup(int argc, const char *const *argv, const size_t *argl,
+                                            const char **refusal)
+{
+    for (int i = 1; i < argc; i++) {
+        int more = argc - 1 - i;
+        const char *o = argv[i];
+        size_t len = argl[i];
+        if (is_opt(o, len, "block") && more) {
+            *refusal = "XREADGROUP with BLOCK is not supported by redpair yet: read without BLOCK";
+            return REWRITE_REFUSED;
+        } else if (is_opt(o, len, "count") && more) {
+            i++;
+        } else if (is_opt(o, len, "group") && more >= 2) {
+            i += 2;
+        } else if (is_opt(o, len, "streams") && more) {
+            break;
+        } else if (!is_opt(o, len, "noack")) {
+            break; /* a syntax error: Redis's own */
+        }
+    }
+    return REWRITE_UNCHANGED;
 }
 
 enum rewrite_result rewrite_request(const struct command *cmd, int argc, const char *const *argv,
@@ -327,7 +382,9 @@ enum rewrite_result rewrite_request(const struct command *cmd, int argc, const c
     case REWRITE_SET: return rewrite_set(false, argc, argv, argl, now_ms, out);
     case REWRITE_GETEX: return rewrite_set(true, argc, argv, argl, now_ms, out);
     case REWRITE_RESTORE: return rewrite_restore(argc, argv, argl, now_ms, out);
-    case REWRITE_XADD: return check_xadd(argc, argv, argl, refusal);
+    case REWRITE_XADD: return rewrite_xtrim(true, argc, argv, argl, out);
+    case REWRITE_XTRIM: return rewrite_xtrim(false, argc, argv, argl, out);
+    case REWRITE_XREADGROUP: return check_xreadgroup(argc, argv, argl, refusal);
     default: return REWRITE_UNCHANGED;
     }
 }
@@ -409,6 +466,29 @@ static bool effect_float(enum command_rewrite rw, int argc, const char *const *a
     return false;
 }
 
+/* XADD -> the same XADD with the ID the primary chose in place of "*" or "<ms>-*": the same
+ * entry, the same stream. A nil reply (NOMKSTREAM, no stream) or an error is nothing. */
+static bool effect_xadd(int argc, const char *const *argv, const size_t *argl, const char *reply,
+                        size_t len, struct buffer *out)
+{
+    const char *id;
+    size_t idlen;
+    struct xargs x;
+    struct args a;
+
+    if (!read_bulk(&reply, &len, &id, &idlen)) return false;
+    if (!parse_xargs(true, argc, argv, argl, &x)) return false;
+    args_init(&a, argc);
+    for (int j = 0; j < argc; j++) {
+        if (j == x.id)
+            args_push(&a, id, idlen);
+        else
+            args_push(&a, argv[j], argl[j]);
+    }
+    args_emit(&a, out);
+    return true;
+}
+
 bool rewrite_effect(const struct command *cmd, const char *request, size_t request_len,
                     const char *reply, size_t reply_len, struct buffer *out)
 {
@@ -418,18 +498,17 @@ bool rewrite_effect(const struct command *cmd, const char *request, size_t reque
     if (!rewrite_needs_effect(cmd)) return false;
     resp_request_init(&r, LLONG_MAX);
     if (resp_request_parse(&r, request, request_len) == RESP_DONE) {
-        /* Only the key and the field are needed. */
-        const char *argv[3];
-        size_t argl[3];
-        int argc = r.argc < 3 ? r.argc : 3;
-        for (int i = 0; i < argc; i++) {
-            argv[i] = resp_request_arg(&r, request, i);
-            argl[i] = r.argv[i].len;
-        }
+        struct args in;
+        args_init(&in, r.argc);
+        for (int i = 0; i < r.argc; i++)
+            args_push(&in, resp_request_arg(&r, request, i), r.argv[i].len);
         if (cmd->rewrite == REWRITE_SPOP)
-            ok = argc >= 2 && effect_spop(argv[1], argl[1], reply, reply_len, out);
+            ok = in.argc >= 2 && effect_spop(in.argv[1], in.argl[1], reply, reply_len, out);
+        else if (cmd->rewrite == REWRITE_XADD)
+            ok = effect_xadd(in.argc, in.argv, in.argl, reply, reply_len, out);
         else
-            ok = effect_float(cmd->rewrite, argc, argv, argl, reply, reply_len, out);
+            ok = effect_float(cmd->rewrite, in.argc, in.argv, in.argl, reply, reply_len, out);
+        args_free(&in);
     }
     resp_request_free(&r);
     return ok;

@@ -9,6 +9,8 @@
  *                       what happened, then gets that effect:
  *                       SPOP k -> "x"           secondary: SREM k x
  *                       INCRBYFLOAT k 1.5 -> "3"  secondary: SET k 3 KEEPTTL
+ *                       XADD s * f v -> "1700000000000-0"
+ *                                         secondary: XADD s 1700000000000-0 f v
  */
 #ifndef REDPAIR_REWRITE_H
 #define REDPAIR_REWRITE_H

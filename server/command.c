@@ -178,6 +178,8 @@ static const struct rule rules[] = {
     REWRITE("xadd", REWRITE_XADD),
     REWRITE("xtrim", REWRITE_XTRIM),
     REWRITE("xreadgroup", REWRITE_XREADGROUP),
+    REWRITE("xautoclaim", REWRITE_XAUTOCLAIM),
+    REWRITE("xclaim", REWRITE_XCLAIM),
     REWRITE("spop", REWRITE_SPOP),
     REWRITE("incrbyfloat", REWRITE_INCRBYFLOAT),
     REWRITE("hincrbyfloat", REWRITE_HINCRBYFLOAT),
@@ -217,9 +219,7 @@ static const struct rule rules[] = {
     UNSUPPORTED("watch"),
     UNSUPPORTED("unwatch"),
     UNSUPPORTED("waitaof"),
-    /* Claims pick entries by each server's own idle times; XREAD may block. */
-    UNSUPPORTED("xclaim"),
-    UNSUPPORTED("xautoclaim"),
+    /* XREAD may block. */
     UNSUPPORTED("xread"),
 
     /* Server administration belongs to redpair, which must know about it. */
@@ -434,20 +434,9 @@ static bool next_value(struct cursor *c, struct resp_value *v)
     return true;
 }
 
-/* Skips one complete value, nested arrays included, without recursing. */
 static bool skip_value(struct cursor *c)
 {
-    size_t todo = 1;
-    while (todo > 0) {
-        struct resp_value v;
-        if (!next_value(c, &v)) return false;
-        todo--;
-        if (v.type == '*' && v.integer > 0) {
-            if ((unsigned long long)v.integer > c->left) return false; /* cannot all be there */
-            todo += (size_t)v.integer;
-        }
-    }
-    return true;
+    return resp_value_skip(&c->p, &c->left);
 }
 
 static bool next_integer(struct cursor *c, long long *n)

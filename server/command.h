@@ -53,6 +53,8 @@ enum command_rewrite {
     REWRITE_INCRBYFLOAT,  /* -> SET key result KEEPTTL */
     REWRITE_HINCRBYFLOAT, /* -> HSET key field result */
     REWRITE_XADD,         /* -> XADD key ... <the ID the primary chose> ...; ~ trims exactly */
+    REWRITE_XAUTOCLAIM,   /* -> XCLAIM key group consumer 0 <claimed and deleted IDs> */
+    REWRITE_XCLAIM,       /* -> a script: XCLAIM of the claimed IDs, then of the others */
 };
 
 #define CMD_FLAG_WRITE       (1u << 0)

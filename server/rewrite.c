@@ -393,13 +393,20 @@ enum rewrite_result rewrite_request(const struct command *cmd, int argc, const c
  * Effects: what the primary's reply says happened, as a command for the secondary.
  * ------------------------------------------------------------------------------------------- */
 
+/* The next value of a reply: a whole scalar, or an array's header. */
+static bool read_header(const char **p, size_t *left, struct resp_value *v)
+{
+    size_t n = resp_value_read(*p, *left, v);
+    if (n == 0 || n > *left) return false;
+    *p += n;
+    *left -= n;
+    return true;
+}
+
 static bool read_bulk(const char **p, size_t *left, const char **s, size_t *len)
 {
     struct resp_value v;
-    size_t n = resp_value_read(*p, *left, &v);
-    if (n == 0 || n > *left || v.type != '$' || !v.str) return false;
-    *p += n;
-    *left -= n;
+    if (!read_header(p, left, &v) || v.type != '$' || !v.str) return false;
     *s = v.str;
     *len = v.len;
     return true;
@@ -489,6 +496,176 @@ static bool effect_xadd(int argc, const char *const *argv, const size_t *argl, c
     return true;
 }
 
+/* XAUTOCLAIM key group consumer min-idle start [COUNT n] [JUSTID] -> [cursor, claimed, deleted].
+ * Which entries were idle long enough is for the primary's clock to say; the secondary gets
+ *     XCLAIM key group consumer 0 <claimed IDs> <deleted IDs> [JUSTID]
+ * which claims the same entries (delivered once more unless JUSTID, as XAUTOCLAIM counts) and
+ * drops the deleted ones from the pending list, as XCLAIM does for an ID gone from the stream. */
+static bool effect_xautoclaim(int argc, const char *const *argv, const size_t *argl,
+                              const char *reply, size_t len, struct buffer *out)
+{
+    struct resp_value v;
+    long long claimed, deleted;
+    bool justid = false;
+
+    for (int j = 6; j < argc; j++) {
+        if (is_opt(argv[j], argl[j], "count"))
+            j++;
+        else if (is_opt(argv[j], argl[j], "justid"))
+            justid = true;
+    }
+    if (argc < 6 || !read_header(&reply, &len, &v) || v.type != '*' || v.integer < 3 ||
+        !resp_value_skip(&reply, &len)) /* the cursor */
+        return false;
+    const char *list = reply;
+    size_t list_len = len;
+    if (!read_header(&reply, &len, &v) || v.type != '*' || v.integer < 0) return false;
+    claimed = v.integer;
+    for (long long i = 0; i < claimed; i++)
+        if (!resp_value_skip(&reply, &len)) return false;
+    if (!read_header(&reply, &len, &v) || v.type != '*' || v.integer < 0) return false;
+    deleted = v.integer;
+    if (claimed + deleted == 0) return false; /* nothing happened */
+    if (claimed + deleted > (long long)list_len || claimed + deleted > INT_MAX - 8) return false;
+
+    struct args a;
+    args_init(&a, 6 + (int)(claimed + deleted));
+    args_str(&a, "XCLAIM");
+    for (int j = 1; j <= 3; j++) args_push(&a, argv[j], argl[j]);
+    args_str(&a, "0");
+    read_header(&list, &list_len, &v);
+    for (long long i = 0; i < claimed + deleted; i++) {
+        if (i == claimed) read_header(&list, &list_len, &v); /* the deleted IDs */
+        const char *id;
+        size_t idlen;
+        long long rest = 0; /* an entry is [id, [field, value, ...]] */
+        if (i < claimed && !justid) {
+            if (!read_header(&list, &list_len, &v) || v.type != '*' || v.integer < 1) break;
+            rest = v.integer - 1;
+        }
+        if (!read_bulk(&list, &list_len, &id, &idlen)) break;
+        while (rest > 0 && resp_value_skip(&list, &list_len)) rest--;
+        if (rest > 0) break;
+        args_push(&a, id, idlen);
+    }
+    if (a.argc != 5 + (int)(claimed + deleted)) {
+        args_free(&a);
+        return false;
+    }
+    if (justid) args_str(&a, "JUSTID");
+    args_emit(&a, out);
+    return true;
+}
+
+/* A stream ID's value, strictly: "<ms>" (sequence 0) or "<ms>-<seq>". */
+static bool stream_id_value(const char *s, size_t len, unsigned long long v[2])
+{
+    char buf[64];
+    if (len == 0 || len >= sizeof(buf) || !parse_stream_id(s, len, NULL)) return false;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *end;
+    v[0] = strtoull(buf, &end, 10);
+    v[1] = *end == '-' ? strtoull(end + 1, NULL, 10) : 0;
+    return true;
+}
+
+/* The secondary's XCLAIM, in one script, as the backend links carry one command per effect:
+ * the claimed IDs with min-idle 0 and the client's options; then the others with a min-idle no
+ * entry reaches, which claims none of them but drops those gone from the stream from the pending
+ * list, as the primary's XCLAIM did, and sets LASTID. */
+static const char xclaim_script[] =
+    "local nc, nu, g, c, last = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5] "
+    "local function claim(idle, from, to, extra) "
+    "local a = {'XCLAIM', KEYS[1], g, c, idle} "
+    "for i = from, to do a[#a + 1] = ARGV[i] end "
+    "for _, v in ipairs(extra) do a[#a + 1] = v end "
+    "redis.call(unpack(a)) end "
+    "local opts = {} for i = 6 + nc + nu, #ARGV do opts[#opts + 1] = ARGV[i] end "
+    "if nc > 0 then claim('0', 6, 5 + nc, opts) end "
+    "if nu > 0 then claim('9223372036854775807', 6 + nc, 5 + nc + nu, "
+    "last ~= '' and {'LASTID', last} or {}) end "
+    "return nc";
+
+/* XCLAIM key group consumer min-idle id... [IDLE ms] [TIME ms] [RETRYCOUNT n] [FORCE] [JUSTID]
+ * [LASTID id] -> the claimed entries (or IDs), in the order asked. Which were idle long enough
+ * is for the primary's clock to say; every ID asked for that is gone from the stream leaves the
+ * pending list whatever its idle time, which the secondary's data decides alike. */
+static bool effect_xclaim(int argc, const char *const *argv, const size_t *argl, const char *reply,
+                          size_t len, struct buffer *out)
+{
+    struct resp_value v;
+    int ids_end = 5, opts;
+    bool justid = false;
+    const char *last = "";
+    size_t lastlen = 0;
+    unsigned long long want[2], got[2];
+
+    while (ids_end < argc && parse_stream_id(argv[ids_end], argl[ids_end], NULL)) ids_end++;
+    for (opts = ids_end; opts < argc; opts++) {
+        if (is_opt(argv[opts], argl[opts], "justid")) justid = true;
+        if (is_opt(argv[opts], argl[opts], "lastid") && opts + 1 < argc) {
+            last = argv[opts + 1];
+            lastlen = argl[opts + 1];
+        }
+    }
+    if (argc < 6 || ids_end == 5 || !read_header(&reply, &len, &v) || v.type != '*' ||
+        v.integer < 0 || v.integer > ids_end - 5)
+        return false;
+    long long claimed = v.integer;
+
+    char counts[2][24] = {"", ""}; /* filled in once known */
+    struct args a;
+    args_init(&a, 8 + 2 * argc);
+    args_str(&a, "EVAL");
+    args_str(&a, xclaim_script);
+    args_str(&a, "1");
+    args_push(&a, argv[1], argl[1]);
+    args_str(&a, counts[0]);
+    args_str(&a, counts[1]);
+    args_push(&a, argv[2], argl[2]);
+    args_push(&a, argv[3], argl[3]);
+    args_push(&a, last, lastlen);
+    /* The reply lists the claimed IDs in the order asked: a merge finds the others. */
+    int *unclaimed = malloc(sizeof(*unclaimed) * (size_t)argc);
+    int nu = 0, j = 5;
+    if (!unclaimed) abort();
+    for (long long i = 0; i < claimed; i++) {
+        const char *id;
+        size_t idlen;
+        long long rest = 0; /* an entry is [id, [field, value, ...]] */
+        if (!justid) {
+            if (!read_header(&reply, &len, &v) || v.type != '*' || v.integer < 1) break;
+            rest = v.integer - 1;
+        }
+        if (!read_bulk(&reply, &len, &id, &idlen) || !stream_id_value(id, idlen, got)) break;
+        while (rest > 0 && resp_value_skip(&reply, &len)) rest--;
+        if (rest > 0) break;
+        for (; j < ids_end; j++) {
+            if (stream_id_value(argv[j], argl[j], want) && want[0] == got[0] && want[1] == got[1])
+                break;
+            unclaimed[nu++] = j;
+        }
+        if (j++ == ids_end) break; /* not one asked for */
+        args_push(&a, id, idlen);
+    }
+    if (a.argc != 9 + claimed) {
+        free(unclaimed);
+        args_free(&a);
+        return false;
+    }
+    for (; j < ids_end; j++) unclaimed[nu++] = j;
+    for (int i = 0; i < nu; i++) args_push(&a, argv[unclaimed[i]], argl[unclaimed[i]]);
+    free(unclaimed);
+    for (int i = ids_end; i < argc; i++) args_push(&a, argv[i], argl[i]);
+    snprintf(counts[0], sizeof(counts[0]), "%lld", claimed);
+    snprintf(counts[1], sizeof(counts[1]), "%d", nu);
+    a.argl[4] = strlen(counts[0]);
+    a.argl[5] = strlen(counts[1]);
+    args_emit(&a, out);
+    return true;
+}
+
 bool rewrite_effect(const struct command *cmd, const char *request, size_t request_len,
                     const char *reply, size_t reply_len, struct buffer *out)
 {
@@ -506,6 +683,10 @@ bool rewrite_effect(const struct command *cmd, const char *request, size_t reque
             ok = in.argc >= 2 && effect_spop(in.argv[1], in.argl[1], reply, reply_len, out);
         else if (cmd->rewrite == REWRITE_XADD)
             ok = effect_xadd(in.argc, in.argv, in.argl, reply, reply_len, out);
+        else if (cmd->rewrite == REWRITE_XAUTOCLAIM)
+            ok = effect_xautoclaim(in.argc, in.argv, in.argl, reply, reply_len, out);
+        else if (cmd->rewrite == REWRITE_XCLAIM)
+            ok = effect_xclaim(in.argc, in.argv, in.argl, reply, reply_len, out);
         else
             ok = effect_float(cmd->rewrite, in.argc, in.argv, in.argl, reply, reply_len, out);
         args_free(&in);

@@ -283,8 +283,7 @@ class ProtocolTest(RedpairTestCase):
             ("BLPOP", "k", "1"),
             ("BRPOPLPUSH", "k", "k2", "1"),
             ("BZPOPMIN", "z", "1"),
-            ("XCLAIM", "s", "g", "c", "0", "1-1"),
-            ("XAUTOCLAIM", "s", "g", "c", "0", "0"),
+            ("XREAD", "STREAMS", "s", "0"),
             ("CLIENT", "PAUSE", "10"),
             ("CLIENT", "TRACKING", "on"),
         ]

@@ -4,10 +4,12 @@
   byte for byte): EVAL with keys and arguments, EVALSHA after SCRIPT LOAD, NOSCRIPT, EVAL_RO,
   a Lua library with FUNCTION LOAD, FCALL and FCALL_RO, FUNCTION DUMP/RESTORE/DELETE/FLUSH,
   XADD with explicit and automatic IDs, XRANGE, consumer groups (XGROUP, XREADGROUP without BLOCK,
-  XACK, XPENDING, XINFO GROUPS, XSETID). Stream IDs made from a server's clock cannot match
+  XACK, XPENDING, XINFO GROUPS, XSETID, XCLAIM, XAUTOCLAIM). Stream IDs made from a server's clock cannot match
   between two servers: they are masked before the comparison, so only their shape is compared.
 - Afterwards both backends hold the same data: the same stream IDs, the same consumer groups and
   pending lists (all but the delivery times, each server's clock), the same functions.
+- XCLAIM and XAUTOCLAIM follow what the primary took by its own clock, even where the secondary's
+  clock would have taken something else.
 - After the primary is killed, EVALSHA of a script loaded before and FCALL still work.
 - A script that writes TIME is caught by the comparison of the two replies: INFO's divergences.
 
@@ -152,6 +154,40 @@ STREAMS = [
     ("XREADGROUP", "GROUP", "g", "c1", "STREAMS", "cs", "0"),
 ]
 
+# Claims, on a stream of explicit IDs. An entry's idle time is each server's own clock's; IDLE
+# sets it alike on both (to within the milliseconds between them), so that which entries a
+# min-idle-time takes is the same answer here, while redpair mirrors whatever the primary took.
+CLAIMS = [
+    ("XADD", "cl", "1-1", "n", "1"),
+    ("XADD", "cl", "2-1", "n", "2"),
+    ("XADD", "cl", "3-1", "n", "3"),
+    ("XADD", "cl", "4-1", "n", "4"),
+    ("XADD", "cl", "5-1", "n", "5"),
+    ("XGROUP", "CREATE", "cl", "g", "0"),
+    ("XREADGROUP", "GROUP", "g", "c1", "STREAMS", "cl", ">"),
+    ("XCLAIM", "cl", "g", "c2", "0", "1-1", "2-1", "JUSTID"),
+    ("XCLAIM", "cl", "g", "c2", "0", "3-1"),
+    ("XCLAIM", "cl", "g", "c1", "0", "4-1", "IDLE", "3600000", "RETRYCOUNT", "7"),
+    ("XCLAIM", "cl", "g", "c3", "1800000", "1-1", "4-1", "5-1"),  # 4-1 alone is that idle
+    ("XCLAIM", "cl", "g", "c3", "0", "9-9"),  # not pending: nothing
+    ("XCLAIM", "cl", "g", "c3", "0", "9-9", "FORCE"),  # not in the stream: nothing
+    ("XCLAIM", "cl", "g", "c3", "0", "1-1", "LASTID", "7-0", "JUSTID"),
+    ("XCLAIM", "cl", "g", "c3", "0", "nonsense"),
+    ("XCLAIM", "cl", "nosuch", "c3", "0", "1-1"),
+    ("XINFO", "GROUPS", "cl"),
+    ("XDEL", "cl", "2-1", "5-1"),
+    ("XCLAIM", "cl", "g", "c4", "3600000", "2-1", "3-1"),  # 2-1 is gone: dropped, 3-1 stays
+    ("XPENDING", "cl", "g"),
+    ("XCLAIM", "cl", "g", "c1", "0", "3-1", "IDLE", "7200000"),
+    ("XAUTOCLAIM", "cl", "g", "c5", "3600000", "0"),  # 3-1 and 4-1; 5-1 is gone
+    ("XAUTOCLAIM", "cl", "g", "c6", "0", "0", "COUNT", "1", "JUSTID"),
+    ("XAUTOCLAIM", "cl", "g", "c6", "0", "0", "COUNT", "1", "JUSTID"),  # the same entry again
+    ("XAUTOCLAIM", "cl", "g", "c7", "3600000", "0"),  # none that idle any more: nothing
+    ("XAUTOCLAIM", "cl", "nosuch", "c7", "0", "0"),
+    ("XPENDING", "cl", "g"),
+    ("XINFO", "GROUPS", "cl"),
+]
+
 # An ID from a server's clock: milliseconds since 1970, thirteen digits for centuries yet.
 CLOCK_ID = re.compile(rb"\b1\d{12}-\d+\b")
 
@@ -229,6 +265,40 @@ class ScriptsTest(RedpairTestCase):
         self.assertEqual(group["pending"], [[b"2-1", b"c1", 3]])
         self.assertEqual(pair.info()["divergences"], 0)
 
+    def test_claims_session_identical(self):
+        pair = self.start_pair()
+        self.replay(pair, CLAIMS)
+        pair.wait_caught_up()
+        da, _ = assert_backends_equal(pair)
+        group = da[(0, b"cl")].value["groups"][0]
+        # 1-1 taken twice by c6's XAUTOCLAIM JUSTID, which counts no delivery, 3-1 by c5's (idle two hours), 4-1 by c3's XCLAIM.
+        self.assertEqual(group["pending"], [[b"1-1", b"c6", 1], [b"3-1", b"c5", 4], [b"4-1", b"c3", 8]])
+        self.assertEqual(group["last-delivered-id"], b"7-0")
+        self.assertEqual(pair.info()["divergences"], 0)
+
+    def test_claims_follow_the_primary(self):
+        """Each server's clock decides idle times: a claim the primary makes by its own clock is
+        what the secondary gets, whatever its clock says."""
+        pair = self.start_pair()
+        r = pair.client()
+        r.xadd("s", {"n": 1}, id="1-1")
+        r.xadd("s", {"n": 2}, id="2-1")
+        r.xgroup_create("s", "g", "0")
+        r.xreadgroup("g", "c1", {"s": ">"})
+        pair.wait_caught_up()
+        # Make 1-1 idle on the primary alone: the secondary would claim nothing by its clock.
+        pair.a.client().xclaim("s", "g", "c1", 0, ["1-1"], idle=3600000, justid=True)
+        self.assertEqual(r.xclaim("s", "g", "c2", 1800000, ["1-1", "2-1"], justid=True), [b"1-1"])
+        self.assertEqual(r.xautoclaim("s", "g", "c3", 1800000, justid=True), [])
+        pair.a.client().xclaim("s", "g", "c1", 0, ["2-1"], idle=3600000, justid=True)
+        self.assertEqual(r.xautoclaim("s", "g", "c3", 1800000, justid=True), [b"2-1"])
+        pair.wait_caught_up()
+        for server in (pair.a, pair.b):
+            pending = server.client().xpending_range("s", "g", "-", "+", 10)
+            self.assertEqual([(p["message_id"], p["consumer"]) for p in pending],
+                             [(b"1-1", b"c2"), (b"2-1", b"c3")], server.port)
+        assert_backends_equal(pair)
+
     def test_xadd_pipelined_and_trimmed(self):
         """Many XADD * in one pipeline: each secondary copy waits for the primary's ID, and writes
         sequenced behind them keep their order. Approximate trimming is made exact on both."""
@@ -256,8 +326,7 @@ class ScriptsTest(RedpairTestCase):
                 (("SCRIPT", "DEBUG", "YES"), "SCRIPT DEBUG is not available through redpair"),
                 (("XREADGROUP", "GROUP", "g", "c", "BLOCK", "10", "STREAMS", "s", ">"),
                  "XREADGROUP with BLOCK is not supported by redpair yet"),
-                (("XCLAIM", "s", "g", "c", "0", "1-1"), "command 'xclaim' is not supported"),
-                (("XAUTOCLAIM", "s", "g", "c", "0", "0"), "command 'xautoclaim' is not supported"),
+                (("XREAD", "STREAMS", "s", "0"), "command 'xread' is not supported"),
             ]:
                 reply = p.cmd(*cmd)
                 self.assertTrue(reply.startswith(b"-ERR " + text.encode()), (cmd, reply))

@@ -145,6 +145,8 @@ START_TEST(test_classification)
                     {"xadd", REWRITE_XADD},
                     {"xtrim", REWRITE_XTRIM},
                     {"xreadgroup", REWRITE_XREADGROUP},
+                    {"xclaim", REWRITE_XCLAIM},
+                    {"xautoclaim", REWRITE_XAUTOCLAIM},
                     {"spop", REWRITE_SPOP},
                     {"incrbyfloat", REWRITE_INCRBYFLOAT},
                     {"hincrbyfloat", REWRITE_HINCRBYFLOAT}};
@@ -182,8 +184,6 @@ START_TEST(test_classification)
     assert_refused("multi", "command 'multi' is not supported by redpair yet");
     assert_refused("exec", "command 'exec' is not supported by redpair yet");
     assert_refused("xread", "command 'xread' is not supported by redpair yet");
-    assert_refused("xclaim", "command 'xclaim' is not supported by redpair yet");
-    assert_refused("xautoclaim", "command 'xautoclaim' is not supported by redpair yet");
     assert_refused("blpop", "command 'blpop' is not supported by redpair yet");
     assert_refused("bzmpop", "command 'bzmpop' is not supported by redpair yet");
     assert_refused("brpoplpush", "command 'brpoplpush' is not supported by redpair yet");

@@ -334,6 +334,43 @@ START_TEST(test_effects)
                       "top item\r\n",
                       "xadd", "s", "1-1", "f", "v"));
 
+    /* XAUTOCLAIM: the claimed and the deleted IDs, claimed again on the secondary at idle 0. */
+    ck_assert(effect("*3\r\n$3\r\n0-0\r\n*2\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n"
+                     "*2\r\n$3\r\n2-1\r\n*0\r\n*1\r\n$3\r\n3-1\r\n",
+                     "XAUTOCLAIM", "s", "g", "c", "100", "0", "COUNT", "5"));
+    assert_out("XCLAIM", "s", "g", "c", "0", "1-1", "2-1", "3-1");
+    ck_assert(effect("*3\r\n$3\r\n7-0\r\n*1\r\n$3\r\n1-1\r\n*0\r\n", "xautoclaim", "s", "g", "c",
+                     "0", "0", "justid"));
+    assert_out("XCLAIM", "s", "g", "c", "0", "1-1", "JUSTID");
+    ck_assert(effect("*3\r\n$3\r\n0-0\r\n*0\r\n*1\r\n$3\r\n4-0\r\n", "xautoclaim", "s", "g", "c",
+                     "0", "0"));
+    assert_out("XCLAIM", "s", "g", "c", "0", "4-0");
+    ck_assert(!effect("*3\r\n$3\r\n0-0\r\n*0\r\n*0\r\n", "xautoclaim", "s", "g", "c", "0", "0"));
+    ck_assert(!effect("-NOGROUP No such key 's' or consumer group 'g'\r\n", "xautoclaim", "s", "g",
+                      "c", "0", "0"));
+    ck_assert(!effect("*3\r\n$3\r\n0-0\r\n*2\r\n$3\r\n1-1\r\n", "xautoclaim", "s", "g", "c", "0",
+                      "0")); /* truncated */
+
+    /* XCLAIM: a script claims what the primary claimed, then passes the rest at an idle time no
+     * entry reaches, which drops only those gone from the stream. */
+    ck_assert(effect("*1\r\n*2\r\n$3\r\n2-0\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n", "XCLAIM", "s", "g",
+                     "c", "1000", "1", "2", "3-1", "RETRYCOUNT", "5", "LASTID", "9-9"));
+    ck_assert_ptr_nonnull(strstr(buffer_head(&out), "*16\r\n$4\r\nEVAL\r\n"));
+    const char *tail = "$1\r\n1\r\n$1\r\ns\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\ng\r\n$1\r\nc\r\n"
+                       "$3\r\n9-9\r\n$3\r\n2-0\r\n$1\r\n1\r\n$3\r\n3-1\r\n$10\r\nRETRYCOUNT\r\n"
+                       "$1\r\n5\r\n$6\r\nLASTID\r\n$3\r\n9-9\r\n";
+    ck_assert_ptr_nonnull(strstr(buffer_head(&out), tail));
+    ck_assert(effect("*0\r\n", "xclaim", "s", "g", "c", "0", "1-1", "JUSTID"));
+    ck_assert_ptr_nonnull(strstr(buffer_head(&out), "$1\r\n0\r\n$1\r\n1\r\n$1\r\ng\r\n$1\r\nc\r\n"
+                                                    "$0\r\n\r\n$3\r\n1-1\r\n$6\r\nJUSTID\r\n"));
+    ck_assert(effect("*2\r\n$3\r\n1-1\r\n$3\r\n1-1\r\n", "xclaim", "s", "g", "c", "0", "1-1", "1-1",
+                     "justid"));
+    ck_assert_ptr_nonnull(strstr(buffer_head(&out), "$1\r\n2\r\n$1\r\n0\r\n$1\r\ng\r\n$1\r\nc\r\n"
+                                                    "$0\r\n\r\n$3\r\n1-1\r\n$3\r\n1-1\r\n"));
+    ck_assert(!effect("*1\r\n$3\r\n5-5\r\n", "xclaim", "s", "g", "c", "0", "1-1", "JUSTID"));
+    ck_assert(!effect("-ERR Invalid stream ID specified as stream command argument\r\n", "xclaim",
+                      "s", "g", "c", "0", "x"));
+
     /* Many members take the heap path. */
     struct buffer reply = {0};
     buffer_appendf(&reply, "*40\r\n");

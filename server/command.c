@@ -691,6 +691,42 @@ const struct command *command_resolve(const struct command_table *t, int argc,
     return c;
 }
 
+/* Scripts and functions name their keys with numkeys: EVAL script numkeys key... arg... */
+static bool keys_by_numkeys(const char *name)
+{
+    static const char *const names[] = {"eval",       "evalsha", "eval_ro",
+                                        "evalsha_ro", "fcall",   "fcall_ro"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(name, names[i]) == 0) return true;
+    return false;
+}
+
+int command_keys(const struct command *cmd, int argc, const char *const *argv, const size_t *argl,
+                 int *pos, int max)
+{
+    int first, last, step, n = 0;
+
+    if (keys_by_numkeys(cmd->name)) {
+        long long numkeys;
+        if (argc < 3 || !resp_parse_ll(argv[2], argl[2], &numkeys) || numkeys < 0 ||
+            numkeys > argc - 3)
+            return 0; /* Redis rejects it: no key is touched */
+        first = 3;
+        last = 2 + (int)numkeys;
+        step = 1;
+    } else if (cmd->flags & CMD_FLAG_MOVABLEKEYS) {
+        return -1;
+    } else {
+        first = cmd->first_key;
+        last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
+        step = cmd->key_step > 0 ? cmd->key_step : 1;
+        if (first <= 0) return 0;
+    }
+    for (int i = first; i <= last && i < argc; i += step, n++)
+        if (n < max) pos[n] = i;
+    return n;
+}
+
 const char *command_kind_name(enum command_kind kind)
 {
     switch (kind) {

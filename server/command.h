@@ -110,6 +110,15 @@ const struct command *command_resolve(const struct command_table *t, int argc,
                                       const char *const *argv, const size_t *argl, char *err,
                                       size_t errlen);
 
+/* The keys a command names, as argument positions in argv, found as Redis finds them: the first
+ * key, last key and step of the command's entry; for scripts and functions (EVAL, EVALSHA, FCALL
+ * and their _RO forms), the `numkeys` keys that follow the script or function name. Writes at
+ * most max positions to pos and returns how many keys there are (more than max: look again with
+ * room for them); 0 for none or for arguments Redis would reject; -1 for a command whose keys move
+ * in other ways (MOVABLEKEYS), which redpair does not find yet. */
+int command_keys(const struct command *cmd, int argc, const char *const *argv, const size_t *argl,
+                 int *pos, int max);
+
 const char *command_kind_name(enum command_kind kind);
 
 /* How much of an argument Redis shows in an error: it formats arguments with "%s", so they end

@@ -514,6 +514,60 @@ START_TEST(test_learn_subcommands)
 }
 END_TEST
 
+/* command_keys on a list of C strings: keys("eval", "s", "1", "k", "a") -> the positions. */
+static int key_pos[8];
+#define keys(...) keys_list((const char *[]){__VA_ARGS__, NULL})
+
+static int keys_list(const char *const *args)
+{
+    const char *argv[32];
+    size_t argl[32];
+    int argc = 0;
+    for (; args[argc]; argc++) {
+        argv[argc] = args[argc];
+        argl[argc] = strlen(args[argc]);
+    }
+    const struct command *c = command_resolve(t, argc, argv, argl, err, sizeof(err));
+    ck_assert_msg(c != NULL, "%s", err);
+    memset(key_pos, 0, sizeof(key_pos));
+    return command_keys(c, argc, argv, argl, key_pos, 8);
+}
+
+START_TEST(test_keys)
+{
+    ck_assert_int_eq(keys("get", "k"), 1);
+    ck_assert_int_eq(key_pos[0], 1);
+    ck_assert_int_eq(keys("mset", "a", "1", "b", "2"), 2);
+    ck_assert_int_eq(key_pos[1], 3);
+    ck_assert_int_eq(keys("del", "a", "b", "c"), 3);
+    ck_assert_int_eq(key_pos[2], 3);
+    ck_assert_int_eq(keys("xgroup", "create", "s", "g", "$"), 1);
+    ck_assert_int_eq(key_pos[0], 2);
+    ck_assert_int_eq(keys("ping"), 0);
+
+    /* Scripts and functions: numkeys says which arguments are keys. */
+    ck_assert_int_eq(keys("EVAL", "return 1", "2", "a", "b", "x"), 2);
+    ck_assert_int_eq(key_pos[0], 3);
+    ck_assert_int_eq(key_pos[1], 4);
+    ck_assert_int_eq(keys("evalsha_ro", "abc", "1", "a"), 1);
+    ck_assert_int_eq(key_pos[0], 3);
+    ck_assert_int_eq(keys("fcall", "f", "3", "a", "b", "c"), 3);
+    ck_assert_int_eq(key_pos[2], 5);
+    ck_assert_int_eq(keys("fcall_ro", "f", "0", "x"), 0);
+    ck_assert_int_eq(keys("eval", "return 1", "3", "a"), 0);  /* more keys than arguments */
+    ck_assert_int_eq(keys("eval", "return 1", "-1", "a"), 0); /* negative */
+    ck_assert_int_eq(keys("eval", "return 1", "x"), 0);
+    ck_assert_int_eq(keys("eval", "return 1", "01", "a"), 0); /* not as Redis parses it */
+    ck_assert_int_eq(keys("eval", "s", "10", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"),
+                     10); /* counted beyond the room given */
+    ck_assert_int_eq(key_pos[7], 10);
+
+    /* Other keys that move are not found yet. */
+    ck_assert_int_eq(keys("xreadgroup", "GROUP", "g", "c", "STREAMS", "s", ">"), -1);
+    ck_assert_int_eq(keys("zunionstore", "d", "1", "a"), -1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("command");
@@ -526,6 +580,7 @@ int main(void)
     tcase_add_test(tc, test_learn_redis6);
     tcase_add_test(tc, test_learn_malformed);
     tcase_add_test(tc, test_learn_subcommands);
+    tcase_add_test(tc, test_keys);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

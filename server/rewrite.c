@@ -573,18 +573,19 @@ static bool stream_id_value(const char *s, size_t len, unsigned long long v[2])
 /* The secondary's XCLAIM, in one script, as the backend links carry one command per effect:
  * the claimed IDs with min-idle 0 and the client's options; then the others with a min-idle no
  * entry reaches, which claims none of them but drops those gone from the stream from the pending
- * list, as the primary's XCLAIM did, and sets LASTID. */
+ * list, as the primary's XCLAIM did, and sets LASTID. A thousand IDs at a time: Lua's unpack()
+ * takes some eight thousand values at most, and every option means the same for each ID. */
 static const char xclaim_script[] =
     "local nc, nu, g, c, last = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5] "
     "local function claim(idle, from, to, extra) "
+    "for s = from, to, 1000 do "
     "local a = {'XCLAIM', KEYS[1], g, c, idle} "
-    "for i = from, to do a[#a + 1] = ARGV[i] end "
+    "for i = s, math.min(s + 999, to) do a[#a + 1] = ARGV[i] end "
     "for _, v in ipairs(extra) do a[#a + 1] = v end "
-    "redis.call(unpack(a)) end "
+    "redis.call(unpack(a)) end end "
     "local opts = {} for i = 6 + nc + nu, #ARGV do opts[#opts + 1] = ARGV[i] end "
-    "if nc > 0 then claim('0', 6, 5 + nc, opts) end "
-    "if nu > 0 then claim('9223372036854775807', 6 + nc, 5 + nc + nu, "
-    "last ~= '' and {'LASTID', last} or {}) end "
+    "claim('0', 6, 5 + nc, opts) "
+    "claim('9223372036854775807', 6 + nc, 5 + nc + nu, last ~= '' and {'LASTID', last} or {}) "
     "return nc";
 
 /* XCLAIM key group consumer min-idle id... [IDLE ms] [TIME ms] [RETRYCOUNT n] [FORCE] [JUSTID]

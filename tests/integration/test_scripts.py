@@ -299,6 +299,31 @@ class ScriptsTest(RedpairTestCase):
                              [(b"1-1", b"c2"), (b"2-1", b"c3")], server.port)
         assert_backends_equal(pair)
 
+    def test_claims_of_many_ids(self):
+        """More IDs than one Lua unpack() takes: the secondary's script claims them in slices."""
+        pair = self.start_pair()
+        r = pair.client()
+        n = 9000
+        pipe = r.pipeline(transaction=False)
+        for i in range(1, n + 1):
+            pipe.xadd("big", {"i": i}, id="%d-1" % i)
+        pipe.execute()
+        r.xgroup_create("big", "g", "0")
+        self.assertEqual(len(r.xreadgroup("g", "c1", {"big": ">"})[0][1]), n)
+        r.xdel("big", *["%d-1" % i for i in range(1, n + 1, 2)])  # every other one gone
+        ids = ["%d-1" % i for i in range(1, n + 1)]
+        # None idle enough: the gone ones leave the pending list, the others stay with c1.
+        self.assertEqual(r.xclaim("big", "g", "c2", 3600000, ids, justid=True), [])
+        self.assertEqual(r.xpending("big", "g")["pending"], n // 2)
+        # All claimed by c3, in slices on the secondary.
+        self.assertEqual(len(r.xclaim("big", "g", "c3", 0, ids[1::2], justid=True)), n // 2)
+        pair.wait_caught_up()
+        for server in (pair.a, pair.b):
+            summary = server.client().xpending("big", "g")
+            self.assertEqual(summary["pending"], n // 2, server.port)
+            self.assertEqual(summary["consumers"], [{"name": b"c3", "pending": n // 2}], server.port)
+        assert_backends_equal(pair)
+
     def test_xadd_pipelined_and_trimmed(self):
         """Many XADD * in one pipeline: each secondary copy waits for the primary's ID, and writes
         sequenced behind them keep their order. Approximate trimming is made exact on both."""

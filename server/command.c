@@ -78,10 +78,12 @@ static uint32_t hash_name(const char *s, size_t len)
 enum refusal {
     REFUSE_NONE,
     REFUSE_UNSUPPORTED,
-    REFUSE_ADMIN,    /* acts on one server: send it there directly */
-    REFUSE_CONFIG,   /* redpair's configuration is its admin API's */
-    REFUSE_ROLES,    /* replication and roles are redpair's to manage */
-    REFUSE_SHUTDOWN, /* stopping belongs to redpair's service, or to maintenance */
+    REFUSE_ADMIN,        /* acts on one server: send it there directly */
+    REFUSE_CONFIG,       /* redpair's configuration is its admin API's */
+    REFUSE_ROLES,        /* replication and roles are redpair's to manage */
+    REFUSE_SHUTDOWN,     /* stopping belongs to redpair's service, or to maintenance */
+    REFUSE_SCRIPT_KILL,  /* the links are busy behind the running script */
+    REFUSE_SCRIPT_DEBUG, /* a debugging session is one server's */
 };
 
 /* "%s" is the command as a client types it: "CONFIG GET". */
@@ -95,6 +97,11 @@ static const char *const refusal_format[] = {
                      "the admin API (POST /api/v1/failover, POST /api/v1/backends/NAME/resync)",
     [REFUSE_SHUTDOWN] = "%s is not available through redpair: stop redpair with SIGTERM, or take "
                         "a server out with the admin API (POST /api/v1/backends/NAME/maintenance)",
+    [REFUSE_SCRIPT_KILL] = "%s is not available through redpair: a script runs on both servers, "
+                           "and redpair's link to each waits behind it; send it to each server "
+                           "directly (the admin API lists them: GET /api/v1/backends)",
+    [REFUSE_SCRIPT_DEBUG] = "%s is not available through redpair: the Lua debugger needs a "
+                            "connection of its own to one server; debug against a server directly",
 };
 
 struct rule {
@@ -121,6 +128,7 @@ struct rule {
     {                                                                                              \
         n, CMD_REFUSED, LOCAL_NONE, REWRITE_NONE, why                                              \
     }
+#define WRITE(n)       REWRITE(n, REWRITE_NONE)
 #define UNSUPPORTED(n) REFUSE(n, REFUSE_UNSUPPORTED)
 #define ADMIN(n)       REFUSE(n, REFUSE_ADMIN)
 
@@ -168,6 +176,10 @@ static const struct rule rules[] = {
     REWRITE("getex", REWRITE_GETEX),
     REWRITE("restore", REWRITE_RESTORE),
     REWRITE("xadd", REWRITE_XADD),
+    REWRITE("xtrim", REWRITE_XTRIM),
+    REWRITE("xreadgroup", REWRITE_XREADGROUP),
+    REWRITE("xautoclaim", REWRITE_XAUTOCLAIM),
+    REWRITE("xclaim", REWRITE_XCLAIM),
     REWRITE("spop", REWRITE_SPOP),
     REWRITE("incrbyfloat", REWRITE_INCRBYFLOAT),
     REWRITE("hincrbyfloat", REWRITE_HINCRBYFLOAT),
@@ -176,25 +188,38 @@ static const struct rule rules[] = {
      * "may-replicate"): run on the primary alone it would leave the two servers' bytes apart. */
     REWRITE("pfcount", REWRITE_NONE),
 
-    /* Transactions and scripts need redpair's own handling, which comes with later work. */
+    /* Scripts and functions run on both servers, each on its own copy of the same data: sound
+     * for a deterministic script only, which the comparison of the two replies checks (README,
+     * "Scripts and functions"). Loading and flushing go to both, so that EVALSHA and FCALL keep
+     * working after a failover. */
+    WRITE("eval"),
+    WRITE("evalsha"),
+    WRITE("fcall"),
+    READ("eval_ro"),
+    READ("evalsha_ro"),
+    READ("fcall_ro"),
+    WRITE("script|load"),
+    WRITE("script|flush"),
+    READ("script|exists"),
+    REFUSE("script|kill", REFUSE_SCRIPT_KILL),
+    REFUSE("script|debug", REFUSE_SCRIPT_DEBUG),
+    WRITE("function|load"),
+    WRITE("function|delete"),
+    WRITE("function|flush"),
+    WRITE("function|restore"),
+    READ("function|list"),
+    READ("function|dump"),
+    READ("function|stats"),
+    REFUSE("function|kill", REFUSE_SCRIPT_KILL),
+
+    /* Transactions need redpair's own handling, which comes with later work. */
     UNSUPPORTED("multi"),
     UNSUPPORTED("exec"),
     UNSUPPORTED("discard"),
     UNSUPPORTED("watch"),
     UNSUPPORTED("unwatch"),
-    UNSUPPORTED("eval"),
-    UNSUPPORTED("evalsha"),
-    UNSUPPORTED("eval_ro"),
-    UNSUPPORTED("evalsha_ro"),
-    UNSUPPORTED("fcall"),
-    UNSUPPORTED("fcall_ro"),
-    UNSUPPORTED("script"),
-    UNSUPPORTED("function"),
     UNSUPPORTED("waitaof"),
-    /* Consumer groups hand out entries by time and delivery count; XREAD may block. */
-    UNSUPPORTED("xreadgroup"),
-    UNSUPPORTED("xclaim"),
-    UNSUPPORTED("xautoclaim"),
+    /* XREAD may block. */
     UNSUPPORTED("xread"),
 
     /* Server administration belongs to redpair, which must know about it. */
@@ -409,20 +434,9 @@ static bool next_value(struct cursor *c, struct resp_value *v)
     return true;
 }
 
-/* Skips one complete value, nested arrays included, without recursing. */
 static bool skip_value(struct cursor *c)
 {
-    size_t todo = 1;
-    while (todo > 0) {
-        struct resp_value v;
-        if (!next_value(c, &v)) return false;
-        todo--;
-        if (v.type == '*' && v.integer > 0) {
-            if ((unsigned long long)v.integer > c->left) return false; /* cannot all be there */
-            todo += (size_t)v.integer;
-        }
-    }
-    return true;
+    return resp_value_skip(&c->p, &c->left);
 }
 
 static bool next_integer(struct cursor *c, long long *n)
@@ -675,6 +689,42 @@ const struct command *command_resolve(const struct command_table *t, int argc,
         return NULL;
     }
     return c;
+}
+
+/* Scripts and functions name their keys with numkeys: EVAL script numkeys key... arg... */
+static bool keys_by_numkeys(const char *name)
+{
+    static const char *const names[] = {"eval",       "evalsha", "eval_ro",
+                                        "evalsha_ro", "fcall",   "fcall_ro"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(name, names[i]) == 0) return true;
+    return false;
+}
+
+int command_keys(const struct command *cmd, int argc, const char *const *argv, const size_t *argl,
+                 int *pos, int max)
+{
+    int first, last, step, n = 0;
+
+    if (keys_by_numkeys(cmd->name)) {
+        long long numkeys;
+        if (argc < 3 || !resp_parse_ll(argv[2], argl[2], &numkeys) || numkeys < 0 ||
+            numkeys > argc - 3)
+            return 0; /* Redis rejects it: no key is touched */
+        first = 3;
+        last = 2 + (int)numkeys;
+        step = 1;
+    } else if (cmd->flags & CMD_FLAG_MOVABLEKEYS) {
+        return -1;
+    } else {
+        first = cmd->first_key;
+        last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
+        step = cmd->key_step > 0 ? cmd->key_step : 1;
+        if (first <= 0) return 0;
+    }
+    for (int i = first; i <= last && i < argc; i += step, n++)
+        if (n < max) pos[n] = i;
+    return n;
 }
 
 const char *command_kind_name(enum command_kind kind)

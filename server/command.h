@@ -39,18 +39,22 @@ enum command_local {
 /* How a write is made deterministic before it enters the stream (see rewrite.h). */
 enum command_rewrite {
     REWRITE_NONE,
-    REWRITE_EXPIRE,  /* EXPIRE key s     -> PEXPIREAT key abs-ms */
-    REWRITE_PEXPIRE, /* PEXPIRE key ms   -> PEXPIREAT key abs-ms */
-    REWRITE_SETEX,   /* SETEX key s v    -> SET key v PXAT abs-ms */
-    REWRITE_PSETEX,  /* PSETEX key ms v  -> SET key v PXAT abs-ms */
-    REWRITE_SET,     /* SET ... EX s|PX ms ... -> PXAT abs-ms */
-    REWRITE_GETEX,   /* GETEX key EX s|PX ms   -> PXAT abs-ms */
-    REWRITE_RESTORE, /* RESTORE key ttl v      -> ttl absolute + ABSTTL */
-    REWRITE_XADD,    /* XADD with an automatic ID: refused until streams land */
+    REWRITE_EXPIRE,     /* EXPIRE key s     -> PEXPIREAT key abs-ms */
+    REWRITE_PEXPIRE,    /* PEXPIRE key ms   -> PEXPIREAT key abs-ms */
+    REWRITE_SETEX,      /* SETEX key s v    -> SET key v PXAT abs-ms */
+    REWRITE_PSETEX,     /* PSETEX key ms v  -> SET key v PXAT abs-ms */
+    REWRITE_SET,        /* SET ... EX s|PX ms ... -> PXAT abs-ms */
+    REWRITE_GETEX,      /* GETEX key EX s|PX ms   -> PXAT abs-ms */
+    REWRITE_RESTORE,    /* RESTORE key ttl v      -> ttl absolute + ABSTTL */
+    REWRITE_XTRIM,      /* XTRIM key MAXLEN|MINID ~ n -> exact trimming: MAXLEN|MINID = n */
+    REWRITE_XREADGROUP, /* refused with BLOCK; otherwise the same on both */
     /* Mirrored by effect: the secondary gets what the primary's reply says happened. */
     REWRITE_SPOP,         /* -> SREM key popped... */
     REWRITE_INCRBYFLOAT,  /* -> SET key result KEEPTTL */
     REWRITE_HINCRBYFLOAT, /* -> HSET key field result */
+    REWRITE_XADD,         /* -> XADD key ... <the ID the primary chose> ...; ~ trims exactly */
+    REWRITE_XAUTOCLAIM,   /* -> XCLAIM key group consumer 0 <claimed and deleted IDs> */
+    REWRITE_XCLAIM,       /* -> a script: XCLAIM of the claimed IDs, then of the others */
 };
 
 #define CMD_FLAG_WRITE       (1u << 0)
@@ -105,6 +109,15 @@ const struct command *command_lookup(const struct command_table *t, const char *
 const struct command *command_resolve(const struct command_table *t, int argc,
                                       const char *const *argv, const size_t *argl, char *err,
                                       size_t errlen);
+
+/* The keys a command names, as argument positions in argv, found as Redis finds them: the first
+ * key, last key and step of the command's entry; for scripts and functions (EVAL, EVALSHA, FCALL
+ * and their _RO forms), the `numkeys` keys that follow the script or function name. Writes at
+ * most max positions to pos and returns how many keys there are (more than max: look again with
+ * room for them); 0 for none or for arguments Redis would reject; -1 for a command whose keys move
+ * in other ways (MOVABLEKEYS), which redpair does not find yet. */
+int command_keys(const struct command *cmd, int argc, const char *const *argv, const size_t *argl,
+                 int *pos, int max);
 
 const char *command_kind_name(enum command_kind kind);
 

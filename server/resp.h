@@ -94,6 +94,8 @@ struct resp_value {
  * Returns the bytes read: the whole value for '+', '-', ':', '$', and only the header line for
  * '*', so that the next call reads the first element. Returns 0 on malformed input. */
 size_t resp_value_read(const char *buf, size_t len, struct resp_value *v);
+/* Steps *buf past one whole value of such a reply, nested arrays included; false if malformed. */
+bool resp_value_skip(const char **buf, size_t *len);
 
 /* Parses exactly n bytes as Redis's string2ll() does: an optional '-', no '+', no leading zeros,
  * no spaces, no "-0", no overflow. */

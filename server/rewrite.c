@@ -264,55 +264,110 @@ static bool parse_stream_id(const char *s, size_t len, bool *auto_seq)
     return parse_ull(dash + 1);
 }
 
+/* Where the parts of an XADD or XTRIM are, found as Redis's own parser walks the options. */
+struct xargs {
+    int id;     /* XADD: the ID argument (an explicit ID, "*" or "<ms>-*") */
+    int approx; /* the "~" of approximate trimming; 0: exact or no trimming */
+    int limit;  /* the "LIMIT" of "LIMIT count"; 0: none */
+};
+
 /* XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]] <*|id> field value ...
- * An automatic ID is chosen by each server's clock and last ID, so the two would differ; until
- * the primary's choice is mirrored, it is refused. Only a command Redis would accept up to the
- * ID is refused: errors stay Redis's own. */
-static enum rewrite_result check_xadd(int argc, const char *const *argv, const size_t *argl,
-                                      const char **refusal)
+ * XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT count]
+ * False where Redis would reply an error: such a command is left for Redis to reject. */
+static bool parse_xargs(bool xadd, int argc, const char *const *argv, const size_t *argl,
+                        struct xargs *x)
 {
-    bool trim = false, approx = false, limit = false, automatic = false;
+    bool trim = false;
     long long n;
     int i;
 
+    memset(x, 0, sizeof(*x));
     for (i = 2; i < argc; i++) {
         int more = argc - 1 - i;
         const char *o = argv[i];
         size_t len = argl[i];
-        if (is_opt(o, len, "*")) {
-            automatic = true;
+        if (xadd && is_opt(o, len, "*")) {
             break;
         } else if ((is_opt(o, len, "maxlen") || is_opt(o, len, "minid")) && more) {
             bool maxlen = is_opt(o, len, "maxlen");
-            if (trim) return REWRITE_UNCHANGED;
-            approx = false;
+            if (trim) return false;
+            x->approx = 0;
             if (more >= 2 && is_opt(argv[i + 1], argl[i + 1], "~")) {
-                approx = true;
-                i++;
+                x->approx = ++i;
             } else if (more >= 2 && is_opt(argv[i + 1], argl[i + 1], "=")) {
                 i++;
             }
             i++;
             if (maxlen ? !resp_parse_ll(argv[i], argl[i], &n) || n < 0
                        : !parse_stream_id(argv[i], argl[i], NULL))
-                return REWRITE_UNCHANGED;
+                return false;
             trim = true;
         } else if (is_opt(o, len, "limit") && more) {
-            if (!resp_parse_ll(argv[i + 1], argl[i + 1], &n) || n < 0) return REWRITE_UNCHANGED;
-            limit = true;
-            i++;
-        } else if (is_opt(o, len, "nomkstream")) {
-        } else {
-            if (!parse_stream_id(o, len, &automatic)) return REWRITE_UNCHANGED;
+            if (!resp_parse_ll(argv[i + 1], argl[i + 1], &n) || n < 0) return false;
+            x->limit = i++;
+        } else if (xadd && is_opt(o, len, "nomkstream")) {
+        } else if (xadd) {
+            bool auto_seq = false;
+            if (!parse_stream_id(o, len, &auto_seq)) return false;
             break;
+        } else {
+            return false;
         }
     }
-    if (limit && (!trim || !approx)) return REWRITE_UNCHANGED;
+    if (x->limit && (!trim || !x->approx)) return false;
+    if (!xadd) return trim;
+    x->id = i;
     int pairs = argc - (i + 1);
-    if (i >= argc || pairs < 2 || pairs % 2) return REWRITE_UNCHANGED;
-    if (!automatic) return REWRITE_UNCHANGED;
-    *refusal = "XADD with an automatic ID is not supported by redpair yet: give an explicit ID";
-    return REWRITE_REFUSED;
+    return i < argc && pairs >= 2 && pairs % 2 == 0;
+}
+
+/* Approximate trimming ("~") cuts at whole nodes of the stream's radix tree, whose layout is each
+ * server's own (stream-node-max-entries, history), so the two could keep different entries. Both
+ * trim exactly instead: "~" becomes "=", and LIMIT, which Redis allows with "~" only, goes. A
+ * client asked for at least that many entries kept, and gets exactly that many. */
+static enum rewrite_result rewrite_xtrim(bool xadd, int argc, const char *const *argv,
+                                         const size_t *argl, struct buffer *out)
+{
+    struct xargs x;
+    struct args a;
+
+    if (!parse_xargs(xadd, argc, argv, argl, &x) || !x.approx) return REWRITE_UNCHANGED;
+    args_init(&a, argc);
+    for (int j = 0; j < argc; j++) {
+        if (j == x.approx)
+            args_str(&a, "=");
+        else if (x.limit && (j == x.limit || j == x.limit + 1))
+            continue;
+        else
+            args_push(&a, argv[j], argl[j]);
+    }
+    args_emit(&a, out);
+    return REWRITE_DONE;
+}
+
+/* XREADGROUP without BLOCK hands out the same entries on both servers, which hold the same stream
+ * and group. With BLOCK it would wait inside a backend's stream; redpair does not park it yet. */
+static enum rewrite_result check_xreadgroup(int argc, const char *const *argv, const size_t *argl,
+                                            const char **refusal)
+{
+    for (int i = 1; i < argc; i++) {
+        int more = argc - 1 - i;
+        const char *o = argv[i];
+        size_t len = argl[i];
+        if (is_opt(o, len, "block") && more) {
+            *refusal = "XREADGROUP with BLOCK is not supported by redpair yet: read without BLOCK";
+            return REWRITE_REFUSED;
+        } else if (is_opt(o, len, "count") && more) {
+            i++;
+        } else if (is_opt(o, len, "group") && more >= 2) {
+            i += 2;
+        } else if (is_opt(o, len, "streams") && more) {
+            break;
+        } else if (!is_opt(o, len, "noack")) {
+            break; /* a syntax error: Redis's own */
+        }
+    }
+    return REWRITE_UNCHANGED;
 }
 
 enum rewrite_result rewrite_request(const struct command *cmd, int argc, const char *const *argv,
@@ -327,7 +382,9 @@ enum rewrite_result rewrite_request(const struct command *cmd, int argc, const c
     case REWRITE_SET: return rewrite_set(false, argc, argv, argl, now_ms, out);
     case REWRITE_GETEX: return rewrite_set(true, argc, argv, argl, now_ms, out);
     case REWRITE_RESTORE: return rewrite_restore(argc, argv, argl, now_ms, out);
-    case REWRITE_XADD: return check_xadd(argc, argv, argl, refusal);
+    case REWRITE_XADD: return rewrite_xtrim(true, argc, argv, argl, out);
+    case REWRITE_XTRIM: return rewrite_xtrim(false, argc, argv, argl, out);
+    case REWRITE_XREADGROUP: return check_xreadgroup(argc, argv, argl, refusal);
     default: return REWRITE_UNCHANGED;
     }
 }
@@ -336,13 +393,20 @@ enum rewrite_result rewrite_request(const struct command *cmd, int argc, const c
  * Effects: what the primary's reply says happened, as a command for the secondary.
  * ------------------------------------------------------------------------------------------- */
 
+/* The next value of a reply: a whole scalar, or an array's header. */
+static bool read_header(const char **p, size_t *left, struct resp_value *v)
+{
+    size_t n = resp_value_read(*p, *left, v);
+    if (n == 0 || n > *left) return false;
+    *p += n;
+    *left -= n;
+    return true;
+}
+
 static bool read_bulk(const char **p, size_t *left, const char **s, size_t *len)
 {
     struct resp_value v;
-    size_t n = resp_value_read(*p, *left, &v);
-    if (n == 0 || n > *left || v.type != '$' || !v.str) return false;
-    *p += n;
-    *left -= n;
+    if (!read_header(p, left, &v) || v.type != '$' || !v.str) return false;
     *s = v.str;
     *len = v.len;
     return true;
@@ -409,6 +473,200 @@ static bool effect_float(enum command_rewrite rw, int argc, const char *const *a
     return false;
 }
 
+/* XADD -> the same XADD with the ID the primary chose in place of "*" or "<ms>-*": the same
+ * entry, the same stream. A nil reply (NOMKSTREAM, no stream) or an error is nothing. */
+static bool effect_xadd(int argc, const char *const *argv, const size_t *argl, const char *reply,
+                        size_t len, struct buffer *out)
+{
+    const char *id;
+    size_t idlen;
+    struct xargs x;
+    struct args a;
+
+    if (!read_bulk(&reply, &len, &id, &idlen)) return false;
+    if (!parse_xargs(true, argc, argv, argl, &x)) return false;
+    args_init(&a, argc);
+    for (int j = 0; j < argc; j++) {
+        if (j == x.id)
+            args_push(&a, id, idlen);
+        else
+            args_push(&a, argv[j], argl[j]);
+    }
+    args_emit(&a, out);
+    return true;
+}
+
+/* XAUTOCLAIM key group consumer min-idle start [COUNT n] [JUSTID] -> [cursor, claimed, deleted].
+ * Which entries were idle long enough is for the primary's clock to say; the secondary gets
+ *     XCLAIM key group consumer 0 <claimed IDs> <deleted IDs> [JUSTID]
+ * which claims the same entries (delivered once more unless JUSTID, as XAUTOCLAIM counts) and
+ * drops the deleted ones from the pending list, as XCLAIM does for an ID gone from the stream. */
+static bool effect_xautoclaim(int argc, const char *const *argv, const size_t *argl,
+                              const char *reply, size_t len, struct buffer *out)
+{
+    struct resp_value v;
+    long long claimed, deleted;
+    bool justid = false;
+
+    for (int j = 6; j < argc; j++) {
+        if (is_opt(argv[j], argl[j], "count"))
+            j++;
+        else if (is_opt(argv[j], argl[j], "justid"))
+            justid = true;
+    }
+    if (argc < 6 || !read_header(&reply, &len, &v) || v.type != '*' || v.integer < 3 ||
+        !resp_value_skip(&reply, &len)) /* the cursor */
+        return false;
+    const char *list = reply;
+    size_t list_len = len;
+    if (!read_header(&reply, &len, &v) || v.type != '*' || v.integer < 0) return false;
+    claimed = v.integer;
+    for (long long i = 0; i < claimed; i++)
+        if (!resp_value_skip(&reply, &len)) return false;
+    if (!read_header(&reply, &len, &v) || v.type != '*' || v.integer < 0) return false;
+    deleted = v.integer;
+    if (claimed + deleted == 0) return false; /* nothing happened */
+    if (claimed + deleted > (long long)list_len || claimed + deleted > INT_MAX - 8) return false;
+
+    struct args a;
+    args_init(&a, 6 + (int)(claimed + deleted));
+    args_str(&a, "XCLAIM");
+    for (int j = 1; j <= 3; j++) args_push(&a, argv[j], argl[j]);
+    args_str(&a, "0");
+    read_header(&list, &list_len, &v);
+    for (long long i = 0; i < claimed + deleted; i++) {
+        if (i == claimed) read_header(&list, &list_len, &v); /* the deleted IDs */
+        const char *id;
+        size_t idlen;
+        long long rest = 0; /* an entry is [id, [field, value, ...]] */
+        if (i < claimed && !justid) {
+            if (!read_header(&list, &list_len, &v) || v.type != '*' || v.integer < 1) break;
+            rest = v.integer - 1;
+        }
+        if (!read_bulk(&list, &list_len, &id, &idlen)) break;
+        while (rest > 0 && resp_value_skip(&list, &list_len)) rest--;
+        if (rest > 0) break;
+        args_push(&a, id, idlen);
+    }
+    if (a.argc != 5 + (int)(claimed + deleted)) {
+        args_free(&a);
+        return false;
+    }
+    if (justid) args_str(&a, "JUSTID");
+    args_emit(&a, out);
+    return true;
+}
+
+/* A stream ID's value, strictly: "<ms>" (sequence 0) or "<ms>-<seq>". */
+static bool stream_id_value(const char *s, size_t len, unsigned long long v[2])
+{
+    char buf[64];
+    if (len == 0 || len >= sizeof(buf) || !parse_stream_id(s, len, NULL)) return false;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *end;
+    v[0] = strtoull(buf, &end, 10);
+    v[1] = *end == '-' ? strtoull(end + 1, NULL, 10) : 0;
+    return true;
+}
+
+/* The secondary's XCLAIM, in one script, as the backend links carry one command per effect:
+ * the claimed IDs with min-idle 0 and the client's options; then the others with a min-idle no
+ * entry reaches, which claims none of them but drops those gone from the stream from the pending
+ * list, as the primary's XCLAIM did, and sets LASTID. A thousand IDs at a time: Lua's unpack()
+ * takes some eight thousand values at most, and every option means the same for each ID. */
+static const char xclaim_script[] =
+    "local nc, nu, g, c, last = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5] "
+    "local function claim(idle, from, to, extra) "
+    "for s = from, to, 1000 do "
+    "local a = {'XCLAIM', KEYS[1], g, c, idle} "
+    "for i = s, math.min(s + 999, to) do a[#a + 1] = ARGV[i] end "
+    "for _, v in ipairs(extra) do a[#a + 1] = v end "
+    "redis.call(unpack(a)) end end "
+    "local opts = {} for i = 6 + nc + nu, #ARGV do opts[#opts + 1] = ARGV[i] end "
+    "claim('0', 6, 5 + nc, opts) "
+    "claim('9223372036854775807', 6 + nc, 5 + nc + nu, last ~= '' and {'LASTID', last} or {}) "
+    "return nc";
+
+/* XCLAIM key group consumer min-idle id... [IDLE ms] [TIME ms] [RETRYCOUNT n] [FORCE] [JUSTID]
+ * [LASTID id] -> the claimed entries (or IDs), in the order asked. Which were idle long enough
+ * is for the primary's clock to say; every ID asked for that is gone from the stream leaves the
+ * pending list whatever its idle time, which the secondary's data decides alike. */
+static bool effect_xclaim(int argc, const char *const *argv, const size_t *argl, const char *reply,
+                          size_t len, struct buffer *out)
+{
+    struct resp_value v;
+    int ids_end = 5, opts;
+    bool justid = false;
+    const char *last = "";
+    size_t lastlen = 0;
+    unsigned long long want[2], got[2];
+
+    while (ids_end < argc && parse_stream_id(argv[ids_end], argl[ids_end], NULL)) ids_end++;
+    for (opts = ids_end; opts < argc; opts++) {
+        if (is_opt(argv[opts], argl[opts], "justid")) justid = true;
+        if (is_opt(argv[opts], argl[opts], "lastid") && opts + 1 < argc) {
+            last = argv[opts + 1];
+            lastlen = argl[opts + 1];
+        }
+    }
+    if (argc < 6 || ids_end == 5 || !read_header(&reply, &len, &v) || v.type != '*' ||
+        v.integer < 0 || v.integer > ids_end - 5)
+        return false;
+    long long claimed = v.integer;
+
+    char counts[2][24] = {"", ""}; /* filled in once known */
+    struct args a;
+    args_init(&a, 8 + 2 * argc);
+    args_str(&a, "EVAL");
+    args_str(&a, xclaim_script);
+    args_str(&a, "1");
+    args_push(&a, argv[1], argl[1]);
+    args_str(&a, counts[0]);
+    args_str(&a, counts[1]);
+    args_push(&a, argv[2], argl[2]);
+    args_push(&a, argv[3], argl[3]);
+    args_push(&a, last, lastlen);
+    /* The reply lists the claimed IDs in the order asked: a merge finds the others. */
+    int *unclaimed = malloc(sizeof(*unclaimed) * (size_t)argc);
+    int nu = 0, j = 5;
+    if (!unclaimed) abort();
+    for (long long i = 0; i < claimed; i++) {
+        const char *id;
+        size_t idlen;
+        long long rest = 0; /* an entry is [id, [field, value, ...]] */
+        if (!justid) {
+            if (!read_header(&reply, &len, &v) || v.type != '*' || v.integer < 1) break;
+            rest = v.integer - 1;
+        }
+        if (!read_bulk(&reply, &len, &id, &idlen) || !stream_id_value(id, idlen, got)) break;
+        while (rest > 0 && resp_value_skip(&reply, &len)) rest--;
+        if (rest > 0) break;
+        for (; j < ids_end; j++) {
+            if (stream_id_value(argv[j], argl[j], want) && want[0] == got[0] && want[1] == got[1])
+                break;
+            unclaimed[nu++] = j;
+        }
+        if (j++ == ids_end) break; /* not one asked for */
+        args_push(&a, id, idlen);
+    }
+    if (a.argc != 9 + claimed) {
+        free(unclaimed);
+        args_free(&a);
+        return false;
+    }
+    for (; j < ids_end; j++) unclaimed[nu++] = j;
+    for (int i = 0; i < nu; i++) args_push(&a, argv[unclaimed[i]], argl[unclaimed[i]]);
+    free(unclaimed);
+    for (int i = ids_end; i < argc; i++) args_push(&a, argv[i], argl[i]);
+    snprintf(counts[0], sizeof(counts[0]), "%lld", claimed);
+    snprintf(counts[1], sizeof(counts[1]), "%d", nu);
+    a.argl[4] = strlen(counts[0]);
+    a.argl[5] = strlen(counts[1]);
+    args_emit(&a, out);
+    return true;
+}
+
 bool rewrite_effect(const struct command *cmd, const char *request, size_t request_len,
                     const char *reply, size_t reply_len, struct buffer *out)
 {
@@ -418,18 +676,21 @@ bool rewrite_effect(const struct command *cmd, const char *request, size_t reque
     if (!rewrite_needs_effect(cmd)) return false;
     resp_request_init(&r, LLONG_MAX);
     if (resp_request_parse(&r, request, request_len) == RESP_DONE) {
-        /* Only the key and the field are needed. */
-        const char *argv[3];
-        size_t argl[3];
-        int argc = r.argc < 3 ? r.argc : 3;
-        for (int i = 0; i < argc; i++) {
-            argv[i] = resp_request_arg(&r, request, i);
-            argl[i] = r.argv[i].len;
-        }
+        struct args in;
+        args_init(&in, r.argc);
+        for (int i = 0; i < r.argc; i++)
+            args_push(&in, resp_request_arg(&r, request, i), r.argv[i].len);
         if (cmd->rewrite == REWRITE_SPOP)
-            ok = argc >= 2 && effect_spop(argv[1], argl[1], reply, reply_len, out);
+            ok = in.argc >= 2 && effect_spop(in.argv[1], in.argl[1], reply, reply_len, out);
+        else if (cmd->rewrite == REWRITE_XADD)
+            ok = effect_xadd(in.argc, in.argv, in.argl, reply, reply_len, out);
+        else if (cmd->rewrite == REWRITE_XAUTOCLAIM)
+            ok = effect_xautoclaim(in.argc, in.argv, in.argl, reply, reply_len, out);
+        else if (cmd->rewrite == REWRITE_XCLAIM)
+            ok = effect_xclaim(in.argc, in.argv, in.argl, reply, reply_len, out);
         else
-            ok = effect_float(cmd->rewrite, argc, argv, argl, reply, reply_len, out);
+            ok = effect_float(cmd->rewrite, in.argc, in.argv, in.argl, reply, reply_len, out);
+        args_free(&in);
     }
     resp_request_free(&r);
     return ok;

@@ -9,6 +9,10 @@
  *                       what happened, then gets that effect:
  *                       SPOP k -> "x"           secondary: SREM k x
  *                       INCRBYFLOAT k 1.5 -> "3"  secondary: SET k 3 KEEPTTL
+ *                       XADD s * f v -> "1700000000000-0"
+ *                                         secondary: XADD s 1700000000000-0 f v
+ *                       XAUTOCLAIM s g c 60000 0 -> claimed 1-1, deleted 2-1
+ *                                         secondary: XCLAIM s g c 0 1-1 2-1
  */
 #ifndef REDPAIR_REWRITE_H
 #define REDPAIR_REWRITE_H

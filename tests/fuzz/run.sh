@@ -3,7 +3,7 @@
 # from a scratch copy of its committed corpus so that runs never grow the repository. Exits
 # non-zero if a target crashes, leaks, trips a sanitizer or fails one of its checks.
 #
-#   tests/fuzz/run.sh                    # both targets, 60 s each
+#   tests/fuzz/run.sh                    # every target, 60 s each
 #   FUZZ_SECONDS=600 tests/fuzz/run.sh fuzz_reply
 set -euo pipefail
 
@@ -11,7 +11,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${FUZZ_BUILD_DIR:-$root/build-fuzz}"
 seconds="${FUZZ_SECONDS:-60}"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_request fuzz_reply)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_request fuzz_reply fuzz_effect)
 
 cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DREDPAIR_FUZZ=ON >/dev/null
 cmake --build "$build" --target "${targets[@]}" -j"$(nproc)"

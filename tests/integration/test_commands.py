@@ -243,7 +243,14 @@ REFUSALS = [
     (("CLIENT", "REPLY", "OFF"), "CLIENT REPLY OFF and SKIP are not supported by redpair yet"),
     (("CLIENT", "PAUSE", "10"), "command 'client|pause' is not supported by redpair yet"),
     (("MULTI",), "command 'multi' is not supported by redpair yet"),
-    (("EVAL", "return 1", "0"), "command 'eval' is not supported by redpair yet"),
+    (("XREAD", "STREAMS", "s", "0"), "command 'xread' is not supported by redpair yet"),
+    (("SCRIPT", "DEBUG", "YES"), "SCRIPT DEBUG is not available through redpair: the Lua debugger "
+     "needs a connection of its own to one server; debug against a server directly"),
+    (("FUNCTION", "KILL"), "FUNCTION KILL is not available through redpair: a script runs on both "
+     "servers, and redpair's link to each waits behind it; send it to each server directly (the "
+     "admin API lists them: GET /api/v1/backends)"),
+    (("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"),
+     "XREADGROUP with BLOCK is not supported by redpair yet: read without BLOCK"),
     (("BLPOP", "l", "0"), "command 'blpop' is not supported by redpair yet"),
 ]
 

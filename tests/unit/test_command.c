@@ -143,6 +143,10 @@ START_TEST(test_classification)
                     {"getex", REWRITE_GETEX},
                     {"restore", REWRITE_RESTORE},
                     {"xadd", REWRITE_XADD},
+                    {"xtrim", REWRITE_XTRIM},
+                    {"xreadgroup", REWRITE_XREADGROUP},
+                    {"xclaim", REWRITE_XCLAIM},
+                    {"xautoclaim", REWRITE_XAUTOCLAIM},
                     {"spop", REWRITE_SPOP},
                     {"incrbyfloat", REWRITE_INCRBYFLOAT},
                     {"hincrbyfloat", REWRITE_HINCRBYFLOAT}};
@@ -151,12 +155,34 @@ START_TEST(test_classification)
         ck_assert_int_eq(get(rewrites[i].name)->rewrite, rewrites[i].rewrite);
     }
 
+    /* Scripts and functions: run on both, or read from the primary; killing and debugging are
+     * one server's business. */
+    const char *script_writes[] = {
+        "eval",          "evalsha",         "fcall",          "script|load",     "script|flush",
+        "function|load", "function|delete", "function|flush", "function|restore"};
+    for (size_t i = 0; i < sizeof(script_writes) / sizeof(script_writes[0]); i++) {
+        ck_assert_msg(get(script_writes[i])->kind == CMD_WRITE, "%s", script_writes[i]);
+        ck_assert_int_eq(get(script_writes[i])->rewrite, REWRITE_NONE);
+    }
+    const char *script_reads[] = {"eval_ro",        "evalsha_ro",    "fcall_ro",
+                                  "script|exists",  "function|list", "function|dump",
+                                  "function|stats", "script|help",   "function|help"};
+    for (size_t i = 0; i < sizeof(script_reads) / sizeof(script_reads[0]); i++)
+        ck_assert_msg(get(script_reads[i])->kind == CMD_READ, "%s", script_reads[i]);
+    const char *busy = "is not available through redpair: a script runs on both servers, and "
+                       "redpair's link to each waits behind it; send it to each server directly "
+                       "(the admin API lists them: GET /api/v1/backends)";
+    char text[512];
+    snprintf(text, sizeof(text), "SCRIPT KILL %s", busy);
+    assert_refused("script|kill", text);
+    snprintf(text, sizeof(text), "FUNCTION KILL %s", busy);
+    assert_refused("function|kill", text);
+    assert_refused("script|debug", "SCRIPT DEBUG is not available through redpair: the Lua "
+                                   "debugger needs a connection of its own to one server; debug "
+                                   "against a server directly");
+
     assert_refused("multi", "command 'multi' is not supported by redpair yet");
     assert_refused("exec", "command 'exec' is not supported by redpair yet");
-    assert_refused("eval_ro", "command 'eval_ro' is not supported by redpair yet");
-    assert_refused("script|load", "command 'script|load' is not supported by redpair yet");
-    assert_refused("function|delete", "command 'function|delete' is not supported by redpair yet");
-    assert_refused("xreadgroup", "command 'xreadgroup' is not supported by redpair yet");
     assert_refused("xread", "command 'xread' is not supported by redpair yet");
     assert_refused("blpop", "command 'blpop' is not supported by redpair yet");
     assert_refused("bzmpop", "command 'bzmpop' is not supported by redpair yet");
@@ -488,6 +514,60 @@ START_TEST(test_learn_subcommands)
 }
 END_TEST
 
+/* command_keys on a list of C strings: keys("eval", "s", "1", "k", "a") -> the positions. */
+static int key_pos[8];
+#define keys(...) keys_list((const char *[]){__VA_ARGS__, NULL})
+
+static int keys_list(const char *const *args)
+{
+    const char *argv[32];
+    size_t argl[32];
+    int argc = 0;
+    for (; args[argc]; argc++) {
+        argv[argc] = args[argc];
+        argl[argc] = strlen(args[argc]);
+    }
+    const struct command *c = command_resolve(t, argc, argv, argl, err, sizeof(err));
+    ck_assert_msg(c != NULL, "%s", err);
+    memset(key_pos, 0, sizeof(key_pos));
+    return command_keys(c, argc, argv, argl, key_pos, 8);
+}
+
+START_TEST(test_keys)
+{
+    ck_assert_int_eq(keys("get", "k"), 1);
+    ck_assert_int_eq(key_pos[0], 1);
+    ck_assert_int_eq(keys("mset", "a", "1", "b", "2"), 2);
+    ck_assert_int_eq(key_pos[1], 3);
+    ck_assert_int_eq(keys("del", "a", "b", "c"), 3);
+    ck_assert_int_eq(key_pos[2], 3);
+    ck_assert_int_eq(keys("xgroup", "create", "s", "g", "$"), 1);
+    ck_assert_int_eq(key_pos[0], 2);
+    ck_assert_int_eq(keys("ping"), 0);
+
+    /* Scripts and functions: numkeys says which arguments are keys. */
+    ck_assert_int_eq(keys("EVAL", "return 1", "2", "a", "b", "x"), 2);
+    ck_assert_int_eq(key_pos[0], 3);
+    ck_assert_int_eq(key_pos[1], 4);
+    ck_assert_int_eq(keys("evalsha_ro", "abc", "1", "a"), 1);
+    ck_assert_int_eq(key_pos[0], 3);
+    ck_assert_int_eq(keys("fcall", "f", "3", "a", "b", "c"), 3);
+    ck_assert_int_eq(key_pos[2], 5);
+    ck_assert_int_eq(keys("fcall_ro", "f", "0", "x"), 0);
+    ck_assert_int_eq(keys("eval", "return 1", "3", "a"), 0);  /* more keys than arguments */
+    ck_assert_int_eq(keys("eval", "return 1", "-1", "a"), 0); /* negative */
+    ck_assert_int_eq(keys("eval", "return 1", "x"), 0);
+    ck_assert_int_eq(keys("eval", "return 1", "01", "a"), 0); /* not as Redis parses it */
+    ck_assert_int_eq(keys("eval", "s", "10", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"),
+                     10); /* counted beyond the room given */
+    ck_assert_int_eq(key_pos[7], 10);
+
+    /* Other keys that move are not found yet. */
+    ck_assert_int_eq(keys("xreadgroup", "GROUP", "g", "c", "STREAMS", "s", ">"), -1);
+    ck_assert_int_eq(keys("zunionstore", "d", "1", "a"), -1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("command");
@@ -500,6 +580,7 @@ int main(void)
     tcase_add_test(tc, test_learn_redis6);
     tcase_add_test(tc, test_learn_malformed);
     tcase_add_test(tc, test_learn_subcommands);
+    tcase_add_test(tc, test_keys);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

@@ -241,6 +241,7 @@ static void dispatch(struct client *c, int argc, const char *raw, size_t rawlen)
     struct request *r;
     const char *bytes = NULL;
     size_t len = 0;
+    const char *refusal = NULL;
     switch (cmd->kind) {
     case CMD_REFUSED: reply_now(c, cmd, "ERR %s", cmd->refusal); return;
     case CMD_LOCAL:
@@ -249,6 +250,12 @@ static void dispatch(struct client *c, int argc, const char *raw, size_t rawlen)
         local_execute(c, r, argc, c->argv, c->argl);
         return;
     case CMD_READ:
+        if (cmd->rewrite != REWRITE_NONE &&
+            rewrite_request(cmd, argc, c->argv, c->argl, 0, &c->scratch, &refusal) ==
+                REWRITE_REFUSED) {
+            reply_now(c, cmd, "ERR %s", refusal);
+            return;
+        }
         r = request_new(c, cmd);
         enqueue(c, r);
         if (hidden_rewrite(cmd, c->db, argc, c->argv, c->argl, &c->scratch)) {
@@ -262,7 +269,6 @@ static void dispatch(struct client *c, int argc, const char *raw, size_t rawlen)
     case CMD_WRITE: break;
     }
 
-    const char *refusal = NULL;
     buffer_clear(&c->scratch);
     switch (rewrite_request(cmd, argc, c->argv, c->argl, (long long)proxy_now_ms(), &c->scratch,
                             &refusal)) {

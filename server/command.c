@@ -120,6 +120,11 @@ struct rule {
     {                                                                                              \
         n, CMD_READ, LOCAL_NONE, REWRITE_NONE, REFUSE_NONE                                         \
     }
+/* A read whose arguments are checked first (rewrite_request may refuse it). */
+#define READ_CHECKED(n, r)                                                                         \
+    {                                                                                              \
+        n, CMD_READ, LOCAL_NONE, r, REFUSE_NONE                                                    \
+    }
 #define REWRITE(n, r)                                                                              \
     {                                                                                              \
         n, CMD_WRITE, LOCAL_NONE, r, REFUSE_NONE                                                   \
@@ -178,6 +183,7 @@ static const struct rule rules[] = {
     REWRITE("xadd", REWRITE_XADD),
     REWRITE("xtrim", REWRITE_XTRIM),
     REWRITE("xreadgroup", REWRITE_XREADGROUP),
+    READ_CHECKED("xread", REWRITE_XREAD),
     REWRITE("xautoclaim", REWRITE_XAUTOCLAIM),
     REWRITE("xclaim", REWRITE_XCLAIM),
     REWRITE("spop", REWRITE_SPOP),
@@ -220,7 +226,6 @@ static const struct rule rules[] = {
     UNSUPPORTED("unwatch"),
     UNSUPPORTED("waitaof"),
     /* XREAD may block. */
-    UNSUPPORTED("xread"),
 
     /* Server administration belongs to redpair, which must know about it. */
     REFUSE("config", REFUSE_CONFIG),

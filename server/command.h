@@ -47,6 +47,7 @@ enum command_rewrite {
     REWRITE_GETEX,      /* GETEX key EX s|PX ms   -> PXAT abs-ms */
     REWRITE_RESTORE,    /* RESTORE key ttl v      -> ttl absolute + ABSTTL */
     REWRITE_XTRIM,      /* XTRIM key MAXLEN|MINID ~ n -> exact trimming: MAXLEN|MINID = n */
+    REWRITE_XREAD,      /* a read; refused with BLOCK */
     REWRITE_XREADGROUP, /* refused with BLOCK; otherwise the same on both */
     /* Mirrored by effect: the secondary gets what the primary's reply says happened. */
     REWRITE_SPOP,         /* -> SREM key popped... */

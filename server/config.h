@@ -7,9 +7,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CONFIG_MAX_BIND 16
-#define CONFIG_BACKENDS 2
-#define CONFIG_NAME_MAX 32
+#define CONFIG_MAX_BIND  16
+#define CONFIG_BACKENDS  2
+#define CONFIG_NAME_MAX  32
 #define CONFIG_ERROR_MAX 512
 
 enum write_ack { WRITE_ACK_ALL, WRITE_ACK_PRIMARY };
@@ -23,29 +23,30 @@ struct backend_config {
 
 struct config {
     char *bind[CONFIG_MAX_BIND];
-    int bind_count;            /* default: one, "127.0.0.1" */
-    int port;                  /* default 6380 */
+    int bind_count; /* default: one, "127.0.0.1" */
+    int port;       /* default 6380 */
     struct backend_config backends[CONFIG_BACKENDS];
-    int backend_count;         /* must be exactly 2 once loaded */
-    char *backend_user;        /* NULL: AUTH with the password alone */
-    char *backend_password;    /* NULL: no AUTH */
-    char *requirepass;         /* NULL: clients need not AUTH */
-    int maxclients;            /* default 10000 */
-    int databases;             /* default 16; must match the backends */
-    enum write_ack write_ack;  /* default all */
+    int backend_count;            /* must be exactly 2 once loaded */
+    char *backend_user;           /* NULL: AUTH with the password alone */
+    char *backend_password;       /* NULL: no AUTH */
+    char *requirepass;            /* NULL: clients need not AUTH */
+    int maxclients;               /* default 10000 */
+    int databases;                /* default 16; must match the backends */
+    enum write_ack write_ack;     /* default all */
     long long proto_max_bulk_len; /* default 512mb, at least 1mb, as Redis */
-    long long obuf_hard_limit; /* client-output-buffer-limit normal <hard> <soft> <secs>; 0 = none */
+    long long
+        obuf_hard_limit; /* client-output-buffer-limit normal <hard> <soft> <secs>; 0 = none */
     long long obuf_soft_limit;
     int obuf_soft_seconds;
-    enum log_level loglevel;   /* default notice */
-    char *logfile;             /* "" (default): standard output */
-    char *admin_bind;          /* default "127.0.0.1" */
-    int admin_port;            /* default 8380; 0 disables the admin API */
-    char *admin_token;         /* NULL: the admin API refuses every authenticated route */
-    char *state_dir;           /* default "/var/lib/redpair" */
-    int probe_interval_ms;     /* default 100 */
-    int down_after_ms;         /* default 1000; must exceed probe-interval-ms */
-    long long backlog_size;    /* default 64mb, at least 16kb */
+    enum log_level loglevel; /* default notice */
+    char *logfile;           /* "" (default): standard output */
+    char *admin_bind;        /* default "127.0.0.1" */
+    int admin_port;          /* default 8380; 0 disables the admin API */
+    char *admin_token;       /* NULL: the admin API refuses every authenticated route */
+    char *state_dir;         /* default "/var/lib/redpair" */
+    int probe_interval_ms;   /* default 100 */
+    int down_after_ms;       /* default 1000; must exceed probe-interval-ms */
+    long long backlog_size;  /* default 64mb, at least 16kb */
 };
 
 /* Sets every default; no backends. */

@@ -243,7 +243,7 @@ REFUSALS = [
     (("CLIENT", "REPLY", "OFF"), "CLIENT REPLY OFF and SKIP are not supported by redpair yet"),
     (("CLIENT", "PAUSE", "10"), "command 'client|pause' is not supported by redpair yet"),
     (("MULTI",), "command 'multi' is not supported by redpair yet"),
-    (("XREAD", "STREAMS", "s", "0"), "command 'xread' is not supported by redpair yet"),
+    (("XREAD", "BLOCK", "0", "STREAMS", "s", "0"), "XREAD with BLOCK is not supported by redpair yet: read without BLOCK"),
     (("SCRIPT", "DEBUG", "YES"), "SCRIPT DEBUG is not available through redpair: the Lua debugger "
      "needs a connection of its own to one server; debug against a server directly"),
     (("FUNCTION", "KILL"), "FUNCTION KILL is not available through redpair: a script runs on both "

@@ -309,7 +309,7 @@ class ProtocolTest(RedpairTestCase):
             ("BLPOP", "k", "1"),
             ("BRPOPLPUSH", "k", "k2", "1"),
             ("BZPOPMIN", "z", "1"),
-            ("XREAD", "STREAMS", "s", "0"),
+            ("XREAD", "BLOCK", "0", "STREAMS", "s", "0"),
             ("CLIENT", "PAUSE", "10"),
             ("CLIENT", "TRACKING", "on"),
         ]

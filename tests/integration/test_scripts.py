@@ -141,6 +141,8 @@ STREAMS = [
     ("XREADGROUP", "GROUP", "nosuch", "c1", "STREAMS", "cs", ">"),
     ("XREADGROUP", "GROUP", "g", "c1", "STREAMS", "cs", "nostream", ">", ">"),
     ("XPENDING", "cs", "g"),
+    ("XREAD", "COUNT", "2", "STREAMS", "cs", "nostream", "1-1", "0"),
+    ("XREAD", "STREAMS", "cs", "$"),
     ("XACK", "cs", "g", "1-1", "9-9"),
     ("XPENDING", "cs", "g"),
     ("XINFO", "GROUPS", "cs"),
@@ -351,7 +353,7 @@ class ScriptsTest(RedpairTestCase):
                 (("SCRIPT", "DEBUG", "YES"), "SCRIPT DEBUG is not available through redpair"),
                 (("XREADGROUP", "GROUP", "g", "c", "BLOCK", "10", "STREAMS", "s", ">"),
                  "XREADGROUP with BLOCK is not supported by redpair yet"),
-                (("XREAD", "STREAMS", "s", "0"), "command 'xread' is not supported"),
+                (("XREAD", "BLOCK", "10", "STREAMS", "s", "0"), "XREAD with BLOCK is not supported by redpair yet"),
             ]:
                 reply = p.cmd(*cmd)
                 self.assertTrue(reply.startswith(b"-ERR " + text.encode()), (cmd, reply))

@@ -155,6 +155,10 @@ START_TEST(test_classification)
         ck_assert_int_eq(get(rewrites[i].name)->rewrite, rewrites[i].rewrite);
     }
 
+    /* XREAD is a read, refused only with BLOCK (its arguments are checked first). */
+    ck_assert_int_eq(get("xread")->kind, CMD_READ);
+    ck_assert_int_eq(get("xread")->rewrite, REWRITE_XREAD);
+
     /* Scripts and functions: run on both, or read from the primary; killing and debugging are
      * one server's business. */
     const char *script_writes[] = {
@@ -183,7 +187,6 @@ START_TEST(test_classification)
 
     assert_refused("multi", "command 'multi' is not supported by redpair yet");
     assert_refused("exec", "command 'exec' is not supported by redpair yet");
-    assert_refused("xread", "command 'xread' is not supported by redpair yet");
     assert_refused("blpop", "command 'blpop' is not supported by redpair yet");
     assert_refused("bzmpop", "command 'bzmpop' is not supported by redpair yet");
     assert_refused("brpoplpush", "command 'brpoplpush' is not supported by redpair yet");

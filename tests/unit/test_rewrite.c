@@ -272,6 +272,17 @@ START_TEST(test_xreadgroup)
 }
 END_TEST
 
+START_TEST(test_xread)
+{
+    ASSERT_UNCHANGED("xread", "COUNT", "2", "STREAMS", "s", "0");
+    ASSERT_UNCHANGED("xread", "STREAMS", "block", "0"); /* a stream named "block" */
+    ck_assert_int_eq(rewrite("XREAD", "COUNT", "1", "BLOCK", "100", "STREAMS", "s", "$"),
+                     REWRITE_REFUSED);
+    ck_assert_str_eq(refusal,
+                     "XREAD with BLOCK is not supported by redpair yet: read without BLOCK");
+}
+END_TEST
+
 START_TEST(test_other_commands_unchanged)
 {
     ASSERT_UNCHANGED("get", "k");
@@ -396,6 +407,7 @@ int main(void)
     tcase_add_test(tc, test_xadd);
     tcase_add_test(tc, test_xtrim);
     tcase_add_test(tc, test_xreadgroup);
+    tcase_add_test(tc, test_xread);
     tcase_add_test(tc, test_other_commands_unchanged);
     tcase_add_test(tc, test_effects);
     suite_add_tcase(s, tc);

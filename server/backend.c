@@ -93,30 +93,38 @@ static void select_db(struct backend *b, int db)
 /* Ends the open transaction with the offset mark, in database 0 where redpair keeps it. */
 static void close_tx(struct backend *b)
 {
-    char num[24];
-    snprintf(num, sizeof(num), "%llu", (unsigned long long)b->tx_last);
-    select_db(b, 0);
-    send_internal(b, PENDING_INTERNAL, 3, (const char *[]){"SET", BACKEND_OFFSET_KEY, num});
-    b->tx_open = false;
+    if (b->tx_writes) {
+        char num[24];
+        snprintf(num, sizeof(num), "%llu", (unsigned long long)b->tx_last);
+        select_db(b, 0);
+        send_internal(b, PENDING_INTERNAL, 3, (const char *[]){"SET", BACKEND_OFFSET_KEY, num});
+    }
+    b->tx_open = b->tx_writes = false;
     send_internal(b, PENDING_EXEC, 1, (const char *[]){"EXEC"});
 }
 
+/* Opens a transaction unless one is open; offset 0 for a unit's read, which moves no mark. */
 static void open_tx(struct backend *b, uint64_t offset)
 {
     if (!b->tx_open) {
         send_internal(b, PENDING_MULTI, 1, (const char *[]){"MULTI"});
         b->tx_open = true;
     }
-    b->tx_last = offset;
+    if (offset) {
+        b->tx_last = offset;
+        b->tx_writes = true;
+    }
 }
 
 static void emit(struct backend *b, struct request *req, uint64_t offset, int db, const char *bytes,
                  size_t len)
 {
-    if (offset)
+    bool unit = req && req->unit;
+    if (offset || unit)
         open_tx(b, offset);
     else if (b->tx_open)
         close_tx(b);
+    b->in_unit |= unit;
     select_db(b, db);
     buffer_append(&b->out.queued, bytes, len);
     fifo_push(b, req, offset, PENDING_REPLY);
@@ -124,12 +132,14 @@ static void emit(struct backend *b, struct request *req, uint64_t offset, int db
 }
 
 /* A write that turned out to need nothing here still moves the offset key, so both servers'
- * keys agree. */
+ * keys agree. An entry with no request is a unit's end (backend_unit_end). */
 static void emit_released(void *ctx, struct request *req, uint64_t offset, int db,
                           const char *bytes, size_t len)
 {
     struct backend *b = ctx;
-    if (len) {
+    if (!req) {
+        b->in_unit = false;
+    } else if (len) {
         emit(b, req, offset, db, bytes, len);
     } else if (offset) {
         open_tx(b, offset);
@@ -153,6 +163,14 @@ void backend_hold(struct backend *b, struct request *req, int db)
 void backend_resolve(struct backend *b, struct request *req, const char *bytes, size_t len)
 {
     holdq_resolve(&b->holds, req, bytes, len, emit_released, b);
+}
+
+void backend_unit_end(struct backend *b)
+{
+    if (holdq_busy(&b->holds))
+        holdq_push(&b->holds, NULL, 0, 0, "", 0);
+    else
+        b->in_unit = false;
 }
 
 void backend_replay(struct backend *b, uint64_t offset, int db, const char *bytes, size_t len)
@@ -219,7 +237,7 @@ static void link_lost(struct backend *b, const char *why)
     while (b->fifo_len) lose_pending(b, fifo_pop(b));
     b->tx_len = 0;
     b->exec_left = -1;
-    b->tx_open = false;
+    b->tx_open = b->tx_writes = b->in_unit = false;
     buffer_clear(&b->in);
     buffer_clear(&b->out.queued);
     resp_reply_reset(&b->framer);
@@ -406,7 +424,7 @@ static void on_written(uv_write_t *w, int status)
 void backend_flush(struct backend *b)
 {
     if (!b->connected) return;
-    if (b->tx_open) close_tx(b);
+    if (b->tx_open && !b->in_unit) close_tx(b);
     int err = outbuf_flush(&b->out, (uv_stream_t *)&b->tcp, on_written);
     if (err) link_lost(b, uv_strerror(err));
 }

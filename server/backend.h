@@ -14,7 +14,9 @@
  * that stalls and later applies what sat in its socket, or is cut off mid-run, says exactly which
  * writes it holds with one GET of that key: the partial resync starts right after, with no write
  * applied twice or lost. Replies come back as +QUEUED for each, then one EXEC array, whose elements
- * are matched to the writes in order; reads stay outside the transactions.
+ * are matched to the writes in order. Reads stay outside the transactions, except those of a unit
+ * (unit.h): a client's MULTI … EXEC or a blocking command's attempt, which the transaction keeps
+ * whole.
  *
  *   backend_send ──▶ [hold queue, while an effect write waits] ──▶ out ──▶ redis
  *   redis ──▶ in ──▶ reply framer ──▶ pending FIFO / EXEC elements ──▶ request_backend_reply
@@ -86,6 +88,8 @@ struct backend {
     size_t fifo_head, fifo_len, fifo_cap;
 
     bool tx_open;       /* a MULTI is on the wire, its EXEC not yet */
+    bool tx_writes;     /* the open transaction holds a write: it ends with the offset mark */
+    bool in_unit;       /* a unit (unit.h) is passing: the transaction stays open for it */
     uint64_t tx_last;   /* offset of the last write in the open transaction */
     struct pending *tx; /* entries that answered +QUEUED, waiting for the EXEC array */
     size_t tx_len, tx_cap;
@@ -112,6 +116,9 @@ void backend_send(struct backend *b, struct request *req, int db, const char *by
 void backend_hold(struct backend *b, struct request *req, int db);
 /* Supplies the bytes of a held write (len 0: nothing to send) and releases what queued behind. */
 void backend_resolve(struct backend *b, struct request *req, const char *bytes, size_t len);
+/* The unit being sent ends here: once what is held before this point has gone out, the link may
+ * close its transaction again. */
+void backend_unit_end(struct backend *b);
 /* A write from the backlog, with no client waiting: its reply only moves acked_offset. */
 void backend_replay(struct backend *b, uint64_t offset, int db, const char *bytes, size_t len);
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "blocked.h"
 #include "command.h"
 #include "config.h"
 #include "hidden.h"
@@ -15,6 +16,8 @@
 #include "rewrite.h"
 #include "sequencer.h"
 #include "stats.h"
+#include "transaction.h"
+#include "watch.h"
 
 #define READ_CHUNK (16 * 1024)
 /* Flow control: a client that is owed this much stops being read until it catches up, so a
@@ -88,6 +91,7 @@ static void on_closed(uv_handle_t *h)
     resp_request_free(&c->parser);
     buffer_free(&c->in);
     buffer_free(&c->scratch);
+    buffer_free(&c->multibulk);
     outbuf_free(&c->out);
     free(c->argv);
     free(c->argl);
@@ -107,6 +111,9 @@ void client_close(struct client *c)
     proxy.client_count--;
     proxy_forget_client(c);
     pubsub_client_closed(c);
+    blocked_client_closed(c);
+    transaction_free(c);
+    watch_clear(c);
     for (struct request *r = c->head; r; r = r->next) r->client = NULL;
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
@@ -211,10 +218,10 @@ static void encoded(struct client *c, int argc, const char *raw, size_t rawlen, 
         *len = rawlen;
         return;
     }
-    buffer_clear(&c->scratch);
-    resp_append_command(&c->scratch, argc, c->argv, c->argl);
-    *bytes = buffer_head(&c->scratch);
-    *len = buffer_len(&c->scratch);
+    buffer_clear(&c->multibulk);
+    resp_append_command(&c->multibulk, argc, c->argv, c->argl);
+    *bytes = buffer_head(&c->multibulk);
+    *len = buffer_len(&c->multibulk);
 }
 
 static void dispatch(struct client *c, int argc, const char *raw, size_t rawlen)
@@ -226,10 +233,12 @@ static void dispatch(struct client *c, int argc, const char *raw, size_t rawlen)
     c->last_cmd = cmd;
     c->last_ms = uv_now(proxy.loop);
     if (!cmd) {
+        transaction_reject(c);
         reply_now(c, NULL, "%s", err);
         return;
     }
     if (!c->authenticated && !command_no_auth(cmd)) {
+        transaction_reject(c);
         reply_now(c, cmd, "%s", "NOAUTH Authentication required.");
         return;
     }
@@ -238,50 +247,44 @@ static void dispatch(struct client *c, int argc, const char *raw, size_t rawlen)
         return;
     }
 
-    struct request *r;
-    const char *bytes = NULL;
-    size_t len = 0;
-    const char *refusal = NULL;
+    const char *bytes;
+    size_t len;
+    long long timeout_ms;
+    encoded(c, argc, raw, rawlen, &bytes, &len);
+    struct request *r = request_new(c, cmd);
+    enqueue(c, r);
+    if (transaction_queues(c, cmd))
+        transaction_queue(c, r, bytes, len);
+    else if (command_blocks(cmd, argc, c->argv, c->argl, &timeout_ms))
+        blocked_start(c, r, argc, c->argv, c->argl, bytes, len, timeout_ms);
+    else
+        client_execute(c, r, argc, c->argv, c->argl, bytes, len);
+}
+
+void client_execute(struct client *c, struct request *r, int argc, const char *const *argv,
+                    const size_t *argl, const char *bytes, size_t len)
+{
+    const struct command *cmd = r->cmd;
     switch (cmd->kind) {
-    case CMD_REFUSED: reply_now(c, cmd, "ERR %s", cmd->refusal); return;
-    case CMD_LOCAL:
-        r = request_new(c, cmd);
-        enqueue(c, r);
-        local_execute(c, r, argc, c->argv, c->argl);
-        return;
+    case CMD_REFUSED: request_error(r, "ERR %s", cmd->refusal); return;
+    case CMD_LOCAL: local_execute(c, r, argc, argv, argl); return;
     case CMD_READ:
-        if (cmd->rewrite != REWRITE_NONE &&
-            rewrite_request(cmd, argc, c->argv, c->argl, 0, &c->scratch, &refusal) ==
-                REWRITE_REFUSED) {
-            reply_now(c, cmd, "ERR %s", refusal);
-            return;
-        }
-        r = request_new(c, cmd);
-        enqueue(c, r);
-        if (hidden_rewrite(cmd, c->db, argc, c->argv, c->argl, &c->scratch)) {
+        if (hidden_rewrite(cmd, c->db, argc, argv, argl, &c->scratch)) {
             bytes = buffer_head(&c->scratch);
             len = buffer_len(&c->scratch);
-        } else {
-            encoded(c, argc, raw, rawlen, &bytes, &len);
         }
         client_send_read(c, r, bytes, len);
         return;
-    case CMD_WRITE: break;
+    case CMD_WRITE:
+        buffer_clear(&c->scratch);
+        if (rewrite_request(cmd, argc, argv, argl, (long long)proxy_now_ms(), &c->scratch) ==
+            REWRITE_DONE) {
+            bytes = buffer_head(&c->scratch);
+            len = buffer_len(&c->scratch);
+        }
+        sequencer_write(r, c->db, argc, argv, argl, bytes, len);
+        return;
     }
-
-    buffer_clear(&c->scratch);
-    switch (rewrite_request(cmd, argc, c->argv, c->argl, (long long)proxy_now_ms(), &c->scratch,
-                            &refusal)) {
-    case REWRITE_REFUSED: reply_now(c, cmd, "ERR %s", refusal); return;
-    case REWRITE_DONE:
-        bytes = buffer_head(&c->scratch);
-        len = buffer_len(&c->scratch);
-        break;
-    case REWRITE_UNCHANGED: encoded(c, argc, raw, rawlen, &bytes, &len); break;
-    }
-    r = request_new(c, cmd);
-    enqueue(c, r);
-    sequencer_write(r, c->db, bytes, len);
 }
 
 void client_send_read(struct client *c, struct request *r, const char *bytes, size_t len)
@@ -334,9 +337,27 @@ void client_drain_all(void)
     }
 }
 
+/* How much input a parked client may send before it is no longer read (Redis keeps reading it,
+ * up to client-query-buffer-limit). */
+#define BLOCKED_INPUT_MAX (1u << 20)
+
+void client_unblocked(struct client *c)
+{
+    if (!c->reading) {
+        maybe_resume(c);
+        return;
+    }
+    process_input(c);
+}
+
 static void process_input(struct client *c)
 {
     while (!c->closing && !c->closed && buffer_len(&c->in)) {
+        if (c->blocked) {
+            /* Its input waits, but a closed connection must still be seen. */
+            if (buffer_len(&c->in) > BLOCKED_INPUT_MAX) set_reading(c, false);
+            return;
+        }
         if (owes_too_much(c) || proxy.paused) {
             set_reading(c, false);
             return;

@@ -11,9 +11,12 @@
 #include "outbuf.h"
 #include "resp.h"
 
+struct blocked;
 struct command;
+struct keylink;
 struct pubsub;
 struct request;
+struct transaction;
 
 struct client {
     uv_tcp_t tcp;
@@ -34,14 +37,19 @@ struct client {
     const char **argv; /* scratch for the command being dispatched */
     size_t *argl;
     int argv_cap;
-    struct buffer scratch; /* re-encoded commands */
+    struct buffer scratch;   /* rewritten commands */
+    struct buffer multibulk; /* an inline command, as a multibulk */
 
     /* What CLIENT LIST shows and CLIENT, HELLO and RESET change (client_commands.h). */
     char *name;                     /* CLIENT SETNAME; NULL when none */
     uint64_t created_ms, last_ms;   /* uv_now() at accept and at its latest command */
     const struct command *last_cmd; /* NULL before the first, or after an unknown one */
     bool no_evict;
-    struct pubsub *pubsub; /* while subscribed: its connection to the primary (pubsub.h) */
+    struct pubsub *pubsub;    /* while subscribed: its connection to the primary (pubsub.h) */
+    struct transaction *tx;   /* inside MULTI: the queued commands (transaction.h) */
+    struct keylink *watching; /* WATCHed keys (watch.h) */
+    bool watch_touched;       /* one of them was written since */
+    struct blocked *blocked;  /* parked on a blocking command: input waits (blocked.h) */
 
     bool dirty;
     struct client *next_dirty;
@@ -61,6 +69,12 @@ void client_resume_all(void);
 /* Shutdown: no client is read any more, and each is closed once the replies it is owed are
  * written. */
 void client_drain_all(void);
+/* Runs a resolved command for c, answering r: locally, as a read, or as a write through the
+ * sequencer. bytes is its multibulk. */
+void client_execute(struct client *c, struct request *r, int argc, const char *const *argv,
+                    const size_t *argl, const char *bytes, size_t len);
+/* A blocking command was answered: the commands that waited behind it go on. */
+void client_unblocked(struct client *c);
 /* Sends a read to the primary, or answers the request with an error when there is none. */
 void client_send_read(struct client *c, struct request *r, const char *bytes, size_t len);
 

@@ -1,9 +1,14 @@
 #include "command.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "command_builtin.h"
 #include "resp.h"
@@ -120,11 +125,6 @@ struct rule {
     {                                                                                              \
         n, CMD_READ, LOCAL_NONE, REWRITE_NONE, REFUSE_NONE                                         \
     }
-/* A read whose arguments are checked first (rewrite_request may refuse it). */
-#define READ_CHECKED(n, r)                                                                         \
-    {                                                                                              \
-        n, CMD_READ, LOCAL_NONE, r, REFUSE_NONE                                                    \
-    }
 #define REWRITE(n, r)                                                                              \
     {                                                                                              \
         n, CMD_WRITE, LOCAL_NONE, r, REFUSE_NONE                                                   \
@@ -182,8 +182,6 @@ static const struct rule rules[] = {
     REWRITE("restore", REWRITE_RESTORE),
     REWRITE("xadd", REWRITE_XADD),
     REWRITE("xtrim", REWRITE_XTRIM),
-    REWRITE("xreadgroup", REWRITE_XREADGROUP),
-    READ_CHECKED("xread", REWRITE_XREAD),
     REWRITE("xautoclaim", REWRITE_XAUTOCLAIM),
     REWRITE("xclaim", REWRITE_XCLAIM),
     REWRITE("spop", REWRITE_SPOP),
@@ -218,14 +216,13 @@ static const struct rule rules[] = {
     READ("function|stats"),
     REFUSE("function|kill", REFUSE_SCRIPT_KILL),
 
-    /* Transactions need redpair's own handling, which comes with later work. */
-    UNSUPPORTED("multi"),
-    UNSUPPORTED("exec"),
-    UNSUPPORTED("discard"),
-    UNSUPPORTED("watch"),
-    UNSUPPORTED("unwatch"),
+    /* Transactions are queued and WATCH is tracked by redpair (transaction.h, watch.h). */
+    LOCAL("multi", LOCAL_MULTI),
+    LOCAL("exec", LOCAL_EXEC),
+    LOCAL("discard", LOCAL_DISCARD),
+    LOCAL("watch", LOCAL_WATCH),
+    LOCAL("unwatch", LOCAL_UNWATCH),
     UNSUPPORTED("waitaof"),
-    /* XREAD may block. */
 
     /* Server administration belongs to redpair, which must know about it. */
     REFUSE("config", REFUSE_CONFIG),
@@ -270,10 +267,6 @@ static void classify(struct command *c)
     } else if (c->flags & CMD_FLAG_READONLY) {
         c->kind = CMD_READ;
     } else {
-        c->kind = CMD_REFUSED;
-        refusal = REFUSE_UNSUPPORTED;
-    }
-    if (c->flags & CMD_FLAG_BLOCKING) {
         c->kind = CMD_REFUSED;
         refusal = REFUSE_UNSUPPORTED;
     }
@@ -696,29 +689,90 @@ const struct command *command_resolve(const struct command_table *t, int argc,
     return c;
 }
 
-/* Scripts and functions name their keys with numkeys: EVAL script numkeys key... arg... */
-static bool keys_by_numkeys(const char *name)
+static bool arg_is(const char *s, size_t len, const char *word)
 {
-    static const char *const names[] = {"eval",       "evalsha", "eval_ro",
-                                        "evalsha_ro", "fcall",   "fcall_ro"};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcmp(name, names[i]) == 0) return true;
+    return strlen(word) == len && strncasecmp(s, word, len) == 0;
+}
+
+/* Commands that count their keys: EVAL script numkeys key... arg..., ZUNIONSTORE dest numkeys
+ * key..., BLMPOP timeout numkeys key... */
+static const struct numkeys_rule {
+    const char *name;
+    int numkeys_at;
+    int dest; /* a key before numkeys (the destination), 0 for none */
+} numkeys_rules[] = {
+    {"eval", 2, 0},       {"evalsha", 2, 0},    {"eval_ro", 2, 0},     {"evalsha_ro", 2, 0},
+    {"fcall", 2, 0},      {"fcall_ro", 2, 0},   {"zunionstore", 2, 1}, {"zinterstore", 2, 1},
+    {"zdiffstore", 2, 1}, {"lmpop", 1, 0},      {"zmpop", 1, 0},       {"blmpop", 2, 0},
+    {"bzmpop", 2, 0},     {"sintercard", 1, 0}, {"zintercard", 1, 0},  {"zdiff", 1, 0},
+    {"zinter", 1, 0},     {"zunion", 1, 0},
+};
+
+static const struct numkeys_rule *numkeys_rule(const char *name)
+{
+    for (size_t i = 0; i < sizeof(numkeys_rules) / sizeof(numkeys_rules[0]); i++)
+        if (strcmp(name, numkeys_rules[i].name) == 0) return &numkeys_rules[i];
+    return NULL;
+}
+
+/* XREAD [COUNT n] [BLOCK ms] STREAMS key... id... and XREADGROUP GROUP g c [COUNT n] [BLOCK ms]
+ * [NOACK] STREAMS ...: the position of the first key and of BLOCK's argument (0 when absent). As
+ * Redis, options are read in turn, so a stream named "block" is a key. Returns false when Redis
+ * would reject the arguments. */
+static bool xread_args(bool group, int argc, const char *const *argv, const size_t *argl,
+                       int *first_key, int *block)
+{
+    *block = 0;
+    for (int i = 1; i < argc; i++) {
+        int more = argc - 1 - i;
+        if (arg_is(argv[i], argl[i], "streams")) {
+            int keys = argc - 1 - i;
+            if (keys == 0 || keys % 2) return false;
+            *first_key = i + 1;
+            return true;
+        }
+        if (arg_is(argv[i], argl[i], "block") && more) {
+            *block = ++i;
+        } else if (arg_is(argv[i], argl[i], "count") && more) {
+            i++;
+        } else if (group && arg_is(argv[i], argl[i], "group") && more >= 2) {
+            i += 2;
+        } else if (!(group && arg_is(argv[i], argl[i], "noack"))) {
+            return false;
+        }
+    }
     return false;
+}
+
+static bool is_xread(const struct command *cmd, bool *group)
+{
+    *group = strcmp(cmd->name, "xreadgroup") == 0;
+    return *group || strcmp(cmd->name, "xread") == 0;
 }
 
 int command_keys(const struct command *cmd, int argc, const char *const *argv, const size_t *argl,
                  int *pos, int max)
 {
-    int first, last, step, n = 0;
+    int first, last, step = 1, n = 0;
+    const struct numkeys_rule *rule = numkeys_rule(cmd->name);
+    bool group;
 
-    if (keys_by_numkeys(cmd->name)) {
+    if (rule) {
         long long numkeys;
-        if (argc < 3 || !resp_parse_ll(argv[2], argl[2], &numkeys) || numkeys < 0 ||
-            numkeys > argc - 3)
+        int at = rule->numkeys_at;
+        if (argc <= at || !resp_parse_ll(argv[at], argl[at], &numkeys) || numkeys < 0 ||
+            numkeys > argc - at - 1)
             return 0; /* Redis rejects it: no key is touched */
-        first = 3;
-        last = 2 + (int)numkeys;
-        step = 1;
+        if (rule->dest) {
+            if (n < max) pos[n] = rule->dest;
+            n++;
+        }
+        first = at + 1;
+        last = at + (int)numkeys;
+    } else if (is_xread(cmd, &group)) {
+        int block;
+        if (!xread_args(group, argc, argv, argl, &first, &block)) return 0;
+        last = first + (argc - first) / 2 - 1;
     } else if (cmd->flags & CMD_FLAG_MOVABLEKEYS) {
         return -1;
     } else {
@@ -730,6 +784,52 @@ int command_keys(const struct command *cmd, int argc, const char *const *argv, c
     for (int i = first; i <= last && i < argc; i += step, n++)
         if (n < max) pos[n] = i;
     return n;
+}
+
+void command_keypos(const struct command *cmd, int argc, const char *const *argv,
+                    const size_t *argl, struct command_keypos *kp)
+{
+    int room = (int)(sizeof(kp->small) / sizeof(kp->small[0]));
+    kp->pos = kp->small;
+    kp->n = command_keys(cmd, argc, argv, argl, kp->pos, room);
+    if (kp->n > room) {
+        kp->pos = xrealloc(NULL, (size_t)kp->n * sizeof(*kp->pos));
+        command_keys(cmd, argc, argv, argl, kp->pos, kp->n);
+    }
+}
+
+void command_keypos_free(struct command_keypos *kp)
+{
+    if (kp->pos != kp->small) free(kp->pos);
+}
+
+bool command_blocks(const struct command *cmd, int argc, const char *const *argv,
+                    const size_t *argl, long long *timeout_ms)
+{
+    bool group;
+    *timeout_ms = -1;
+    if (is_xread(cmd, &group)) {
+        int first, block;
+        long long ms;
+        if (!xread_args(group, argc, argv, argl, &first, &block) || !block) return false;
+        if (resp_parse_ll(argv[block], argl[block], &ms) && ms >= 0) *timeout_ms = ms;
+        return true;
+    }
+    if (!(cmd->flags & CMD_FLAG_BLOCKING) || argc < 2) return false;
+    int at = numkeys_rule(cmd->name) ? 1 : argc - 1; /* BLMPOP and BZMPOP lead with it */
+    /* Seconds, as Redis reads them: a float, rounded up to whole milliseconds. */
+    char text[64];
+    if (argl[at] == 0 || argl[at] >= sizeof(text) || isspace((unsigned char)argv[at][0]))
+        return true;
+    memcpy(text, argv[at], argl[at]);
+    text[argl[at]] = '\0';
+    char *end;
+    errno = 0;
+    long double seconds = strtold(text, &end);
+    if (*end || errno || isnan(seconds) || seconds < 0 || seconds * 1000 > (long double)LLONG_MAX)
+        return true;
+    *timeout_ms = (long long)ceill(seconds * 1000);
+    return true;
 }
 
 const char *command_kind_name(enum command_kind kind)

@@ -3,7 +3,7 @@
  *   read     sent to the primary only
  *   write    given the next offset in the write stream and sent to both backends
  *   local    answered by redpair itself (PING, ECHO, QUIT, SELECT, AUTH, INFO, CLIENT, HELLO,
- *            RESET, WAIT, ROLE, and the subscriptions of Pub/Sub)
+ *            RESET, WAIT, ROLE, the subscriptions of Pub/Sub, MULTI, EXEC, DISCARD, WATCH)
  *   refused  known but not (yet) safe to proxy: the client gets `refusal`
  *
  * Names, arity, flags and key positions are learned at start-up from the primary's own `COMMAND`
@@ -34,21 +34,24 @@ enum command_local {
     LOCAL_ROLE,
     LOCAL_WHOAMI,    /* ACL WHOAMI */
     LOCAL_SUBSCRIBE, /* (P|S)SUBSCRIBE and (P|S)UNSUBSCRIBE (pubsub.h) */
+    LOCAL_MULTI,     /* MULTI, EXEC, DISCARD (transaction.h) */
+    LOCAL_EXEC,
+    LOCAL_DISCARD,
+    LOCAL_WATCH, /* WATCH, UNWATCH (watch.h) */
+    LOCAL_UNWATCH,
 };
 
 /* How a write is made deterministic before it enters the stream (see rewrite.h). */
 enum command_rewrite {
     REWRITE_NONE,
-    REWRITE_EXPIRE,     /* EXPIRE key s     -> PEXPIREAT key abs-ms */
-    REWRITE_PEXPIRE,    /* PEXPIRE key ms   -> PEXPIREAT key abs-ms */
-    REWRITE_SETEX,      /* SETEX key s v    -> SET key v PXAT abs-ms */
-    REWRITE_PSETEX,     /* PSETEX key ms v  -> SET key v PXAT abs-ms */
-    REWRITE_SET,        /* SET ... EX s|PX ms ... -> PXAT abs-ms */
-    REWRITE_GETEX,      /* GETEX key EX s|PX ms   -> PXAT abs-ms */
-    REWRITE_RESTORE,    /* RESTORE key ttl v      -> ttl absolute + ABSTTL */
-    REWRITE_XTRIM,      /* XTRIM key MAXLEN|MINID ~ n -> exact trimming: MAXLEN|MINID = n */
-    REWRITE_XREAD,      /* a read; refused with BLOCK */
-    REWRITE_XREADGROUP, /* refused with BLOCK; otherwise the same on both */
+    REWRITE_EXPIRE,  /* EXPIRE key s     -> PEXPIREAT key abs-ms */
+    REWRITE_PEXPIRE, /* PEXPIRE key ms   -> PEXPIREAT key abs-ms */
+    REWRITE_SETEX,   /* SETEX key s v    -> SET key v PXAT abs-ms */
+    REWRITE_PSETEX,  /* PSETEX key ms v  -> SET key v PXAT abs-ms */
+    REWRITE_SET,     /* SET ... EX s|PX ms ... -> PXAT abs-ms */
+    REWRITE_GETEX,   /* GETEX key EX s|PX ms   -> PXAT abs-ms */
+    REWRITE_RESTORE, /* RESTORE key ttl v      -> ttl absolute + ABSTTL */
+    REWRITE_XTRIM,   /* XTRIM key MAXLEN|MINID ~ n -> exact trimming: MAXLEN|MINID = n */
     /* Mirrored by effect: the secondary gets what the primary's reply says happened. */
     REWRITE_SPOP,         /* -> SREM key popped... */
     REWRITE_INCRBYFLOAT,  /* -> SET key result KEEPTTL */
@@ -112,13 +115,31 @@ const struct command *command_resolve(const struct command_table *t, int argc,
                                       size_t errlen);
 
 /* The keys a command names, as argument positions in argv, found as Redis finds them: the first
- * key, last key and step of the command's entry; for scripts and functions (EVAL, EVALSHA, FCALL
- * and their _RO forms), the `numkeys` keys that follow the script or function name. Writes at
- * most max positions to pos and returns how many keys there are (more than max: look again with
- * room for them); 0 for none or for arguments Redis would reject; -1 for a command whose keys move
- * in other ways (MOVABLEKEYS), which redpair does not find yet. */
+ * key, last key and step of the command's entry; for the commands that count their keys (EVAL,
+ * FCALL, ZUNIONSTORE, LMPOP, BLMPOP…) the `numkeys` keys after the count, and a destination before
+ * it; for XREAD and XREADGROUP the keys after STREAMS. Writes at most max positions to pos and
+ * returns how many keys there are (more than max: look again with room for them); 0 for none or
+ * for arguments Redis would reject; -1 for a command whose keys move in other ways (SORT … STORE,
+ * GEORADIUS … STORE, modules), which redpair does not find. */
 int command_keys(const struct command *cmd, int argc, const char *const *argv, const size_t *argl,
                  int *pos, int max);
+
+/* All of command_keys' positions, in `small` or, for more keys, in an allocation of their own:
+ * `pos` points at them, and n is -1 where command_keys says -1. command_keypos_free() after. */
+struct command_keypos {
+    int *pos;
+    int n;
+    int small[16];
+};
+void command_keypos(const struct command *cmd, int argc, const char *const *argv,
+                    const size_t *argl, struct command_keypos *kp);
+void command_keypos_free(struct command_keypos *kp);
+
+/* Whether this call waits for data when there is none: the BLPOP family always, XREAD and
+ * XREADGROUP with BLOCK. *timeout_ms is how long, 0 for ever, or -1 for a timeout Redis will
+ * reject with its own error. */
+bool command_blocks(const struct command *cmd, int argc, const char *const *argv,
+                    const size_t *argl, long long *timeout_ms);
 
 const char *command_kind_name(enum command_kind kind);
 

@@ -14,6 +14,8 @@
 #include "pubsub.h"
 #include "request.h"
 #include "resp.h"
+#include "transaction.h"
+#include "watch.h"
 
 static void reply_bytes(struct request *r, const char *bytes)
 {
@@ -135,6 +137,8 @@ static void hello(struct client *c, struct request *r, int argc, const char *con
 static void reset(struct client *c, struct request *r)
 {
     pubsub_reset(c);
+    transaction_free(c);
+    watch_clear(c);
     c->db = 0;
     client_set_name(c, NULL, 0);
     c->authenticated = proxy.config->requirepass == NULL;
@@ -337,6 +341,21 @@ void local_execute(struct client *c, struct request *r, int argc, const char *co
         return;
     case LOCAL_WHOAMI: reply_bytes(r, "$7\r\ndefault\r\n"); return;
     case LOCAL_SUBSCRIBE: pubsub_command(c, r, argc, argv, argl); return;
+    case LOCAL_MULTI: transaction_multi(c, r); return;
+    case LOCAL_EXEC: transaction_exec(c, r); return;
+    case LOCAL_DISCARD: transaction_discard(c, r); return;
+    case LOCAL_WATCH:
+        if (c->tx) {
+            request_error(r, "ERR WATCH inside MULTI is not allowed");
+            return;
+        }
+        watch_keys(c, argc, argv, argl);
+        reply_bytes(r, "+OK\r\n");
+        return;
+    case LOCAL_UNWATCH:
+        watch_clear(c);
+        reply_bytes(r, "+OK\r\n");
+        return;
     case LOCAL_NONE: break;
     }
     request_error(r, "ERR command '%s' has no local handler", r->cmd->name);

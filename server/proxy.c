@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blocked.h"
 #include "client.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -54,17 +55,22 @@ void proxy_forget_client(struct client *c)
 static void on_prepare(uv_prepare_t *h)
 {
     (void)h;
-    while (proxy.dirty_backends) {
-        struct backend *b = proxy.dirty_backends;
-        proxy.dirty_backends = b->next_dirty;
-        b->dirty = false;
-        backend_flush(b);
-    }
-    while (proxy.dirty_clients) {
-        struct client *c = proxy.dirty_clients;
-        proxy.dirty_clients = c->next_dirty;
-        c->dirty = false;
-        client_flush(c);
+    /* Flushing a client may let it go on with input it held back, which makes more to flush. */
+    for (;;) {
+        blocked_run_retries();
+        if (!proxy.dirty_backends && !proxy.dirty_clients) break;
+        while (proxy.dirty_backends) {
+            struct backend *b = proxy.dirty_backends;
+            proxy.dirty_backends = b->next_dirty;
+            b->dirty = false;
+            backend_flush(b);
+        }
+        while (proxy.dirty_clients) {
+            struct client *c = proxy.dirty_clients;
+            proxy.dirty_clients = c->next_dirty;
+            c->dirty = false;
+            client_flush(c);
+        }
     }
 }
 

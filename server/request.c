@@ -37,7 +37,9 @@ struct request *request_new(struct client *c, const struct command *cmd)
     r->awaiting = r->holding = 0;
     r->primary = -1;
     r->reply_from = r->other_from = -1;
-    r->ready = r->info = r->info_ours = false;
+    r->ready = r->info = r->info_ours = r->unit = false;
+    r->done = NULL;
+    r->owner = NULL;
     return r;
 }
 
@@ -71,7 +73,10 @@ void request_ready(struct request *r)
 {
     r->ready = true;
     stats_command_done(r->cmd, r->start_ns);
-    if (r->client) client_deliver(r->client);
+    if (r->client)
+        client_deliver(r->client);
+    else if (r->done)
+        r->done(r);
 }
 
 void request_reply(struct request *r, const char *reply, size_t len)

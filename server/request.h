@@ -30,6 +30,11 @@ struct request {
     bool ready;        /* `reply` is final: deliver when the request reaches the queue's head */
     bool info;         /* INFO: the reply's keyspace line corrected (hidden.h) */
     bool info_ours;    /* INFO: and redpair's section put in front of it */
+    bool unit;         /* an element of a unit: runs inside the links' open transactions */
+    /* A request redpair makes for a client (a unit's element, unit.h): the reply goes to done()
+     * instead of a reply queue. */
+    void (*done)(struct request *r);
+    void *owner;
     struct buffer reply;
     struct buffer other;  /* write: the first reply of a non-primary backend, kept to compare */
     struct buffer effect; /* write mirrored by effect: the request as the primary got it */

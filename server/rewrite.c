@@ -345,38 +345,8 @@ static enum rewrite_result rewrite_xtrim(bool xadd, int argc, const char *const 
     return REWRITE_DONE;
 }
 
-/* XREAD without BLOCK is a plain read, and XREADGROUP without BLOCK hands out the same entries on
- * both servers, which hold the same stream and group. With BLOCK either would wait inside a
- * backend's stream, holding up every client's commands behind it: redpair does not park it yet. */
-static enum rewrite_result check_xread(bool group, int argc, const char *const *argv,
-                                       const size_t *argl, const char **refusal)
-{
-    for (int i = 1; i < argc; i++) {
-        int more = argc - 1 - i;
-        const char *o = argv[i];
-        size_t len = argl[i];
-        if (is_opt(o, len, "block") && more) {
-            *refusal = group ? "XREADGROUP with BLOCK is not supported by redpair yet: read "
-                               "without BLOCK"
-                             : "XREAD with BLOCK is not supported by redpair yet: read without "
-                               "BLOCK";
-            return REWRITE_REFUSED;
-        } else if (is_opt(o, len, "count") && more) {
-            i++;
-        } else if (is_opt(o, len, "group") && more >= 2) {
-            i += 2;
-        } else if (is_opt(o, len, "streams") && more) {
-            break;
-        } else if (!is_opt(o, len, "noack")) {
-            break; /* a syntax error: Redis's own */
-        }
-    }
-    return REWRITE_UNCHANGED;
-}
-
 enum rewrite_result rewrite_request(const struct command *cmd, int argc, const char *const *argv,
-                                    const size_t *argl, long long now_ms, struct buffer *out,
-                                    const char **refusal)
+                                    const size_t *argl, long long now_ms, struct buffer *out)
 {
     switch (cmd->rewrite) {
     case REWRITE_EXPIRE: return rewrite_expire(argc, argv, argl, 1000, now_ms, out);
@@ -388,8 +358,6 @@ enum rewrite_result rewrite_request(const struct command *cmd, int argc, const c
     case REWRITE_RESTORE: return rewrite_restore(argc, argv, argl, now_ms, out);
     case REWRITE_XADD: return rewrite_xtrim(true, argc, argv, argl, out);
     case REWRITE_XTRIM: return rewrite_xtrim(false, argc, argv, argl, out);
-    case REWRITE_XREAD: return check_xread(false, argc, argv, argl, refusal);
-    case REWRITE_XREADGROUP: return check_xread(true, argc, argv, argl, refusal);
     default: return REWRITE_UNCHANGED;
     }
 }

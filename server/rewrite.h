@@ -26,14 +26,12 @@
 enum rewrite_result {
     REWRITE_UNCHANGED, /* send the command as it came */
     REWRITE_DONE,      /* send `out` (a multibulk) instead */
-    REWRITE_REFUSED,   /* do not send; reply -ERR `*refusal` */
 };
 
 /* Rewrites relative times of a write into absolute ones at now_ms. A malformed or out-of-range
  * time argument leaves the command unchanged, so both servers reject it with Redis's own error. */
 enum rewrite_result rewrite_request(const struct command *cmd, int argc, const char *const *argv,
-                                    const size_t *argl, long long now_ms, struct buffer *out,
-                                    const char **refusal);
+                                    const size_t *argl, long long now_ms, struct buffer *out);
 
 static inline bool rewrite_needs_effect(const struct command *cmd)
 {

@@ -53,8 +53,8 @@ class ClientsTest(RedpairTestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn(b"# redpair", p.stdout)
         self.assertIn(b"primary:a", p.stdout)
-        p = self.cli(pair.port, "multi")
-        self.assertIn(b"not supported by redpair yet", p.stdout + p.stderr)
+        p = self.cli(pair.port, "config", "get", "maxmemory")
+        self.assertIn(b"use the admin API", p.stdout + p.stderr)
         p = self.cli(pair.port, "nosuchcommand")
         self.assertIn(b"unknown command", p.stdout + p.stderr)
 

@@ -242,16 +242,11 @@ REFUSALS = [
     (("CLIENT", "TRACKING", "on"), "CLIENT TRACKING is not supported by redpair yet"),
     (("CLIENT", "REPLY", "OFF"), "CLIENT REPLY OFF and SKIP are not supported by redpair yet"),
     (("CLIENT", "PAUSE", "10"), "command 'client|pause' is not supported by redpair yet"),
-    (("MULTI",), "command 'multi' is not supported by redpair yet"),
-    (("XREAD", "BLOCK", "0", "STREAMS", "s", "0"), "XREAD with BLOCK is not supported by redpair yet: read without BLOCK"),
     (("SCRIPT", "DEBUG", "YES"), "SCRIPT DEBUG is not available through redpair: the Lua debugger "
      "needs a connection of its own to one server; debug against a server directly"),
     (("FUNCTION", "KILL"), "FUNCTION KILL is not available through redpair: a script runs on both "
      "servers, and redpair's link to each waits behind it; send it to each server directly (the "
      "admin API lists them: GET /api/v1/backends)"),
-    (("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"),
-     "XREADGROUP with BLOCK is not supported by redpair yet: read without BLOCK"),
-    (("BLPOP", "l", "0"), "command 'blpop' is not supported by redpair yet"),
 ]
 
 # CLIENT LIST's fields in Redis 7.0's order, with what redpair's values look like.

@@ -302,14 +302,6 @@ class ProtocolTest(RedpairTestCase):
     def test_refused_commands(self):
         pair = self.pair()
         unsupported = [
-            ("MULTI",),
-            ("EXEC",),
-            ("DISCARD",),
-            ("WATCH", "k"),
-            ("BLPOP", "k", "1"),
-            ("BRPOPLPUSH", "k", "k2", "1"),
-            ("BZPOPMIN", "z", "1"),
-            ("XREAD", "BLOCK", "0", "STREAMS", "s", "0"),
             ("CLIENT", "PAUSE", "10"),
             ("CLIENT", "TRACKING", "on"),
         ]

@@ -351,9 +351,6 @@ class ScriptsTest(RedpairTestCase):
                 (("SCRIPT", "KILL"), "SCRIPT KILL is not available through redpair"),
                 (("FUNCTION", "KILL"), "FUNCTION KILL is not available through redpair"),
                 (("SCRIPT", "DEBUG", "YES"), "SCRIPT DEBUG is not available through redpair"),
-                (("XREADGROUP", "GROUP", "g", "c", "BLOCK", "10", "STREAMS", "s", ">"),
-                 "XREADGROUP with BLOCK is not supported by redpair yet"),
-                (("XREAD", "BLOCK", "10", "STREAMS", "s", "0"), "XREAD with BLOCK is not supported by redpair yet"),
             ]:
                 reply = p.cmd(*cmd)
                 self.assertTrue(reply.startswith(b"-ERR " + text.encode()), (cmd, reply))

@@ -144,7 +144,6 @@ START_TEST(test_classification)
                     {"restore", REWRITE_RESTORE},
                     {"xadd", REWRITE_XADD},
                     {"xtrim", REWRITE_XTRIM},
-                    {"xreadgroup", REWRITE_XREADGROUP},
                     {"xclaim", REWRITE_XCLAIM},
                     {"xautoclaim", REWRITE_XAUTOCLAIM},
                     {"spop", REWRITE_SPOP},
@@ -155,9 +154,12 @@ START_TEST(test_classification)
         ck_assert_int_eq(get(rewrites[i].name)->rewrite, rewrites[i].rewrite);
     }
 
-    /* XREAD is a read, refused only with BLOCK (its arguments are checked first). */
+    /* XREAD is a read and XREADGROUP a write; with BLOCK, either is parked (blocked.h). */
     ck_assert_int_eq(get("xread")->kind, CMD_READ);
-    ck_assert_int_eq(get("xread")->rewrite, REWRITE_XREAD);
+    ck_assert_int_eq(get("xreadgroup")->kind, CMD_WRITE);
+    ck_assert_int_eq(get("blpop")->kind, CMD_WRITE);
+    ck_assert_int_eq(get("multi")->local, LOCAL_MULTI);
+    ck_assert_int_eq(get("unwatch")->local, LOCAL_UNWATCH);
 
     /* Scripts and functions: run on both, or read from the primary; killing and debugging are
      * one server's business. */
@@ -184,12 +186,6 @@ START_TEST(test_classification)
     assert_refused("script|debug", "SCRIPT DEBUG is not available through redpair: the Lua "
                                    "debugger needs a connection of its own to one server; debug "
                                    "against a server directly");
-
-    assert_refused("multi", "command 'multi' is not supported by redpair yet");
-    assert_refused("exec", "command 'exec' is not supported by redpair yet");
-    assert_refused("blpop", "command 'blpop' is not supported by redpair yet");
-    assert_refused("bzmpop", "command 'bzmpop' is not supported by redpair yet");
-    assert_refused("brpoplpush", "command 'brpoplpush' is not supported by redpair yet");
 
     /* Administration: the way to do it instead, naming the command as it is typed. */
     assert_refused("config|get", "CONFIG GET is not available through redpair: use the admin API "
@@ -428,7 +424,7 @@ START_TEST(test_learn_redis6)
     ck_assert(!get("config")->container);
     ck_assert_int_eq(get("mymod.set")->kind, CMD_WRITE);
     ck_assert_int_eq(get("mymod.set")->arity, -3);
-    ck_assert_int_eq(get("brpop")->kind, CMD_REFUSED);
+    ck_assert_int_eq(get("brpop")->kind, CMD_WRITE); /* parked by redpair (blocked.h) */
     ck_assert_ptr_null(command_lookup(t, "set", 3));
 
     /* Without subcommands, CONFIG's argv[1] is an argument. */
@@ -517,23 +513,34 @@ START_TEST(test_learn_subcommands)
 }
 END_TEST
 
+/* A command given as a NULL-ended list of C strings, resolved. */
+struct call {
+    const char *argv[32];
+    size_t argl[32];
+    int argc;
+    const struct command *cmd;
+};
+
+static void call_init(struct call *call, const char *const *args)
+{
+    for (call->argc = 0; args[call->argc]; call->argc++) {
+        call->argv[call->argc] = args[call->argc];
+        call->argl[call->argc] = strlen(args[call->argc]);
+    }
+    call->cmd = command_resolve(t, call->argc, call->argv, call->argl, err, sizeof(err));
+    ck_assert_msg(call->cmd != NULL, "%s", err);
+}
+
 /* command_keys on a list of C strings: keys("eval", "s", "1", "k", "a") -> the positions. */
 static int key_pos[8];
 #define keys(...) keys_list((const char *[]){__VA_ARGS__, NULL})
 
 static int keys_list(const char *const *args)
 {
-    const char *argv[32];
-    size_t argl[32];
-    int argc = 0;
-    for (; args[argc]; argc++) {
-        argv[argc] = args[argc];
-        argl[argc] = strlen(args[argc]);
-    }
-    const struct command *c = command_resolve(t, argc, argv, argl, err, sizeof(err));
-    ck_assert_msg(c != NULL, "%s", err);
+    struct call call;
+    call_init(&call, args);
     memset(key_pos, 0, sizeof(key_pos));
-    return command_keys(c, argc, argv, argl, key_pos, 8);
+    return command_keys(call.cmd, call.argc, call.argv, call.argl, key_pos, 8);
 }
 
 START_TEST(test_keys)
@@ -565,9 +572,60 @@ START_TEST(test_keys)
                      10); /* counted beyond the room given */
     ck_assert_int_eq(key_pos[7], 10);
 
-    /* Other keys that move are not found yet. */
-    ck_assert_int_eq(keys("xreadgroup", "GROUP", "g", "c", "STREAMS", "s", ">"), -1);
-    ck_assert_int_eq(keys("zunionstore", "d", "1", "a"), -1);
+    /* A destination before numkeys; numkeys in other places. */
+    ck_assert_int_eq(keys("zunionstore", "d", "2", "a", "b", "WEIGHTS", "1", "2"), 3);
+    ck_assert_int_eq(key_pos[0], 1);
+    ck_assert_int_eq(key_pos[2], 4);
+    ck_assert_int_eq(keys("lmpop", "2", "a", "b", "LEFT"), 2);
+    ck_assert_int_eq(key_pos[0], 2);
+    ck_assert_int_eq(keys("blmpop", "0", "1", "a", "LEFT"), 1);
+    ck_assert_int_eq(key_pos[0], 3);
+    ck_assert_int_eq(keys("bzmpop", "0", "3", "a", "MIN"), 0); /* more keys than arguments */
+
+    /* XREAD and XREADGROUP: the first half of what follows STREAMS, options read in turn. */
+    ck_assert_int_eq(keys("xreadgroup", "GROUP", "g", "c", "STREAMS", "s", ">"), 1);
+    ck_assert_int_eq(key_pos[0], 5);
+    ck_assert_int_eq(keys("xread", "COUNT", "2", "BLOCK", "0", "STREAMS", "a", "b", "$", "0"), 2);
+    ck_assert_int_eq(key_pos[0], 6);
+    ck_assert_int_eq(key_pos[1], 7);
+    ck_assert_int_eq(keys("xread", "STREAMS", "block", "0"), 1);  /* a stream named "block" */
+    ck_assert_int_eq(keys("xread", "STREAMS", "a", "b", "0"), 0); /* keys and IDs unpaired */
+    ck_assert_int_eq(keys("xread", "NOACK", "STREAMS", "a", "0"), 0);
+
+    /* Other keys that move are not found. */
+    ck_assert_int_eq(keys("sort", "k", "STORE", "d"), -1);
+}
+END_TEST
+
+/* command_blocks on C strings: the timeout it found, or -2 when the call does not block. */
+static long long blocks_list(const char *const *args)
+{
+    struct call call;
+    long long ms;
+    call_init(&call, args);
+    return command_blocks(call.cmd, call.argc, call.argv, call.argl, &ms) ? ms : -2;
+}
+#define blocks(...) blocks_list((const char *[]){__VA_ARGS__, NULL})
+
+START_TEST(test_blocks)
+{
+    ck_assert_int_eq(blocks("blpop", "a", "b", "0"), 0);
+    ck_assert_int_eq(blocks("blpop", "a", "1.5"), 1500);
+    ck_assert_int_eq(blocks("brpop", "a", "0.0001"), 1); /* rounded up, as Redis */
+    ck_assert_int_eq(blocks("blmove", "a", "b", "LEFT", "RIGHT", "2"), 2000);
+    ck_assert_int_eq(blocks("blmpop", "3", "1", "a", "LEFT"), 3000);
+    ck_assert_int_eq(blocks("bzmpop", "0.25", "1", "a", "MIN"), 250);
+    ck_assert_int_eq(blocks("xread", "BLOCK", "300", "STREAMS", "s", "$"), 300);
+    ck_assert_int_eq(blocks("xreadgroup", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"), 0);
+    /* Timeouts Redis rejects: the first attempt gets its error. */
+    ck_assert_int_eq(blocks("blpop", "a", "-1"), -1);
+    ck_assert_int_eq(blocks("blpop", "a", "x"), -1);
+    ck_assert_int_eq(blocks("blpop", "a", " 1"), -1);
+    ck_assert_int_eq(blocks("xread", "BLOCK", "-5", "STREAMS", "s", "$"), -1);
+    /* Calls that do not block. */
+    ck_assert_int_eq(blocks("xread", "STREAMS", "s", "$"), -2);
+    ck_assert_int_eq(blocks("xread", "STREAMS", "block", "0"), -2);
+    ck_assert_int_eq(blocks("lpop", "a"), -2);
 }
 END_TEST
 
@@ -576,6 +634,7 @@ int main(void)
     Suite *s = suite_create("command");
     TCase *tc = tcase_create("command");
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_blocks);
     tcase_add_test(tc, test_classification);
     tcase_add_test(tc, test_lookup);
     tcase_add_test(tc, test_resolve_errors);

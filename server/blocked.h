@@ -1,0 +1,42 @@
+/* Blocking commands (BLPOP and its family, XREAD and XREADGROUP with BLOCK), parked in redpair.
+ *
+ * A blocking command cannot wait inside a backend: everything behind it on that link would wait
+ * too. So the client is parked here instead, and the command is tried as a unit (unit.h): inside
+ * the links' MULTI, where Redis runs a blocking command without blocking.
+ *
+ *   BLPOP k 5 ─▶ park: on k's list, timer set, the client's input held
+ *             ─▶ attempt ─▶ data: the reply is the client's, it goes on
+ *                         └▶ nil:  it stays parked
+ *   a write naming k passes the sequencer ─▶ every client parked on k, longest waiter first,
+ *                                            tries again: the attempts enter the stream after
+ *                                            the write, in that order, so the first gets the data
+ *   the timer ─▶ the null array, as Redis answers a timeout
+ *
+ * XREAD's `$` means "entries after the last one now": the first attempt reads each such stream's
+ * last ID in the same unit, and the retries ask for entries after it. */
+#ifndef REDPAIR_BLOCKED_H
+#define REDPAIR_BLOCKED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct client;
+struct request;
+
+/* Parks c on the command of r (argv, and bytes its multibulk) for timeout_ms (0: for ever, -1:
+ * Redis will answer the first attempt with its error), and makes the first attempt. */
+void blocked_start(struct client *c, struct request *r, int argc, const char *const *argv,
+                   const size_t *argl, const char *bytes, size_t len, long long timeout_ms);
+bool blocked_any(void);
+/* A write named the key (or changed the whole db): the clients parked on it try again, at the
+ * end of this loop turn. */
+void blocked_touch_key(int db, const char *key, size_t len);
+void blocked_touch_db(int db);
+/* Sends the attempts the writes of this loop turn called for, before the links are flushed. */
+void blocked_run_retries(void);
+/* The parked client's connection closed. */
+void blocked_client_closed(struct client *c);
+/* Parked clients right now (INFO's blocked_clients). */
+unsigned blocked_count(void);
+
+#endif

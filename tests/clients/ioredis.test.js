@@ -106,3 +106,48 @@ test('publish and subscribe', () =>
     assert.equal(await pub.publish('io:news', 'nobody'), 0);
     assert.equal(await sub.get('io:k'), 'v'); // out of subscriber mode
   }));
+
+test('transactions and WATCH', () =>
+  using({}, async (open) => {
+    const r = open();
+    const other = open();
+    assert.deepEqual(await r.multi().set('io:tx', '1').incr('io:tx').get('io:tx').exec(), [
+      [null, 'OK'],
+      [null, 2],
+      [null, '2'],
+    ]);
+    // A runtime error is one element; the rest is applied.
+    const mixed = await r.multi().set('io:s', 'x').incr('io:s').set('io:t', 'y').exec();
+    assert.equal(mixed[0][1], 'OK');
+    assert.match(String(mixed[1][0]), /not an integer/);
+    assert.equal(await r.get('io:t'), 'y');
+    // A write by another client to a watched key makes EXEC return null.
+    await r.watch('io:tx');
+    await other.set('io:tx', '100');
+    assert.equal(await r.multi().set('io:tx', '3').exec(), null);
+    assert.equal(await r.get('io:tx'), '100');
+    // Without a conflicting write the transaction runs.
+    await r.watch('io:tx');
+    assert.deepEqual(await r.multi().incr('io:tx').exec(), [[null, 101]]);
+    // A queue-time error aborts it all.
+    await assert.rejects(r.multi().set('io:never', '1').call('NOSUCHCMD').exec(), /EXECABORT/);
+    assert.equal(await r.exists('io:never'), 0);
+  }));
+
+test('blocking pops woken by another client', () =>
+  using({}, async (open) => {
+    const waiter = open();
+    const pusher = open();
+    const popped = waiter.blpop('io:q1', 'io:q2', 5);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(await pusher.rpush('io:q2', 'job'), 1);
+    assert.deepEqual(await popped, ['io:q2', 'job']);
+    const moved = waiter.blmove('io:src', 'io:dst', 'LEFT', 'RIGHT', 5);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await pusher.rpush('io:src', 'a');
+    assert.equal(await moved, 'a');
+    assert.deepEqual(await pusher.lrange('io:dst', 0, -1), ['a']);
+    const started = Date.now();
+    assert.equal(await waiter.brpop('io:empty', 0.2), null);
+    assert.ok(Date.now() - started >= 150);
+  }));

@@ -299,6 +299,92 @@ class HATest(RedpairTestCase):
         w.check(pair.b)
         assert_backends_equal(pair)
 
+    def test_transactions_and_blocking_pops_through_a_failover(self):
+        """MULTI blocks and blocking pops while the primary is killed and comes back empty: every
+        acknowledged transaction is whole on both servers (all of it or none, never half), and
+        every acknowledged push is popped exactly once or still queued."""
+        pair = self.pair()
+        stop = threading.Event()
+        tx_acked = [[] for _ in range(6)]
+        pushed = [[] for _ in range(3)]
+        popped = [[] for _ in range(3)]
+
+        def transactions(t):
+            r = redis.Redis(host="127.0.0.1", port=pair.port, socket_timeout=10)
+            i = 0
+            while not stop.is_set():
+                i += 1
+                try:
+                    p = r.pipeline(transaction=True)
+                    p.incr("tx:a:%d" % t).rpush("tx:l:%d" % t, i).incr("tx:b:%d" % t)
+                    p.execute()
+                    tx_acked[t].append(i)
+                except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+                        redis.exceptions.ResponseError):
+                    time.sleep(0.01)
+
+        def producer(t):
+            r = redis.Redis(host="127.0.0.1", port=pair.port, socket_timeout=10)
+            i = 0
+            while not stop.is_set():
+                i += 1
+                try:
+                    r.rpush("q", "%d:%d" % (t, i))
+                    pushed[t].append("%d:%d" % (t, i))
+                except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+                        redis.exceptions.ResponseError):
+                    time.sleep(0.01)
+                time.sleep(0.002)
+
+        def consumer(t):
+            r = redis.Redis(host="127.0.0.1", port=pair.port, socket_timeout=10)
+            while True:
+                try:
+                    got = r.blpop(["q"], timeout=0.5)
+                except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+                        redis.exceptions.ResponseError):
+                    time.sleep(0.01)
+                    continue
+                if got is None:
+                    if stop.is_set():
+                        return
+                    continue
+                popped[t].append(got[1].decode())
+
+        threads = [threading.Thread(target=f, args=(t,), daemon=True)
+                   for f, n in ((transactions, 6), (producer, 3), (consumer, 3)) for t in range(n)]
+        for th in threads:
+            th.start()
+        self.addCleanup(stop.set)
+        wait_until(lambda: sum(map(len, tx_acked)) > 300 and sum(map(len, popped)) > 100, timeout=20,
+                   what="transactions and pops flowing")
+        pair.a.kill()
+        self.wait_primary(pair, "b")
+        before = sum(map(len, tx_acked))
+        wait_until(lambda: sum(map(len, tx_acked)) > before + 300, timeout=20, what="transactions on b")
+        pair.a = RedisServer(port=pair.a.port)
+        pair.wait_in_sync(timeout=30)
+        stop.set()
+        for th in threads:
+            th.join(timeout=30)
+        pair.wait_caught_up(timeout=30)
+
+        for server in (pair.a, pair.b):
+            c = server.client()
+            for t, acked in enumerate(tx_acked):
+                items = [int(v) for v in c.lrange("tx:l:%d" % t, 0, -1)]
+                a, b = int(c.get("tx:a:%d" % t) or 0), int(c.get("tx:b:%d" % t) or 0)
+                self.assertEqual((a, b), (len(items), len(items)), "transaction %d split on %d" % (t, server.port))
+                self.assertEqual(len(items), len(set(items)), "transaction %d applied twice" % t)
+                self.assertFalse(set(acked) - set(items), "acknowledged transactions lost on %d" % server.port)
+            queued = [v.decode() for v in c.lrange("q", 0, -1)]
+            taken = [v for p in popped for v in p]
+            self.assertEqual(len(taken), len(set(taken)), "an item popped twice")
+            self.assertFalse(set(taken) & set(queued), "a popped item still queued on %d" % server.port)
+            lost = set(v for p in pushed for v in p) - set(taken) - set(queued)
+            self.assertFalse(lost, "acknowledged pushes neither popped nor queued: %r" % sorted(lost)[:10])
+        assert_backends_equal(pair)
+
 
 if __name__ == "__main__":
     main()

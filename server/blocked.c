@@ -22,10 +22,10 @@ struct blocked {
     struct buffer wake;     /* BLMOVE, BRPOPLPUSH: the destination, which gains what they take */
     struct keylink *keys;
     uv_timer_t timer;
-    bool in_flight; /* an attempt is on its way */
-    bool again;     /* and a write named a key since it left: try once more */
-    bool expired;   /* and the timeout has passed: nil ends it */
-    bool queued;    /* in the retry queue */
+    bool in_flight;     /* an attempt is on its way */
+    bool again;         /* and a write named a key since it left: try once more */
+    const char *ending; /* the timeout passed, or CLIENT UNBLOCK came: a nil gets this instead */
+    bool queued;        /* in the retry queue */
     struct blocked *retry_next;
 };
 
@@ -217,8 +217,8 @@ static void attempted(struct unit *u)
         return;
     }
     if (u->count > 1) resolve_dollars(b, u);
-    if (b->expired) {
-        serve(b, "*-1\r\n", 5);
+    if (b->ending) {
+        serve(b, b->ending, strlen(b->ending));
     } else if (b->again) {
         b->again = false;
         queue_retry(b);
@@ -232,11 +232,24 @@ static void attempt(struct blocked *b)
              attempted, b);
 }
 
+/* Ends the wait: now, or when the attempt on its way comes back empty-handed. */
+static void end_with(struct blocked *b, const char *reply)
+{
+    if (b->ending) return;
+    b->ending = reply;
+    if (!b->in_flight) serve(b, reply, strlen(reply));
+}
+
 static void on_timeout(uv_timer_t *t)
 {
-    struct blocked *b = t->data;
-    b->expired = true;
-    if (!b->in_flight) serve(b, "*-1\r\n", 5); /* Redis answers every timeout so */
+    end_with(t->data, "*-1\r\n"); /* Redis answers every timeout so */
+}
+
+bool blocked_unblock(struct client *c, bool error)
+{
+    if (!c->blocked || c->blocked->ending) return false;
+    end_with(c->blocked, error ? "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n" : "*-1\r\n");
+    return true;
 }
 
 void blocked_start(struct client *c, struct request *r, int argc, const char *const *argv,

@@ -34,6 +34,9 @@ void blocked_touch_key(int db, const char *key, size_t len);
 void blocked_touch_db(int db);
 /* Sends the attempts the writes of this loop turn called for, before the links are flushed. */
 void blocked_run_retries(void);
+/* CLIENT UNBLOCK: ends c's wait as a timeout would, or with -UNBLOCKED. False if c is not
+ * parked. */
+bool blocked_unblock(struct client *c, bool error);
 /* The parked client's connection closed. */
 void blocked_client_closed(struct client *c);
 /* Parked clients right now (INFO's blocked_clients). */

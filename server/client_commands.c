@@ -6,12 +6,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "blocked.h"
 #include "client.h"
 #include "command.h"
 #include "proxy.h"
 #include "pubsub.h"
 #include "request.h"
 #include "resp.h"
+#include "transaction.h"
 
 static bool is(const char *arg, size_t len, const char *word)
 {
@@ -71,6 +73,8 @@ static void info_line(struct buffer *out, const struct client *x, bool asking, s
     address(x, true, laddr, sizeof(laddr));
     uv_fileno((const uv_handle_t *)&x->tcp, &fd);
     if (pubsub_subscribed(x)) *f++ = 'P';
+    if (x->blocked) *f++ = 'b';
+    if (x->tx) *f++ = 'x';
     if (x->closing) *f++ = 'c';
     if (x->no_evict) *f++ = 'e';
     if (f == flags) *f++ = 'N';
@@ -84,14 +88,14 @@ static void info_line(struct buffer *out, const struct client *x, bool asking, s
                  (size_t)x->argv_cap * (sizeof(*x->argv) + sizeof(*x->argl));
     buffer_appendf(out,
                    "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu flags=%s db=%d "
-                   "sub=%d psub=%d ssub=%d multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=%zu "
+                   "sub=%d psub=%d ssub=%d multi=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu "
                    "multi-mem=0 rbs=%zu rbp=%zu obl=%zu oll=%u omem=%zu tot-mem=%zu events=%s "
                    "cmd=%s user=default redir=-1 resp=2\n",
                    (unsigned long long)x->id, addr, laddr, fd, x->name ? x->name : "",
                    (unsigned long long)((now - x->created_ms) / 1000),
                    (unsigned long long)((now - x->last_ms) / 1000), flags, x->db, sub, psub, ssub,
-                   buffer_len(&x->in), x->in.cap - x->in.end, argv_mem, x->out.queued.cap,
-                   x->out.queued.cap, obl, x->queued - asking, obl, mem, events,
+                   transaction_queued(x), buffer_len(&x->in), x->in.cap - x->in.end, argv_mem,
+                   x->out.queued.cap, x->out.queued.cap, obl, x->queued - asking, obl, mem, events,
                    x->last_cmd ? x->last_cmd->name : "NULL");
 }
 
@@ -297,7 +301,9 @@ static void unblock(struct request *r, int argc, const char *const *argv, const 
     } else if (!resp_parse_ll(argv[2], argl[2], &id)) {
         request_error(r, "ERR value is not an integer or out of range");
     } else {
-        reply(r, ":0\r\n"); /* nobody is ever blocked in redpair */
+        struct client *x = find(id);
+        bool error = argc == 4 && is(argv[3], argl[3], "error");
+        reply(r, x && blocked_unblock(x, error) ? ":1\r\n" : ":0\r\n");
     }
 }
 

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "backend.h"
+#include "blocked.h"
 #include "client.h"
 #include "client_commands.h"
 #include "command.h"
@@ -169,6 +170,7 @@ void local_info_section(struct buffer *out)
                    "redpair_version:%s\r\n"
                    "uptime_in_seconds:%llu\r\n"
                    "connected_clients:%d\r\n"
+                   "blocked_clients:%u\r\n"
                    "write_ack:%s\r\n"
                    "primary:%s\r\n"
                    "epoch:%llu\r\n"
@@ -178,7 +180,7 @@ void local_info_section(struct buffer *out)
                    "divergences:%llu\r\n"
                    "total_commands_processed:%llu\r\n",
                    REDPAIR_VERSION, (unsigned long long)((proxy_now_ms() - proxy.start_ms) / 1000),
-                   proxy.client_count, config_write_ack_name(cfg->write_ack),
+                   proxy.client_count, blocked_count(), config_write_ack_name(cfg->write_ack),
                    proxy.primary >= 0 ? proxy.backends[proxy.primary].name : "none",
                    (unsigned long long)failover_epoch(), (unsigned long long)failover_count(),
                    (unsigned long long)resync_count(), (unsigned long long)proxy.stream_offset,

@@ -75,6 +75,11 @@ void transaction_multi(struct client *c, struct request *r)
     request_reply(r, "+OK\r\n", 5);
 }
 
+int transaction_queued(const struct client *c)
+{
+    return c->tx ? (int)c->tx->count : -1;
+}
+
 void transaction_free(struct client *c)
 {
     if (!c->tx) return;

@@ -311,6 +311,8 @@ void blocked_touch_db(int db)
 
 void blocked_run_retries(void)
 {
+    /* While a new epoch is stored or a resync holds the stream, nothing new enters it. */
+    if (proxy.paused) return;
     /* This turn's queue: an attempt that fails at once must not spin in it. */
     struct blocked *b = retry_head;
     retry_head = retry_tail = NULL;

@@ -8,6 +8,7 @@
 #include "command.h"
 #include "failover.h"
 #include "monitor.h"
+#include "blocked.h"
 #include "proxy.h"
 #include "stats.h"
 
@@ -181,6 +182,9 @@ void metrics_render(struct buffer *o)
     sample(o, "redpair_stream_offset", proxy.stream_offset);
     family(o, "redpair_connected_clients", "gauge", "Client connections now.");
     sample(o, "redpair_connected_clients", (unsigned long long)proxy.client_count);
+    family(o, "redpair_blocked_clients", "gauge",
+           "Clients parked on a blocking command (BLPOP, XREAD BLOCK, ...).");
+    sample(o, "redpair_blocked_clients", blocked_count());
     family(o, "redpair_net_input_bytes_total", "counter", "Bytes read from clients.");
     sample(o, "redpair_net_input_bytes_total", stats.net_input_bytes);
     family(o, "redpair_net_output_bytes_total", "counter", "Bytes written to clients.");

@@ -560,6 +560,7 @@ class ApiTest(RedpairTestCase):
             "redpair_backend_lag_writes": "gauge", "redpair_backend_probe_latency_seconds": "gauge",
             "redpair_failovers_total": "counter", "redpair_divergences_total": "counter",
             "redpair_resyncs_total": "counter", "redpair_connected_clients": "gauge",
+            "redpair_blocked_clients": "gauge",
             "redpair_net_input_bytes_total": "counter", "redpair_net_output_bytes_total": "counter",
             "redpair_epoch": "gauge",
         }.items():

@@ -15,7 +15,9 @@
 #include "request.h"
 #include "rewrite.h"
 #include "sequencer.h"
+#include "keyspace.h"
 #include "stats.h"
+#include "tracking.h"
 #include "transaction.h"
 #include "watch.h"
 
@@ -114,6 +116,7 @@ void client_close(struct client *c)
     blocked_client_closed(c);
     transaction_free(c);
     watch_clear(c);
+    tracking_client_closed(c);
     for (struct request *r = c->head; r; r = r->next) r->client = NULL;
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
@@ -233,7 +236,12 @@ static void dispatch(struct client *c, int argc, const char *raw, size_t rawlen)
     c->last_cmd = cmd;
     c->last_ms = uv_now(proxy.loop);
     if (!cmd) {
-        transaction_reject(c);
+        if (strncmp(err, "EXECABORT", 9) == 0) { /* a malformed EXEC ends the transaction */
+            transaction_free(c);
+            watch_clear(c);
+        } else {
+            transaction_reject(c);
+        }
         reply_now(c, NULL, "%s", err);
         return;
     }
@@ -259,6 +267,7 @@ static void dispatch(struct client *c, int argc, const char *raw, size_t rawlen)
         blocked_start(c, r, argc, c->argv, c->argl, bytes, len, timeout_ms);
     else
         client_execute(c, r, argc, c->argv, c->argl, bytes, len);
+    tracking_command_done(c, cmd);
 }
 
 void client_execute(struct client *c, struct request *r, int argc, const char *const *argv,
@@ -269,6 +278,7 @@ void client_execute(struct client *c, struct request *r, int argc, const char *c
     case CMD_REFUSED: request_error(r, "ERR %s", cmd->refusal); return;
     case CMD_LOCAL: local_execute(c, r, argc, argv, argl); return;
     case CMD_READ:
+        tracking_read(c, cmd, argc, argv, argl);
         if (hidden_rewrite(cmd, c->db, argc, argv, argl, &c->scratch)) {
             bytes = buffer_head(&c->scratch);
             len = buffer_len(&c->scratch);
@@ -282,7 +292,8 @@ void client_execute(struct client *c, struct request *r, int argc, const char *c
             bytes = buffer_head(&c->scratch);
             len = buffer_len(&c->scratch);
         }
-        sequencer_write(r, c->db, argc, argv, argl, bytes, len);
+        sequencer_write(r, c->db, bytes, len);
+        keyspace_written(c, cmd, c->db, argc, argv, argl);
         return;
     }
 }

@@ -16,6 +16,7 @@ struct command;
 struct keylink;
 struct pubsub;
 struct request;
+struct tracking;
 struct transaction;
 
 struct client {
@@ -45,11 +46,12 @@ struct client {
     uint64_t created_ms, last_ms;   /* uv_now() at accept and at its latest command */
     const struct command *last_cmd; /* NULL before the first, or after an unknown one */
     bool no_evict;
-    struct pubsub *pubsub;    /* while subscribed: its connection to the primary (pubsub.h) */
-    struct transaction *tx;   /* inside MULTI: the queued commands (transaction.h) */
-    struct keylink *watching; /* WATCHed keys (watch.h) */
-    bool watch_touched;       /* one of them was written since */
-    struct blocked *blocked;  /* parked on a blocking command: input waits (blocked.h) */
+    struct pubsub *pubsub;     /* while subscribed: its connection to the primary (pubsub.h) */
+    struct transaction *tx;    /* inside MULTI: the queued commands (transaction.h) */
+    struct keylink *watching;  /* WATCHed keys (watch.h) */
+    bool watch_touched;        /* one of them was written since */
+    struct blocked *blocked;   /* parked on a blocking command: input waits (blocked.h) */
+    struct tracking *tracking; /* CLIENT TRACKING on (tracking.h) */
 
     bool dirty;
     struct client *next_dirty;

@@ -13,6 +13,7 @@
 #include "pubsub.h"
 #include "request.h"
 #include "resp.h"
+#include "tracking.h"
 #include "transaction.h"
 
 static bool is(const char *arg, size_t len, const char *word)
@@ -411,21 +412,10 @@ void client_command(struct client *c, struct request *r, int argc, const char *c
     case SUB_LIST: list(c, r, argc, argv, argl); return;
     case SUB_KILL: kill_clients(c, r, argc, argv, argl); return;
     case SUB_NO_EVICT: on_off(r, argv[2], argl[2], &c->no_evict); return;
-    case SUB_TRACKING:
-        if (is(argv[2], argl[2], "on"))
-            request_error(r, "ERR CLIENT TRACKING is not supported by redpair yet");
-        else
-            on_off(r, argv[2], argl[2], NULL); /* off: it never was on */
-        return;
-    case SUB_TRACKINGINFO:
-        reply(r, "*6\r\n$5\r\nflags\r\n*1\r\n$3\r\noff\r\n$8\r\nredirect\r\n:-1\r\n"
-                 "$8\r\nprefixes\r\n*0\r\n");
-        return;
-    case SUB_GETREDIR: reply(r, ":-1\r\n"); return;
-    case SUB_CACHING:
-        request_error(r, "ERR CLIENT CACHING can be called only when the client is in tracking "
-                         "mode with OPTIN or OPTOUT mode enabled");
-        return;
+    case SUB_TRACKING: tracking_command(c, r, argc, argv, argl); return;
+    case SUB_TRACKINGINFO: tracking_info(c, r); return;
+    case SUB_GETREDIR: tracking_getredir(c, r); return;
+    case SUB_CACHING: tracking_caching(c, r, argv[2], argl[2]); return;
     case SUB_UNBLOCK: unblock(r, argc, argv, argl); return;
     case SUB_REPLY:
         if (is(argv[2], argl[2], "on"))

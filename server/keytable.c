@@ -66,7 +66,12 @@ void keytable_add(struct keytable *t, int db, const char *key, size_t len, void 
         t->count++;
     }
     struct keylink *l = xrealloc(NULL, sizeof(*l));
-    *l = (struct keylink){.entry = e, .prev = e->tail, .owner = owner, .owner_next = *owner_links};
+    *l = (struct keylink){.entry = e,
+                          .prev = e->tail,
+                          .owner = owner,
+                          .owner_next = *owner_links,
+                          .owner_pprev = owner_links};
+    if (*owner_links) (*owner_links)->owner_pprev = &l->owner_next;
     if (e->tail)
         e->tail->next = l;
     else
@@ -104,6 +109,17 @@ void keytable_remove_all(struct keytable *t, struct keylink **owner_links)
         free(l);
     }
     *owner_links = NULL;
+}
+
+void keytable_remove_key(struct keytable *t, struct keyentry *e)
+{
+    for (struct keylink *l = e->head, *next; l; l = next) {
+        next = l->next;
+        *l->owner_pprev = l->owner_next;
+        if (l->owner_next) l->owner_next->owner_pprev = l->owner_pprev;
+        free(l);
+    }
+    remove_entry(t, e);
 }
 
 void keytable_each_in_db(const struct keytable *t, int db, void (*fn)(struct keylink *l, void *ctx),

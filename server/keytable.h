@@ -20,6 +20,7 @@ struct keylink {
     struct keyentry *entry;
     struct keylink *prev, *next; /* the key's owners */
     struct keylink *owner_next;  /* the owner's keys */
+    struct keylink **owner_pprev;
     void *owner;
 };
 
@@ -49,6 +50,8 @@ void keytable_add(struct keytable *t, int db, const char *key, size_t len, void 
                   struct keylink **owner_links);
 /* Removes every link chained in *owner_links and empties it. */
 void keytable_remove_all(struct keytable *t, struct keylink **owner_links);
+/* Takes every owner off the key, and the key out of the table. */
+void keytable_remove_key(struct keytable *t, struct keyentry *e);
 /* The owners waiting on (db, key), or NULL when none. */
 struct keyentry *keytable_find(const struct keytable *t, int db, const char *key, size_t len);
 /* Calls fn for every link of every key in db (-1: in every db). fn must not change the table. */

@@ -15,6 +15,7 @@
 #include "pubsub.h"
 #include "request.h"
 #include "resp.h"
+#include "tracking.h"
 #include "transaction.h"
 #include "watch.h"
 
@@ -140,6 +141,7 @@ static void reset(struct client *c, struct request *r)
     pubsub_reset(c);
     transaction_free(c);
     watch_clear(c);
+    tracking_client_closed(c);
     c->db = 0;
     client_set_name(c, NULL, 0);
     c->authenticated = proxy.config->requirepass == NULL;

@@ -6,6 +6,7 @@
 #include "blocked.h"
 #include "client.h"
 #include "lifecycle.h"
+#include "tracking.h"
 #include "log.h"
 
 struct proxy proxy;
@@ -58,6 +59,7 @@ static void on_prepare(uv_prepare_t *h)
     /* Flushing a client may let it go on with input it held back, which makes more to flush. */
     for (;;) {
         blocked_run_retries();
+        tracking_flush();
         if (!proxy.dirty_backends && !proxy.dirty_clients) break;
         while (proxy.dirty_backends) {
             struct backend *b = proxy.dirty_backends;

@@ -1,19 +1,15 @@
 #include "sequencer.h"
 
 #include <string.h>
-#include <strings.h>
 
 #include "backend.h"
 #include "backlog.h"
-#include "blocked.h"
 #include "config.h"
 #include "holdq.h"
 #include "log.h"
 #include "proxy.h"
 #include "request.h"
-#include "resp.h"
 #include "rewrite.h"
-#include "watch.h"
 
 /* The backlog takes each write as a non-primary applies it, so effect writes wait here too. */
 static struct holdq backlog_holds;
@@ -31,75 +27,7 @@ bool sequencer_settled(void)
     return !holdq_busy(&backlog_holds);
 }
 
-static void touch_key(int db, const char *key, size_t len, bool wake)
-{
-    watch_touch_key(db, key, len);
-    if (wake) blocked_touch_key(db, key, len);
-}
-
-static void touch_db(int db, bool wake)
-{
-    watch_touch_db(db);
-    if (wake) blocked_touch_db(db);
-}
-
-/* The database a command moves or copies a key into: MOVE key db, COPY src dst DB db. */
-static int target_db(const struct command *cmd, int argc, const char *const *argv,
-                     const size_t *argl)
-{
-    long long db = -1;
-    if (strcmp(cmd->name, "move") == 0 && argc == 3) resp_parse_ll(argv[2], argl[2], &db);
-    if (strcmp(cmd->name, "copy") == 0)
-        for (int i = 3; i + 1 < argc; i++)
-            if (argl[i] == 2 && strncasecmp(argv[i], "db", 2) == 0)
-                resp_parse_ll(argv[i + 1], argl[i + 1], &db);
-    return db >= 0 && db < proxy.config->databases ? (int)db : -1;
-}
-
-/* Tells WATCH and the parked blocking commands which keys a write names. A blocking command's
- * own attempt wakes no one: it only takes. */
-static void touch_keys(const struct command *cmd, int db, int argc, const char *const *argv,
-                       const size_t *argl)
-{
-    bool wake = blocked_any() && !(cmd->flags & CMD_FLAG_BLOCKING);
-    if (!wake && !watch_any()) return;
-
-    if (strcmp(cmd->name, "flushall") == 0) {
-        touch_db(-1, false);
-        return;
-    }
-    if (strcmp(cmd->name, "flushdb") == 0) {
-        touch_db(db, false);
-        return;
-    }
-    if (strcmp(cmd->name, "swapdb") == 0) {
-        long long a, b;
-        if (argc == 3 && resp_parse_ll(argv[1], argl[1], &a) &&
-            resp_parse_ll(argv[2], argl[2], &b) && a >= 0 && b >= 0 &&
-            a < proxy.config->databases && b < proxy.config->databases) {
-            touch_db((int)a, wake);
-            touch_db((int)b, wake);
-        }
-        return;
-    }
-    struct command_keypos keys;
-    command_keypos(cmd, argc, argv, argl, &keys);
-    if (keys.n < 0) {
-        touch_db(db, wake); /* keys redpair cannot find: any of the database's */
-        return;
-    }
-    int other = target_db(cmd, argc, argv, argl);
-    for (int i = 0; i < keys.n; i++) {
-        const char *key = argv[keys.pos[i]];
-        size_t len = argl[keys.pos[i]];
-        touch_key(db, key, len, wake);
-        if (other >= 0) touch_key(other, key, len, wake);
-    }
-    command_keypos_free(&keys);
-}
-
-void sequencer_write(struct request *r, int db, int argc, const char *const *argv,
-                     const size_t *argl, const char *bytes, size_t len)
+void sequencer_write(struct request *r, int db, const char *bytes, size_t len)
 {
     if (proxy.primary < 0) {
         request_error(r, "ERR redpair has no backend in sync to write to");
@@ -129,7 +57,6 @@ void sequencer_write(struct request *r, int db, int argc, const char *const *arg
             backend_send(b, r, db, bytes, len);
         }
     }
-    touch_keys(r->cmd, db, argc, argv, argl);
 }
 
 /* Shows a reply in a log line: printable, one line, bounded. */

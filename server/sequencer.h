@@ -8,9 +8,7 @@
  *
  * A write mirrored by effect (SPOP, INCRBYFLOAT) goes to the primary as it came; the others hold
  * its place in their stream until the primary's reply says what to send them (rewrite.h).
- *
- * As it passes, each write names its keys to WATCH (watch.h) and to the clients parked on a
- * blocking command (blocked.h): that is how both learn of a change without asking a server. */
+ */
 #ifndef REDPAIR_SEQUENCER_H
 #define REDPAIR_SEQUENCER_H
 
@@ -19,10 +17,8 @@
 
 struct request;
 
-/* Puts a write into the stream: argv as the client sent it, bytes its multibulk as every backend
- * should get it (times made absolute). */
-void sequencer_write(struct request *r, int db, int argc, const char *const *argv,
-                     const size_t *argl, const char *bytes, size_t len);
+/* Puts a write into the stream; bytes is its multibulk as every backend should get it. */
+void sequencer_write(struct request *r, int db, const char *bytes, size_t len);
 void sequencer_reply(struct request *r, int backend, const char *reply, size_t len);
 void sequencer_lost(struct request *r, int backend);
 /* No effect write is waiting for its primary's reply: the backlog holds the whole stream so far. */

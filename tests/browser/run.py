@@ -23,7 +23,7 @@ from harness import Pair, free_port  # noqa: E402
 CHROMIUM = "/usr/bin/chromium"
 TOKEN = "dashboard-test-token"
 # Fast probes so that a killed server is seen down at once and the test stays short.
-HA_ARGS = ["--probe-interval-ms", "50", "--down-after-ms", "500"]
+HA_ARGS = ["--probe-interval-ms", "50", "--down-after-ms", "2000"]
 
 
 def apt_install(packages):

@@ -239,7 +239,6 @@ REFUSALS = [
     (("SLOWLOG", "GET"), "SLOWLOG GET is not available through redpair: " + ADMIN_HINT),
     (("LATENCY", "LATEST"), "LATENCY LATEST is not available through redpair: " + ADMIN_HINT),
     (("MEMORY", "DOCTOR"), "MEMORY DOCTOR is not available through redpair: " + ADMIN_HINT),
-    (("CLIENT", "TRACKING", "on"), "CLIENT TRACKING is not supported by redpair yet"),
     (("CLIENT", "REPLY", "OFF"), "CLIENT REPLY OFF and SKIP are not supported by redpair yet"),
     (("CLIENT", "PAUSE", "10"), "command 'client|pause' is not supported by redpair yet"),
     (("SCRIPT", "DEBUG", "YES"), "SCRIPT DEBUG is not available through redpair: the Lua debugger "

@@ -303,7 +303,6 @@ class ProtocolTest(RedpairTestCase):
         pair = self.pair()
         unsupported = [
             ("CLIENT", "PAUSE", "10"),
-            ("CLIENT", "TRACKING", "on"),
         ]
         admin = [
             ("CONFIG", "GET", "maxmemory"),

@@ -61,6 +61,12 @@ TRANSACTIONS = [
     (0, ("MULTI",)),
     (0, ("SET", "t:n", "1")),
     (0, ("EXEC",)),
+    # a malformed EXEC discards the transaction
+    (0, ("MULTI",)),
+    (0, ("INCR", "t:qe")),
+    (0, ("EXEC", "extra")),
+    (0, ("EXEC",)),
+    (0, ("EXISTS", "t:qe")),
     # queue-time errors abort it all; run-time errors are one element
     (0, ("MULTI",)),
     (0, ("SET", "t:q", "1")),
@@ -173,6 +179,13 @@ WATCHES = [
     (1, ("SELECT", "0")),
     (0, ("MULTI",)),
     (0, ("SET", "w:k", "11")),
+    (0, ("EXEC",)),
+    # a malformed EXEC ends the watch too
+    (0, ("WATCH", "w:m")),
+    (1, ("SET", "w:m", "1")),
+    (0, ("EXEC", "extra")),
+    (0, ("MULTI",)),
+    (0, ("SET", "w:m", "2")),
     (0, ("EXEC",)),
     # a write by a transaction of another client
     (0, ("WATCH", "w:t")),
@@ -549,6 +562,79 @@ class SessionsTest(RedpairTestCase):
         pair.wait_caught_up()
         assert_backends_equal(pair)
         self.assertTrue(all(r.llen(k) == 0 for k in lists))
+
+
+
+def tracking_session(port):
+    """Client-side caching through RESP2 redirection: what the caching client and the
+    invalidation subscriber see, step by step."""
+    seen = []
+    with RawConn(port) as cache, RawConn(port) as inval, RawConn(port) as writer:
+        inval_id = inval.cmd("CLIENT", "ID")[1:-2].decode()
+        seen.append(inval.cmd("SUBSCRIBE", "__redis__:invalidate"))
+        for cmd in [
+            ("CLIENT", "TRACKINGINFO"),
+            ("CLIENT", "GETREDIR"),
+            ("CLIENT", "CACHING", "yes"),
+            ("CLIENT", "TRACKING", "on", "PREFIX", "a"),
+            ("CLIENT", "TRACKING", "on", "OPTIN", "OPTOUT"),
+            ("CLIENT", "TRACKING", "on", "BCAST", "OPTIN"),
+            ("CLIENT", "TRACKING", "on", "REDIRECT", "999999"),
+            ("CLIENT", "TRACKING", "maybe"),
+            ("CLIENT", "TRACKING", "on", "NOSUCHOPTION"),
+            ("CLIENT", "TRACKING", "on", "REDIRECT", inval_id),
+            ("CLIENT", "GETREDIR"),
+            ("GET", "k1"),
+            ("MGET", "k2", "k3"),
+            ("HGET", "h", "f"),
+        ]:
+            seen.append(cache.cmd(*cmd).replace(b":%s\r\n" % inval_id.encode(), b":ID\r\n"))
+        # a write to a cached key: one invalidation, then the key is forgotten
+        for cmd in [("SET", "k1", "v"), ("SET", "k1", "w"), ("MSET", "k2", "1", "k3", "2"),
+                    ("HSET", "h", "f", "v"), ("SET", "uncached", "v")]:
+            seen.append(writer.cmd(*cmd))
+        seen += [inval.read_reply() for _ in range(4)]
+        seen.append(b"quiet" if quiet(inval) else b"more")
+        # the caching client's own write (no NOLOOP: it is told too)
+        seen.append(cache.cmd("GET", "k1"))
+        seen.append(cache.cmd("DEL", "k1"))
+        seen.append(inval.read_reply())
+        # FLUSHALL: a null for every tracking client
+        seen.append(cache.cmd("GET", "k1"))
+        seen.append(writer.cmd("FLUSHALL"))
+        seen.append(inval.read_reply())
+        # OPTIN: only the read after CLIENT CACHING yes is remembered
+        seen.append(cache.cmd("CLIENT", "TRACKING", "off"))
+        for cmd in [("CLIENT", "TRACKING", "on", "REDIRECT", inval_id, "OPTIN"), ("GET", "o1"),
+                    ("CLIENT", "CACHING", "yes"), ("GET", "o2"), ("CLIENT", "CACHING", "no"),
+                    ("CLIENT", "TRACKINGINFO")]:
+            seen.append(cache.cmd(*cmd).replace(b":%s\r\n" % inval_id.encode(), b":ID\r\n"))
+        seen.append(writer.cmd("MSET", "o1", "1", "o2", "2"))
+        seen.append(inval.read_reply())
+        seen.append(b"quiet" if quiet(inval) else b"more")
+        # BCAST with prefixes and NOLOOP: one message per prefix per loop turn
+        seen.append(cache.cmd("CLIENT", "TRACKING", "off"))
+        for cmd in [("CLIENT", "TRACKING", "on", "REDIRECT", inval_id, "BCAST", "PREFIX", "user:",
+                     "PREFIX", "acct:", "NOLOOP"), ("CLIENT", "TRACKINGINFO")]:
+            seen.append(cache.cmd(*cmd).replace(b":%s\r\n" % inval_id.encode(), b":ID\r\n"))
+        seen.append(writer.cmd("MSET", "user:2", "a", "user:1", "b", "other", "c", "acct:9", "d"))
+        seen += [inval.read_reply() for _ in range(2)]
+        seen.append(cache.cmd("SET", "user:3", "mine"))
+        seen.append(b"quiet" if quiet(inval) else b"more")
+        seen.append(cache.cmd("CLIENT", "TRACKING", "off"))
+        seen.append(cache.cmd("CLIENT", "TRACKINGINFO"))
+    return seen
+
+
+class TrackingTest(RedpairTestCase):
+    def test_tracking_invalidations_identical(self):
+        direct = self.start_redis()
+        pair = self.start_pair()
+        want, got = tracking_session(direct.port), tracking_session(pair.port)
+        diffs = ["  step %d\n     redis:   %r\n     redpair: %r" % (i, w[:300], g[:300])
+                 for i, (w, g) in enumerate(zip(want, got)) if w != g]
+        if diffs:
+            self.fail("%d of %d steps differ:\n%s" % (len(diffs), len(want), "\n".join(diffs)))
 
 
 if __name__ == "__main__":

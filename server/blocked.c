@@ -19,6 +19,7 @@ struct blocked {
     int db;
     struct buffer attempt;  /* the commands of one attempt, multibulks end to end */
     unsigned attempt_count; /* the blocking command last, after a lookup for each XREAD `$` */
+    size_t command_at;      /* where in `attempt` the blocking command starts */
     struct buffer wake;     /* BLMOVE, BRPOPLPUSH: the destination, which gains what they take */
     struct keylink *keys;
     uv_timer_t timer;
@@ -137,21 +138,6 @@ static void last_id(const struct buffer *reply, const char **id, size_t *len)
     *len = v.len;
 }
 
-/* Parses the multibulk at bytes into argv, which the caller frees. */
-static int split(struct resp_request *parser, const char *bytes, size_t len, const char ***argv,
-                 size_t **argl)
-{
-    resp_request_parse(parser, bytes, len);
-    int argc = parser->argc;
-    *argv = xrealloc(NULL, (size_t)argc * sizeof(**argv));
-    *argl = xrealloc(NULL, (size_t)argc * sizeof(**argl));
-    for (int j = 0; j < argc; j++) {
-        (*argv)[j] = resp_request_arg(parser, bytes, j);
-        (*argl)[j] = parser->argv[j].len;
-    }
-    return argc;
-}
-
 static bool is_dollar(const char *s, size_t len)
 {
     return len == 1 && s[0] == '$';
@@ -161,19 +147,15 @@ static bool is_dollar(const char *s, size_t len)
  * now on, the XREAD asks for what comes after those. */
 static void resolve_dollars(struct blocked *b, const struct unit *u)
 {
-    const char *xread = buffer_head(&b->attempt);
-    size_t len = buffer_len(&b->attempt);
+    const char *xread = buffer_head(&b->attempt) + b->command_at;
     struct resp_request parser;
+    const char **argv = NULL;
+    size_t *argl = NULL;
+    int cap = 0;
     resp_request_init(&parser, proxy.config->proto_max_bulk_len);
-    for (unsigned i = 0; i + 1 < u->count; i++) { /* step over the lookups */
-        resp_request_parse(&parser, xread, len);
-        xread += parser.size;
-        len -= parser.size;
-        resp_request_reset(&parser);
-    }
-    const char **argv;
-    size_t *argl;
-    int argc = split(&parser, xread, len, &argv, &argl);
+    resp_request_parse(&parser, xread, buffer_len(&b->attempt) - b->command_at);
+    resp_request_args(&parser, xread, &argv, &argl, &cap);
+    int argc = parser.argc;
     struct command_keypos keys;
     command_keypos(b->r->cmd, argc, argv, argl, &keys);
     for (int i = 0, lookup = 0; i < keys.n; i++) {
@@ -190,6 +172,7 @@ static void resolve_dollars(struct blocked *b, const struct unit *u)
     buffer_free(&b->attempt);
     b->attempt = retry;
     b->attempt_count = 1;
+    b->command_at = 0;
 }
 
 static void attempted(struct unit *u)
@@ -282,6 +265,7 @@ void blocked_start(struct client *c, struct request *r, int argc, const char *co
         b->attempt_count++;
     }
     command_keypos_free(&keys);
+    b->command_at = buffer_len(&b->attempt);
     buffer_append(&b->attempt, bytes, len);
     b->attempt_count++;
     attempt(b);

@@ -309,18 +309,11 @@ void client_send_read(struct client *c, struct request *r, const char *bytes, si
     backend_send(&proxy.backends[proxy.primary], r, c->db, bytes, len);
 }
 
-static bool grow_argv(struct client *c, int argc)
+struct client *client_find(uint64_t id)
 {
-    if (argc <= c->argv_cap) return true;
-    int cap = c->argv_cap ? c->argv_cap : 16;
-    while (cap < argc) cap *= 2;
-    const char **argv = realloc(c->argv, (size_t)cap * sizeof(*argv));
-    if (argv) c->argv = argv;
-    size_t *argl = realloc(c->argl, (size_t)cap * sizeof(*argl));
-    if (argl) c->argl = argl;
-    if (!argv || !argl) abort();
-    c->argv_cap = cap;
-    return true;
+    for (struct client *c = proxy.clients; c; c = c->next)
+        if (c->id == id) return c;
+    return NULL;
 }
 
 void client_pause_all(void)
@@ -386,11 +379,7 @@ static void process_input(struct client *c)
         }
         int argc = c->parser.argc;
         if (argc > 0) {
-            grow_argv(c, argc);
-            for (int i = 0; i < argc; i++) {
-                c->argv[i] = resp_request_arg(&c->parser, raw, i);
-                c->argl[i] = c->parser.argv[i].len;
-            }
+            resp_request_args(&c->parser, raw, &c->argv, &c->argl, &c->argv_cap);
             dispatch(c, argc, raw, c->parser.size);
         }
         buffer_consume(&c->in, c->parser.size);

@@ -64,6 +64,8 @@ void client_deliver(struct client *c);
 void client_append(struct client *c, const char *bytes, size_t len);
 void client_flush(struct client *c);
 void client_close(struct client *c);
+/* The client with this id (CLIENT ID), or NULL. */
+struct client *client_find(uint64_t id);
 /* Stops and restarts reading every client (nested): while a new epoch is being stored, or a
  * resync holds the stream, their commands wait in the kernel's buffers. */
 void client_pause_all(void);

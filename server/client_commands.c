@@ -16,11 +16,6 @@
 #include "tracking.h"
 #include "transaction.h"
 
-static bool is(const char *arg, size_t len, const char *word)
-{
-    return len == strlen(word) && strncasecmp(arg, word, len) == 0;
-}
-
 bool client_name_valid(const char *name, size_t len)
 {
     for (size_t i = 0; i < len; i++)
@@ -124,13 +119,13 @@ enum type { TYPE_ANY = -1, TYPE_NORMAL, TYPE_REPLICA, TYPE_PUBSUB, TYPE_MASTER }
 /* Redis's client types; redpair's clients are only ever normal or pubsub. */
 static bool parse_type(struct request *r, const char *arg, size_t len, enum type *type)
 {
-    if (is(arg, len, "normal"))
+    if (resp_arg_is(arg, len, "normal"))
         *type = TYPE_NORMAL;
-    else if (is(arg, len, "slave") || is(arg, len, "replica"))
+    else if (resp_arg_is(arg, len, "slave") || resp_arg_is(arg, len, "replica"))
         *type = TYPE_REPLICA;
-    else if (is(arg, len, "pubsub"))
+    else if (resp_arg_is(arg, len, "pubsub"))
         *type = TYPE_PUBSUB;
-    else if (is(arg, len, "master"))
+    else if (resp_arg_is(arg, len, "master"))
         *type = TYPE_MASTER;
     else {
         request_error(r, "ERR Unknown client type '%.*s'", (int)command_arg_shown(arg, len, 128),
@@ -145,20 +140,13 @@ static enum type type_of(const struct client *x)
     return pubsub_subscribed(x) ? TYPE_PUBSUB : TYPE_NORMAL;
 }
 
-static struct client *find(long long id)
-{
-    for (struct client *x = proxy.clients; x; x = x->next)
-        if ((long long)x->id == id) return x;
-    return NULL;
-}
-
 static void list(struct client *c, struct request *r, int argc, const char *const *argv,
                  const size_t *argl)
 {
     enum type type = TYPE_ANY;
     struct buffer text = {0};
     size_t mine = argv_mem(argc, argl);
-    if (argc > 3 && is(argv[2], argl[2], "id")) {
+    if (argc > 3 && resp_arg_is(argv[2], argl[2], "id")) {
         for (int i = 3; i < argc; i++) {
             long long id;
             if (!resp_parse_ll(argv[i], argl[i], &id)) {
@@ -166,14 +154,14 @@ static void list(struct client *c, struct request *r, int argc, const char *cons
                 request_error(r, "ERR Invalid client ID");
                 return;
             }
-            struct client *x = find(id);
+            struct client *x = client_find((uint64_t)id);
             if (x) info_line(&text, x, x == c, x == c ? mine : 0);
         }
         reply_text(r, &text);
         buffer_free(&text);
         return;
     }
-    if (argc == 4 && is(argv[2], argl[2], "type")) {
+    if (argc == 4 && resp_arg_is(argv[2], argl[2], "type")) {
         if (!parse_type(r, argv[3], argl[3], &type)) return;
     } else if (argc != 2) {
         request_error(r, "ERR syntax error");
@@ -211,27 +199,28 @@ static bool kill_options(struct request *r, int argc, const char *const *argv, c
     for (int i = 2; i < argc; i += 2) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         size_t len = argl[i], vlen = val ? argl[i + 1] : 0;
-        if (val && is(opt, len, "id")) {
+        if (val && resp_arg_is(opt, len, "id")) {
             if (!resp_parse_ll(val, vlen, &k->id) || k->id < 1) {
                 request_error(r, "ERR client-id should be greater than 0");
                 return false;
             }
-        } else if (val && is(opt, len, "type")) {
+        } else if (val && resp_arg_is(opt, len, "type")) {
             if (!parse_type(r, val, vlen, &k->type)) return false;
-        } else if (val && is(opt, len, "addr")) {
+        } else if (val && resp_arg_is(opt, len, "addr")) {
             k->addr = val;
             k->addr_len = vlen;
-        } else if (val && is(opt, len, "laddr")) {
+        } else if (val && resp_arg_is(opt, len, "laddr")) {
             k->laddr = val;
             k->laddr_len = vlen;
-        } else if (val && is(opt, len, "user")) {
+        } else if (val && resp_arg_is(opt, len, "user")) {
             if (vlen != 7 || memcmp(val, "default", 7) != 0) { /* redpair's only user */
                 request_error(r, "ERR No such user '%.*s'", (int)command_arg_shown(val, vlen, 128),
                               val);
                 return false;
             }
-        } else if (val && is(opt, len, "skipme") && (is(val, vlen, "yes") || is(val, vlen, "no"))) {
-            k->skipme = is(val, vlen, "yes");
+        } else if (val && resp_arg_is(opt, len, "skipme") &&
+                   (resp_arg_is(val, vlen, "yes") || resp_arg_is(val, vlen, "no"))) {
+            k->skipme = resp_arg_is(val, vlen, "yes");
         } else {
             request_error(r, "ERR syntax error");
             return false;
@@ -283,11 +272,11 @@ static void kill_clients(struct client *c, struct request *r, int argc, const ch
 
 static void on_off(struct request *r, const char *arg, size_t len, bool *flag)
 {
-    if (!is(arg, len, "on") && !is(arg, len, "off")) {
+    if (!resp_arg_is(arg, len, "on") && !resp_arg_is(arg, len, "off")) {
         request_error(r, "ERR syntax error");
         return;
     }
-    if (flag) *flag = is(arg, len, "on");
+    if (flag) *flag = resp_arg_is(arg, len, "on");
     reply(r, "+OK\r\n");
 }
 
@@ -297,20 +286,21 @@ static void unblock(struct request *r, int argc, const char *const *argv, const 
     if (argc > 4) {
         request_error(r, "ERR unknown subcommand or wrong number of arguments for 'UNBLOCK'. "
                          "Try CLIENT HELP.");
-    } else if (argc == 4 && !is(argv[3], argl[3], "timeout") && !is(argv[3], argl[3], "error")) {
+    } else if (argc == 4 && !resp_arg_is(argv[3], argl[3], "timeout") &&
+               !resp_arg_is(argv[3], argl[3], "error")) {
         request_error(r, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
     } else if (!resp_parse_ll(argv[2], argl[2], &id)) {
         request_error(r, "ERR value is not an integer or out of range");
     } else {
-        struct client *x = find(id);
-        bool error = argc == 4 && is(argv[3], argl[3], "error");
+        struct client *x = client_find((uint64_t)id);
+        bool error = argc == 4 && resp_arg_is(argv[3], argl[3], "error");
         reply(r, x && blocked_unblock(x, error) ? ":1\r\n" : ":0\r\n");
     }
 }
 
 static void setinfo(struct request *r, const char *const *argv, const size_t *argl)
 {
-    if (!is(argv[2], argl[2], "lib-name") && !is(argv[2], argl[2], "lib-ver")) {
+    if (!resp_arg_is(argv[2], argl[2], "lib-name") && !resp_arg_is(argv[2], argl[2], "lib-ver")) {
         request_error(r, "ERR Unrecognized option '%.*s'",
                       (int)command_arg_shown(argv[2], argl[2], 128), argv[2]);
     } else if (!client_name_valid(argv[3], argl[3])) {
@@ -364,7 +354,7 @@ void client_command(struct client *c, struct request *r, int argc, const char *c
                     const size_t *argl)
 {
     size_t s = 0, n = sizeof(subs) / sizeof(subs[0]);
-    while (s < n && !is(argv[1], argl[1], subs[s].name)) s++; /* CLIENT's arity is -2 */
+    while (s < n && !resp_arg_is(argv[1], argl[1], subs[s].name)) s++; /* CLIENT's arity is -2 */
     if (s == n) {
         /* The table knows it (PAUSE, a newer server's subcommand) but redpair does not do it;
          * a table without subcommands (Redis 6) lets anything through. */
@@ -418,9 +408,9 @@ void client_command(struct client *c, struct request *r, int argc, const char *c
     case SUB_CACHING: tracking_caching(c, r, argv[2], argl[2]); return;
     case SUB_UNBLOCK: unblock(r, argc, argv, argl); return;
     case SUB_REPLY:
-        if (is(argv[2], argl[2], "on"))
+        if (resp_arg_is(argv[2], argl[2], "on"))
             reply(r, "+OK\r\n");
-        else if (is(argv[2], argl[2], "off") || is(argv[2], argl[2], "skip"))
+        else if (resp_arg_is(argv[2], argl[2], "off") || resp_arg_is(argv[2], argl[2], "skip"))
             request_error(r, "ERR CLIENT REPLY OFF and SKIP are not supported by redpair yet");
         else
             request_error(r, "ERR syntax error");

@@ -689,11 +689,6 @@ const struct command *command_resolve(const struct command_table *t, int argc,
     return c;
 }
 
-static bool arg_is(const char *s, size_t len, const char *word)
-{
-    return strlen(word) == len && strncasecmp(s, word, len) == 0;
-}
-
 /* Commands that count their keys: EVAL script numkeys key... arg..., ZUNIONSTORE dest numkeys
  * key..., BLMPOP timeout numkeys key... */
 static const struct numkeys_rule {
@@ -725,19 +720,19 @@ static bool xread_args(bool group, int argc, const char *const *argv, const size
     *block = 0;
     for (int i = 1; i < argc; i++) {
         int more = argc - 1 - i;
-        if (arg_is(argv[i], argl[i], "streams")) {
+        if (resp_arg_is(argv[i], argl[i], "streams")) {
             int keys = argc - 1 - i;
             if (keys == 0 || keys % 2) return false;
             *first_key = i + 1;
             return true;
         }
-        if (arg_is(argv[i], argl[i], "block") && more) {
+        if (resp_arg_is(argv[i], argl[i], "block") && more) {
             *block = ++i;
-        } else if (arg_is(argv[i], argl[i], "count") && more) {
+        } else if (resp_arg_is(argv[i], argl[i], "count") && more) {
             i++;
-        } else if (group && arg_is(argv[i], argl[i], "group") && more >= 2) {
+        } else if (group && resp_arg_is(argv[i], argl[i], "group") && more >= 2) {
             i += 2;
-        } else if (!(group && arg_is(argv[i], argl[i], "noack"))) {
+        } else if (!(group && resp_arg_is(argv[i], argl[i], "noack"))) {
             return false;
         }
     }

@@ -24,11 +24,6 @@ static void reply_bytes(struct request *r, const char *bytes)
     request_reply(r, bytes, strlen(bytes));
 }
 
-static bool arg_is(const char *arg, size_t len, const char *word)
-{
-    return len == strlen(word) && strncasecmp(arg, word, len) == 0;
-}
-
 /* Compares without leaking where the first difference is. */
 static bool secret_equal(const char *a, size_t alen, const char *b)
 {
@@ -92,14 +87,14 @@ static void hello(struct client *c, struct request *r, int argc, const char *con
     size_t namelen = 0;
     for (int j = 2; j < argc; j++) {
         int more = argc - 1 - j;
-        if (arg_is(argv[j], argl[j], "auth") && more >= 2) {
+        if (resp_arg_is(argv[j], argl[j], "auth") && more >= 2) {
             if (!credentials_ok(argv[j + 1], argl[j + 1], argv[j + 2], argl[j + 2])) {
                 request_error(r, "%s", wrongpass);
                 return;
             }
             c->authenticated = true;
             j += 2;
-        } else if (arg_is(argv[j], argl[j], "setname") && more >= 1) {
+        } else if (resp_arg_is(argv[j], argl[j], "setname") && more >= 1) {
             if (!client_name_valid(argv[j + 1], argl[j + 1])) {
                 request_error(r, "%s", CLIENT_NAME_ERROR);
                 return;
@@ -203,7 +198,7 @@ void local_info_section(struct buffer *out)
 static void info(struct client *c, struct request *r, int argc, const char *const *argv,
                  const size_t *argl)
 {
-    if (argc == 2 && arg_is(argv[1], argl[1], "redpair")) {
+    if (argc == 2 && resp_arg_is(argv[1], argl[1], "redpair")) {
         struct buffer body = {0};
         local_info_section(&body);
         buffer_clear(&r->reply);
@@ -215,8 +210,9 @@ static void info(struct client *c, struct request *r, int argc, const char *cons
     /* Sections only the server has get the server's INFO alone; the defaults get both. */
     bool ours = argc == 1;
     for (int i = 1; i < argc; i++)
-        ours |= arg_is(argv[i], argl[i], "all") || arg_is(argv[i], argl[i], "everything") ||
-                arg_is(argv[i], argl[i], "default") || arg_is(argv[i], argl[i], "redpair");
+        ours |=
+            resp_arg_is(argv[i], argl[i], "all") || resp_arg_is(argv[i], argl[i], "everything") ||
+            resp_arg_is(argv[i], argl[i], "default") || resp_arg_is(argv[i], argl[i], "redpair");
     r->info = true;
     r->info_ours = ours;
     struct buffer cmd = {0};

@@ -649,3 +649,19 @@ bool resp_value_skip(const char **buf, size_t *len)
     }
     return true;
 }
+
+void resp_request_args(const struct resp_request *r, const char *buf, const char ***argv,
+                       size_t **argl, int *cap)
+{
+    if (r->argc > *cap) {
+        int room = *cap ? *cap : 16;
+        while (room < r->argc) room *= 2;
+        *argv = xrealloc(*argv, (size_t)room * sizeof(**argv));
+        *argl = xrealloc(*argl, (size_t)room * sizeof(**argl));
+        *cap = room;
+    }
+    for (int i = 0; i < r->argc; i++) {
+        (*argv)[i] = resp_request_arg(r, buf, i);
+        (*argl)[i] = r->argv[i].len;
+    }
+}

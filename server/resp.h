@@ -19,6 +19,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
+#include <strings.h>
 
 #include "buffer.h"
 
@@ -66,6 +68,17 @@ enum resp_result resp_request_parse(struct resp_request *r, const char *buf, siz
 static inline const char *resp_request_arg(const struct resp_request *r, const char *buf, int i)
 {
     return (r->is_inline ? r->inline_buf : buf) + r->argv[i].off;
+}
+
+/* Every argument of a parsed command that started at buf, into *argv and *argl, which grow (with
+ * *cap counting their room) as needed and are the caller's to free. */
+void resp_request_args(const struct resp_request *r, const char *buf, const char ***argv,
+                       size_t **argl, int *cap);
+
+/* An argument is this word, in any case, as Redis compares options and subcommands. */
+static inline bool resp_arg_is(const char *arg, size_t len, const char *word)
+{
+    return len == strlen(word) && strncasecmp(arg, word, len) == 0;
 }
 
 struct resp_reply {

@@ -7,8 +7,7 @@
  * every backend the write went to has answered, `primary` on the primary's reply alone.
  *
  * A write mirrored by effect (SPOP, INCRBYFLOAT) goes to the primary as it came; the others hold
- * its place in their stream until the primary's reply says what to send them (rewrite.h).
- */
+ * its place in their stream until the primary's reply says what to send them (rewrite.h). */
 #ifndef REDPAIR_SEQUENCER_H
 #define REDPAIR_SEQUENCER_H
 

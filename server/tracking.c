@@ -2,7 +2,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "buffer.h"
 #include "client.h"
@@ -33,28 +32,16 @@ static struct keytable tracked; /* key names, in "database" 0: Redis tracks name
 static unsigned tracking_clients, bcast_clients;
 static struct client *batch_head;
 
-static bool is(const char *s, size_t len, const char *word)
-{
-    return strlen(word) == len && strncasecmp(s, word, len) == 0;
-}
-
 bool tracking_any(void)
 {
     return tracking_clients > 0;
-}
-
-static struct client *find_client(long long id)
-{
-    for (struct client *x = proxy.clients; x; x = x->next)
-        if ((long long)x->id == id) return x;
-    return NULL;
 }
 
 /* An invalidation for c, as RESP2 delivers it: a message on the channel to its REDIRECT client,
  * which must be a subscriber; `keys` is the message's payload (an array, or a null). */
 static void invalidate(const struct client *c, const char *keys, size_t len)
 {
-    struct client *to = c->tracking->redirect ? find_client(c->tracking->redirect) : NULL;
+    struct client *to = c->tracking->redirect ? client_find((uint64_t)c->tracking->redirect) : NULL;
     if (!to || to->closed || !pubsub_subscribed(to)) return;
     client_append(to, CHANNEL, sizeof(CHANNEL) - 1);
     client_append(to, keys, len);
@@ -120,17 +107,17 @@ static void add_prefix(struct tracking *t, const char *p, size_t len)
 void tracking_command(struct client *c, struct request *r, int argc, const char *const *argv,
                       const size_t *argl)
 {
-    bool on = is(argv[2], argl[2], "on");
+    bool on = resp_arg_is(argv[2], argl[2], "on");
     bool bcast = false, optin = false, optout = false, noloop = false;
     long long redirect = 0;
     int first_prefix = 0, nprefixes = 0;
-    if (!on && !is(argv[2], argl[2], "off")) {
+    if (!on && !resp_arg_is(argv[2], argl[2], "off")) {
         request_error(r, "ERR syntax error");
         return;
     }
     for (int i = 3; i < argc; i++) {
         bool more = i + 1 < argc;
-        if (is(argv[i], argl[i], "redirect") && more) {
+        if (resp_arg_is(argv[i], argl[i], "redirect") && more) {
             if (redirect) {
                 request_error(r, "ERR A client can only redirect to a single other client");
                 return;
@@ -140,19 +127,19 @@ void tracking_command(struct client *c, struct request *r, int argc, const char 
                 request_error(r, "ERR value is not an integer or out of range");
                 return;
             }
-            if (redirect && !find_client(redirect)) {
+            if (redirect && !client_find((uint64_t)redirect)) {
                 request_error(r, "ERR The client ID you want redirect to does not exist");
                 return;
             }
-        } else if (is(argv[i], argl[i], "bcast")) {
+        } else if (resp_arg_is(argv[i], argl[i], "bcast")) {
             bcast = true;
-        } else if (is(argv[i], argl[i], "optin")) {
+        } else if (resp_arg_is(argv[i], argl[i], "optin")) {
             optin = true;
-        } else if (is(argv[i], argl[i], "optout")) {
+        } else if (resp_arg_is(argv[i], argl[i], "optout")) {
             optout = true;
-        } else if (is(argv[i], argl[i], "noloop")) {
+        } else if (resp_arg_is(argv[i], argl[i], "noloop")) {
             noloop = true;
-        } else if (is(argv[i], argl[i], "prefix") && more) {
+        } else if (resp_arg_is(argv[i], argl[i], "prefix") && more) {
             if (!nprefixes++) first_prefix = i + 1;
             i++;
         } else {
@@ -243,16 +230,16 @@ void tracking_caching(struct client *c, struct request *r, const char *arg, size
     if (!t || !(t->optin || t->optout)) {
         request_error(r, "ERR CLIENT CACHING can be called only when the client is in tracking "
                          "mode with OPTIN or OPTOUT mode enabled");
-    } else if (is(arg, len, "yes") && !t->optin) {
+    } else if (resp_arg_is(arg, len, "yes") && !t->optin) {
         request_error(
             r, "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.");
-    } else if (is(arg, len, "no") && !t->optout) {
+    } else if (resp_arg_is(arg, len, "no") && !t->optout) {
         request_error(
             r, "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.");
-    } else if (!is(arg, len, "yes") && !is(arg, len, "no")) {
+    } else if (!resp_arg_is(arg, len, "yes") && !resp_arg_is(arg, len, "no")) {
         request_error(r, "ERR syntax error");
     } else {
-        t->caching = is(arg, len, "yes");
+        t->caching = resp_arg_is(arg, len, "yes");
         request_reply(r, "+OK\r\n", 5);
     }
 }

@@ -51,15 +51,7 @@ void unit_run(struct client *c, const char *cmds, size_t len, unsigned count,
         /* The commands were parsed once already, on their way in. */
         resp_request_parse(&parser, cmds, len);
         int argc = parser.argc;
-        if (argc > argv_cap) {
-            argv_cap = argc;
-            argv = xrealloc(argv, (size_t)argc * sizeof(*argv));
-            argl = xrealloc(argl, (size_t)argc * sizeof(*argl));
-        }
-        for (int j = 0; j < argc; j++) {
-            argv[j] = resp_request_arg(&parser, cmds, j);
-            argl[j] = parser.argv[j].len;
-        }
+        resp_request_args(&parser, cmds, &argv, &argl, &argv_cap);
         const struct command *cmd =
             command_resolve(proxy.commands, argc, argv, argl, err, sizeof(err));
         struct request *r = request_new(NULL, cmd);

@@ -13,15 +13,26 @@
 #include "resp.h"
 #include "unit.h"
 
+enum blocked_kind {
+    POP,        /* BLPOP and the rest that take from the first of their keys with data */
+    MOVE,       /* BLMOVE, BRPOPLPUSH: wait on their source alone */
+    XREAD,      /* reads: entries after an ID, nothing taken */
+    XREADGROUP, /* hands entries to a consumer of a group */
+};
+
 struct blocked {
     struct client *client; /* NULL once its connection closed */
     struct request *r;     /* the client's, answered once: served, failed or timed out */
     int db;
-    struct buffer attempt;  /* the commands of one attempt, multibulks end to end */
-    unsigned attempt_count; /* the blocking command last, after a lookup for each XREAD `$` */
-    size_t command_at;      /* where in `attempt` the blocking command starts */
-    struct buffer wake;     /* BLMOVE, BRPOPLPUSH: the destination, which gains what they take */
+    enum blocked_kind kind;
+    struct buffer command; /* the blocking command (XREAD's `$` resolved by the first attempt) */
+    struct buffer attempt; /* what the attempt on its way sends: lookups, then the command */
+    unsigned lookups;      /* commands before the blocking one in `attempt` */
+    bool answered_once;    /* an attempt came back: the next ones are retries */
+    struct buffer wake;    /* BLMOVE, BRPOPLPUSH: the destination, which gains what they take */
     struct keylink *keys;
+    struct keylink **ready; /* the keys written since the last attempt left, first written first */
+    unsigned nready;
     uv_timer_t timer;
     bool in_flight;     /* an attempt is on its way */
     bool again;         /* and a write named a key since it left: try once more */
@@ -76,8 +87,10 @@ static void on_timer_closed(uv_handle_t *h)
 {
     struct blocked *b = h->data;
     request_unref(b->r);
+    buffer_free(&b->command);
     buffer_free(&b->attempt);
     buffer_free(&b->wake);
+    free(b->ready);
     free(b);
 }
 
@@ -143,42 +156,130 @@ static bool is_dollar(const char *s, size_t len)
     return len == 1 && s[0] == '$';
 }
 
+/* The parsed arguments of b's command and where its keys are; XREAD's IDs follow its keys. */
+struct parsed {
+    struct resp_request parser;
+    const char **argv;
+    size_t *argl;
+    int argc, cap;
+    struct command_keypos keys;
+};
+
+static void parse_command(const struct blocked *b, struct parsed *p)
+{
+    *p = (struct parsed){0};
+    resp_request_init(&p->parser, proxy.config->proto_max_bulk_len);
+    resp_request_parse(&p->parser, buffer_head(&b->command), buffer_len(&b->command));
+    resp_request_args(&p->parser, buffer_head(&b->command), &p->argv, &p->argl, &p->cap);
+    p->argc = p->parser.argc;
+    command_keypos(b->r->cmd, p->argc, p->argv, p->argl, &p->keys);
+}
+
+static void parsed_free(struct parsed *p)
+{
+    command_keypos_free(&p->keys);
+    free(p->argv);
+    free(p->argl);
+    resp_request_free(&p->parser);
+}
+
 /* The first attempt of an XREAD with `$` looked up each such stream's last ID before it: from
  * now on, the XREAD asks for what comes after those. */
 static void resolve_dollars(struct blocked *b, const struct unit *u)
 {
-    const char *xread = buffer_head(&b->attempt) + b->command_at;
-    struct resp_request parser;
-    const char **argv = NULL;
-    size_t *argl = NULL;
-    int cap = 0;
-    resp_request_init(&parser, proxy.config->proto_max_bulk_len);
-    resp_request_parse(&parser, xread, buffer_len(&b->attempt) - b->command_at);
-    resp_request_args(&parser, xread, &argv, &argl, &cap);
-    int argc = parser.argc;
-    struct command_keypos keys;
-    command_keypos(b->r->cmd, argc, argv, argl, &keys);
-    for (int i = 0, lookup = 0; i < keys.n; i++) {
-        int at = keys.pos[i] + keys.n; /* its ID */
-        if (is_dollar(argv[at], argl[at]))
-            last_id(unit_reply(u, (unsigned)lookup++), &argv[at], &argl[at]);
+    struct parsed p;
+    parse_command(b, &p);
+    for (int i = 0, lookup = 0; i < p.keys.n; i++) {
+        int at = p.keys.pos[i] + p.keys.n; /* its ID */
+        if (is_dollar(p.argv[at], p.argl[at]))
+            last_id(unit_reply(u, (unsigned)lookup++), &p.argv[at], &p.argl[at]);
     }
-    struct buffer retry = {0};
-    resp_append_command(&retry, argc, argv, argl);
-    command_keypos_free(&keys);
+    struct buffer resolved = {0};
+    resp_append_command(&resolved, p.argc, p.argv, p.argl);
+    parsed_free(&p);
+    buffer_free(&b->command);
+    b->command = resolved;
+}
+
+/* A retry: the command with the keys written since the last attempt first, in the order they
+ * were written, as Redis serves a waiter from the key that became ready first (XREAD's IDs
+ * move with their streams). XREADGROUP looks up its streams' types first, to tell a stream
+ * deleted under it from a group destroyed. */
+static void build_retry(struct blocked *b)
+{
+    struct parsed p;
+    parse_command(b, &p);
+    int n = p.keys.n, ids = b->kind == XREAD || b->kind == XREADGROUP ? n : 0;
+    buffer_clear(&b->attempt);
+    b->lookups = 0;
+    for (int i = 0; b->kind == XREADGROUP && i < n; i++, b->lookups++)
+        resp_append_command(&b->attempt, 2, (const char *[]){"TYPE", p.argv[p.keys.pos[i]]},
+                            (const size_t[]){4, p.argl[p.keys.pos[i]]});
+
+    const char **argv = xrealloc(NULL, (size_t)p.argc * sizeof(*argv));
+    size_t *argl = xrealloc(NULL, (size_t)p.argc * sizeof(*argl));
+    memcpy(argv, p.argv, (size_t)p.argc * sizeof(*argv));
+    memcpy(argl, p.argl, (size_t)p.argc * sizeof(*argl));
+    bool *placed = xrealloc(NULL, (size_t)(n ? n : 1) * sizeof(*placed));
+    memset(placed, 0, (size_t)(n ? n : 1) * sizeof(*placed));
+    int slot = 0;
+    for (unsigned r = 0; r <= b->nready && b->kind != MOVE; r++) {
+        for (int i = 0; i < n; i++) { /* the ready key r, or at the end every key left */
+            const struct keyentry *e = r < b->nready ? b->ready[r]->entry : NULL;
+            int from = p.keys.pos[i];
+            if (placed[i] ||
+                (e && (e->len != p.argl[from] || memcmp(e->key, p.argv[from], e->len))))
+                continue;
+            int to = p.keys.pos[slot];
+            placed[i] = true;
+            argv[to] = p.argv[from], argl[to] = p.argl[from];
+            if (ids) argv[to + ids] = p.argv[from + ids], argl[to + ids] = p.argl[from + ids];
+            slot++;
+            if (e) break;
+        }
+    }
+    resp_append_command(&b->attempt, p.argc, argv, argl);
+    free(placed);
     free(argv);
     free(argl);
-    resp_request_free(&parser);
-    buffer_free(&b->attempt);
-    b->attempt = retry;
-    b->attempt_count = 1;
-    b->command_at = 0;
+    parsed_free(&p);
+}
+
+/* What Redis tells an XREADGROUP waiter whose retry failed: its stream or its group went. */
+static const char *readgroup_ending(const struct unit *u)
+{
+    for (unsigned i = 0; i + 1 < u->count; i++) {
+        const struct buffer *type = unit_reply(u, i);
+        if (buffer_len(type) != 9 || memcmp(buffer_head(type), "+stream\r\n", 9) != 0)
+            return "-UNBLOCKED the stream key no longer exists\r\n";
+    }
+    const struct buffer *reply = unit_reply(u, u->count - 1);
+    if (buffer_len(reply) > 8 && memcmp(buffer_head(reply), "-NOGROUP", 8) == 0)
+        return "-NOGROUP the consumer group this client was blocked on no longer exists\r\n";
+    return NULL;
+}
+
+/* A woken XREAD gets the one stream that served it, as Redis answers; more streams may have
+ * entries in the reply of a retry, and nothing is lost by leaving them out. */
+static bool first_stream(const struct buffer *reply, struct buffer *out)
+{
+    const char *p = buffer_head(reply);
+    size_t n = buffer_len(reply), used;
+    struct resp_value v;
+    if (!(used = resp_value_read(p, n, &v)) || v.type != '*' || v.integer < 2) return false;
+    const char *first = p + used, *end = first;
+    size_t rest = n - used;
+    if (!resp_value_skip(&end, &rest)) return false;
+    resp_append_array_header(out, 1);
+    buffer_append(out, first, (size_t)(end - first));
+    return true;
 }
 
 static void attempted(struct unit *u)
 {
     struct blocked *b = u->owner;
     const struct buffer *reply = unit_reply(u, u->count - 1);
+    bool retry = b->answered_once;
     b->in_flight = false;
     if (!b->client) { /* gone while it was on its way */
         unpark(b);
@@ -188,18 +289,30 @@ static void attempted(struct unit *u)
         queue_retry(b);
         return;
     }
+    b->answered_once = true;
     if (!is_nil(reply)) {
+        const char *ending = retry && b->kind == XREADGROUP && buffer_head(reply)[0] == '-'
+                                 ? readgroup_ending(u)
+                                 : NULL;
+        const char *bytes = ending ? ending : buffer_head(reply);
+        size_t len = ending ? strlen(ending) : buffer_len(reply);
+        struct buffer trimmed = {0};
+        if (retry && b->kind == XREAD && first_stream(reply, &trimmed)) {
+            bytes = buffer_head(&trimmed);
+            len = buffer_len(&trimmed);
+        }
         /* A move that took something gave it to its destination: someone may wait there. */
         bool took = buffer_head(reply)[0] != '-';
         int db = b->db;
         struct buffer wake = b->wake;
         b->wake = (struct buffer){0};
-        serve(b, buffer_head(reply), buffer_len(reply));
+        serve(b, bytes, len);
+        buffer_free(&trimmed);
         if (took && buffer_len(&wake)) blocked_touch_key(db, buffer_head(&wake), buffer_len(&wake));
         buffer_free(&wake);
         return;
     }
-    if (u->count > 1) resolve_dollars(b, u);
+    if (!retry && b->lookups) resolve_dollars(b, u);
     if (b->ending) {
         serve(b, b->ending, strlen(b->ending));
     } else if (b->again) {
@@ -210,8 +323,10 @@ static void attempted(struct unit *u)
 
 static void attempt(struct blocked *b)
 {
+    if (b->answered_once) build_retry(b);
+    b->nready = 0;
     b->in_flight = true;
-    unit_run(b->client, buffer_head(&b->attempt), buffer_len(&b->attempt), b->attempt_count,
+    unit_run(b->client, buffer_head(&b->attempt), buffer_len(&b->attempt), b->lookups + 1,
              attempted, b);
 }
 
@@ -235,11 +350,19 @@ bool blocked_unblock(struct client *c, bool error)
     return true;
 }
 
+static enum blocked_kind kind_of(const struct command *cmd)
+{
+    if (!strcmp(cmd->name, "blmove") || !strcmp(cmd->name, "brpoplpush")) return MOVE;
+    if (!strcmp(cmd->name, "xread")) return XREAD;
+    if (!strcmp(cmd->name, "xreadgroup")) return XREADGROUP;
+    return POP;
+}
+
 void blocked_start(struct client *c, struct request *r, int argc, const char *const *argv,
                    const size_t *argl, const char *bytes, size_t len, long long timeout_ms)
 {
     struct blocked *b = xrealloc(NULL, sizeof(*b));
-    *b = (struct blocked){.client = c, .r = r, .db = c->db};
+    *b = (struct blocked){.client = c, .r = r, .db = c->db, .kind = kind_of(r->cmd)};
     request_ref(r);
     c->blocked = b;
     parked++;
@@ -247,27 +370,25 @@ void blocked_start(struct client *c, struct request *r, int argc, const char *co
     b->timer.data = b;
     if (timeout_ms > 0) uv_timer_start(&b->timer, on_timeout, (uint64_t)timeout_ms, 0);
 
-    const struct command *cmd = r->cmd;
-    bool moves = strcmp(cmd->name, "blmove") == 0 || strcmp(cmd->name, "brpoplpush") == 0;
-    bool xread = strcmp(cmd->name, "xread") == 0;
     struct command_keypos keys;
-    command_keypos(cmd, argc, argv, argl, &keys);
-    int waits_on = moves && keys.n > 1 ? 1 : keys.n; /* a move waits on its source alone */
+    command_keypos(r->cmd, argc, argv, argl, &keys);
+    bool moves = b->kind == MOVE && keys.n > 1;
+    int waits_on = moves ? 1 : keys.n; /* a move waits on its source alone */
+    b->ready = xrealloc(NULL, (size_t)(waits_on > 0 ? waits_on : 1) * sizeof(*b->ready));
     for (int i = 0; i < waits_on; i++)
         keytable_add(&waiting, b->db, argv[keys.pos[i]], argl[keys.pos[i]], b, &b->keys);
-    if (moves && keys.n > 1) buffer_append(&b->wake, argv[keys.pos[1]], argl[keys.pos[1]]);
-    for (int i = 0; xread && i < keys.n; i++) {
+    if (moves) buffer_append(&b->wake, argv[keys.pos[1]], argl[keys.pos[1]]);
+    for (int i = 0; b->kind == XREAD && i < keys.n; i++) {
         int key = keys.pos[i], id = key + keys.n;
         if (!is_dollar(argv[id], argl[id])) continue;
         resp_append_command(&b->attempt, 6,
                             (const char *[]){"XREVRANGE", argv[key], "+", "-", "COUNT", "1"},
                             (const size_t[]){9, argl[key], 1, 1, 5, 1});
-        b->attempt_count++;
+        b->lookups++;
     }
     command_keypos_free(&keys);
-    b->command_at = buffer_len(&b->attempt);
+    buffer_append(&b->command, bytes, len);
     buffer_append(&b->attempt, bytes, len);
-    b->attempt_count++;
     attempt(b);
 }
 
@@ -275,6 +396,9 @@ static void touched(struct keylink *l, void *ctx)
 {
     struct blocked *b = l->owner;
     (void)ctx;
+    unsigned i = 0;
+    while (i < b->nready && b->ready[i] != l) i++;
+    if (i == b->nready) b->ready[b->nready++] = l;
     if (b->in_flight)
         b->again = true;
     else

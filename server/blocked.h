@@ -8,12 +8,17 @@
  *             ─▶ attempt ─▶ data: the reply is the client's, it goes on
  *                         └▶ nil:  it stays parked
  *   a write naming k passes the sequencer ─▶ every client parked on k, longest waiter first,
- *                                            tries again: the attempts enter the stream after
- *                                            the write, in that order, so the first gets the data
+ *                                            tries again once the command that wrote is
+ *                                            sequenced (a whole EXEC, a whole script): the
+ *                                            attempts enter the stream right after it, in that
+ *                                            order, so the first gets the data
  *   the timer ─▶ the null array, as Redis answers a timeout
  *
+ * A retry names the keys written since the last attempt first, in the order they were written,
+ * so a client waiting on several is served from the one that became ready first, as in Redis.
  * XREAD's `$` means "entries after the last one now": the first attempt reads each such stream's
- * last ID in the same unit, and the retries ask for entries after it. */
+ * last ID in the same unit, and the retries ask for entries after it. An XREADGROUP retry reads
+ * its streams' types too, to tell a waiter that its stream or its group went, as Redis does. */
 #ifndef REDPAIR_BLOCKED_H
 #define REDPAIR_BLOCKED_H
 
@@ -28,11 +33,12 @@ struct request;
 void blocked_start(struct client *c, struct request *r, int argc, const char *const *argv,
                    const size_t *argl, const char *bytes, size_t len, long long timeout_ms);
 bool blocked_any(void);
-/* A write named the key (or changed the whole db): the clients parked on it try again, at the
- * end of this loop turn. */
+/* A write named the key (or changed the whole db): the clients parked on it try again at the
+ * next blocked_run_retries(). */
 void blocked_touch_key(int db, const char *key, size_t len);
 void blocked_touch_db(int db);
-/* Sends the attempts the writes of this loop turn called for, before the links are flushed. */
+/* Sends the attempts the writes so far called for: after each client command, and before the
+ * links are flushed for what replies woke (a BLMOVE that filled its destination). */
 void blocked_run_retries(void);
 /* CLIENT UNBLOCK: ends c's wait as a timeout would, or with -UNBLOCKED. False if c is not
  * parked. */

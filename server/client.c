@@ -268,6 +268,8 @@ static void dispatch(struct client *c, int argc, const char *raw, size_t rawlen)
     else
         client_execute(c, r, argc, c->argv, c->argl, bytes, len);
     tracking_command_done(c, cmd);
+    /* Redis serves the clients a command woke before it runs the next one. */
+    blocked_run_retries();
 }
 
 void client_execute(struct client *c, struct request *r, int argc, const char *const *argv,
@@ -288,7 +290,8 @@ void client_execute(struct client *c, struct request *r, int argc, const char *c
     case CMD_WRITE:
         buffer_clear(&c->scratch);
         if (rewrite_request(cmd, argc, argv, argl, (long long)proxy_now_ms(), &c->scratch) ==
-            REWRITE_DONE) {
+                REWRITE_DONE ||
+            hidden_rewrite(cmd, c->db, argc, argv, argl, &c->scratch)) {
             bytes = buffer_head(&c->scratch);
             len = buffer_len(&c->scratch);
         }

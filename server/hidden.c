@@ -24,9 +24,17 @@ static const char scan_script[] =
     "local r = redis.pcall('scan', unpack(ARGV)) if r.err then return r end "
     "local k = r[2] for i = #k, 1, -1 do if k[i] == KEYS[1] then table.remove(k, i) end end "
     "return r";
+/* SWAPDB 0 n carries the key into database n, where the next write's offset would not replace it;
+ * once the swap succeeded, the copy outside database 0 goes. */
+static const char swapdb_script[] =
+    "local r = redis.pcall('swapdb', ARGV[1], ARGV[2]) if r.err then return r end "
+    "for i = 1, 2 do if tonumber(ARGV[i]) ~= 0 then redis.call('select', ARGV[i]) "
+    "redis.call('del', KEYS[1]) end end return r";
 
-static const char *script_for(const struct command *cmd)
+static const char *script_for(const struct command *cmd, int db)
 {
+    if (!strcmp(cmd->name, "swapdb")) return swapdb_script;
+    if (db != 0) return NULL;
     if (!strcmp(cmd->name, "dbsize")) return dbsize_script;
     if (!strcmp(cmd->name, "randomkey")) return randomkey_script;
     if (!strcmp(cmd->name, "keys")) return keys_script;
@@ -37,10 +45,10 @@ static const char *script_for(const struct command *cmd)
 bool hidden_rewrite(const struct command *cmd, int db, int argc, const char *const *argv,
                     const size_t *argl, struct buffer *out)
 {
-    if (db != 0 || cmd->first_key != 0 ||
+    if (cmd->first_key != 0 ||
         !(cmd->name[0] == 'd' || cmd->name[0] == 'r' || cmd->name[0] == 'k' || cmd->name[0] == 's'))
         return false;
-    const char *script = script_for(cmd);
+    const char *script = script_for(cmd, db);
     if (!script) return false;
 
     enum { FIXED = 4 };
@@ -48,7 +56,7 @@ bool hidden_rewrite(const struct command *cmd, int db, int argc, const char *con
     size_t lens[FIXED + 64];
     int n = argc - 1;
     if (n > 64) return false; /* no such SCAN: let Redis answer its syntax error */
-    args[0] = "EVAL_RO";
+    args[0] = script == swapdb_script ? "EVAL" : "EVAL_RO";
     args[1] = script;
     args[2] = "1";
     args[3] = BACKEND_OFFSET_KEY;

@@ -1,7 +1,8 @@
 /* The offset key (backend.h) lives in database 0 of both servers, but clients must see a keyspace
  * exactly as on a plain Redis. The reads that enumerate or count keys in database 0 are sent as
  * read-only scripts that leave the key out, and INFO's keyspace line is corrected, so DBSIZE,
- * KEYS, SCAN, RANDOMKEY and INFO keyspace answer byte for byte what Redis would without it. */
+ * KEYS, SCAN, RANDOMKEY and INFO keyspace answer byte for byte what Redis would without it; SWAPDB
+ * is sent as a script that leaves the key in database 0 alone. */
 #ifndef REDPAIR_HIDDEN_H
 #define REDPAIR_HIDDEN_H
 
@@ -11,7 +12,8 @@
 #include "buffer.h"
 #include "command.h"
 
-/* Writes into out the command to send instead, for a read in database db; false: send it as is. */
+/* Writes into out the command to send instead, for a command in database db; false: send it as is.
+ */
 bool hidden_rewrite(const struct command *cmd, int db, int argc, const char *const *argv,
                     const size_t *argl, struct buffer *out);
 /* INFO text: one key fewer in "db0:keys=N,…" (the line goes when N reaches 0). */

@@ -1,22 +1,13 @@
-"""Sessions of several clients at once: transactions, WATCH conflicts and blocking commands woken
-by another client, sent as raw RESP to a redis-server directly and through redpair, with every
-reply byte-identical and, afterwards, the same data on both backends as on the direct server.
-Then the same features through Debian's python3-redis, as applications use them.
-
-A session is a list of steps, run in order:
-
-    (i, cmd)            client i sends cmd and reads its reply
-    ("block", i, cmd)   client i sends cmd; no reply may come within QUIET seconds
-    ("wake", i)         client i reads the reply it was waiting for
-    ("quiet", i)        client i has nothing to read within QUIET seconds
-    ("pipe", i, cmds)   client i sends cmds in one write, then reads all their replies
+"""Sessions of several clients at once: transactions, WATCH conflicts and client-side caching, sent
+as raw RESP to a redis-server directly and through redpair, with every reply byte-identical and,
+afterwards, the same data on both backends as on the direct server (sessions.py). Then the same
+features through Debian's python3-redis, as applications use them. Blocking commands have their
+own file, test_blocking.py.
 
 Run: /usr/bin/python3 tests/integration/test_sessions.py   (REDPAIR_BIN=path/to/redpair)
 """
 
-import socket
 import threading
-import time
 
 import redis
 
@@ -27,12 +18,9 @@ from harness import (
     assert_datasets_equal,
     dataset_dump,
     main,
-    resp_command,
     run_threads,
 )
-
-QUIET = 0.2
-CLIENTS = 4
+from sessions import SessionTestCase, quiet
 
 TRANSACTIONS = [
     (0, ("MULTI",)),
@@ -198,171 +186,12 @@ WATCHES = [
     (0, ("GET", "w:t")),
 ]
 
-BLOCKING = [
-    # served at once when there is data
-    (3, ("RPUSH", "im", "a")),
-    (0, ("BLPOP", "im", "0")),
-    # woken by another client's write
-    ("block", 0, ("BLPOP", "k1", "k2", "0")),
-    (3, ("RPUSH", "k2", "a")),
-    ("wake", 0),
-    ("block", 0, ("BRPOP", "k1", "0")),
-    (3, ("RPUSH", "k1", "x", "y")),
-    ("wake", 0),
-    (3, ("DEL", "k1")),
-    # a move wakes whoever waits on its destination
-    ("block", 0, ("BLMOVE", "src", "dst", "LEFT", "RIGHT", "0")),
-    ("block", 1, ("BLPOP", "dst", "0")),
-    (3, ("RPUSH", "src", "v")),
-    ("wake", 0),
-    ("wake", 1),
-    ("block", 0, ("BRPOPLPUSH", "src", "dst", "0")),
-    (3, ("LPUSH", "src", "w")),
-    ("wake", 0),
-    (3, ("LRANGE", "dst", "0", "-1")),
-    ("block", 0, ("BZPOPMIN", "z1", "z2", "0")),
-    (3, ("ZADD", "z2", "5", "m")),
-    ("wake", 0),
-    ("block", 0, ("BZPOPMAX", "z1", "0")),
-    (3, ("ZADD", "z1", "1", "a", "2", "b")),
-    ("wake", 0),
-    ("block", 0, ("BLMPOP", "0", "2", "l1", "l2", "LEFT", "COUNT", "2")),
-    (3, ("RPUSH", "l2", "a", "b", "c")),
-    ("wake", 0),
-    ("block", 0, ("BZMPOP", "0", "1", "z3", "MIN", "COUNT", "2")),
-    (3, ("ZADD", "z3", "1", "a", "2", "b", "3", "c")),
-    ("wake", 0),
-    # a script that declares the key wakes too
-    ("block", 0, ("BLPOP", "sk", "0")),
-    (3, ("EVAL", "return redis.call('RPUSH', KEYS[1], ARGV[1])", "1", "sk", "from-lua")),
-    ("wake", 0),
-    # streams
-    ("block", 0, ("XREAD", "BLOCK", "0", "STREAMS", "s", "$")),
-    (3, ("XADD", "s", "5-1", "f", "v")),
-    ("wake", 0),
-    ("block", 0, ("XREAD", "COUNT", "10", "BLOCK", "0", "STREAMS", "s", "$")),
-    (3, ("XADD", "s", "6-1", "f", "w")),
-    ("wake", 0),
-    (3, ("XADD", "s2", "1-1", "f", "v")),
-    ("block", 0, ("XREAD", "BLOCK", "0", "STREAMS", "s2", "1-1")),
-    (3, ("XADD", "s2", "2-1", "f", "w")),
-    ("wake", 0),
-    (3, ("XGROUP", "CREATE", "s3", "g", "$", "MKSTREAM")),
-    ("block", 0, ("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s3", ">")),
-    (3, ("XADD", "s3", "3-1", "f", "v")),
-    ("wake", 0),
-    (3, ("XPENDING", "s3", "g")),
-    # fairness: the longest waiter first
-    ("block", 0, ("BLPOP", "f", "0")),
-    ("block", 1, ("BLPOP", "f", "0")),
-    ("block", 2, ("BLPOP", "f", "0")),
-    (3, ("RPUSH", "f", "1")),
-    ("wake", 0),
-    ("quiet", 1),
-    ("quiet", 2),
-    (3, ("RPUSH", "f", "2")),
-    ("wake", 1),
-    ("quiet", 2),
-    (3, ("RPUSH", "f", "3")),
-    ("wake", 2),
-    ("block", 0, ("BLPOP", "f", "0")),
-    ("block", 1, ("BLPOP", "f", "0")),
-    ("block", 2, ("BLPOP", "f", "0")),
-    (3, ("RPUSH", "f", "a", "b", "c")),
-    ("wake", 0),
-    ("wake", 1),
-    ("wake", 2),
-    # the other clients are served while one waits
-    ("block", 0, ("BLPOP", "later", "0")),
-    (1, ("PING",)),
-    (1, ("SET", "meanwhile", "1")),
-    (1, ("GET", "meanwhile")),
-    (3, ("LPUSH", "later", "z")),
-    ("wake", 0),
-    # errors, and timeouts
-    (0, ("BLPOP", "k", "-1")),
-    (0, ("BLPOP", "k", "abc")),
-    (0, ("BLPOP", "k")),
-    (3, ("SET", "str", "v")),
-    (0, ("BLPOP", "str", "0")),
-    (0, ("XREAD", "BLOCK", "-1", "STREAMS", "s", "$")),
-    (0, ("XREAD", "BLOCK", "0", "STREAMS", "s")),
-    (0, ("BLPOP", "t:e", "0.2")),
-    (0, ("BZPOPMIN", "t:z", "0.1")),
-    (0, ("BLMOVE", "t:a", "t:b", "LEFT", "LEFT", "0.1")),
-    (0, ("BLMPOP", "0.1", "1", "t:l", "RIGHT")),
-    (0, ("XREAD", "BLOCK", "100", "STREAMS", "t:s", "$")),
-    (0, ("XREADGROUP", "GROUP", "g", "c", "BLOCK", "100", "STREAMS", "s3", ">")),
-    # the connection goes on normally afterwards
-    (0, ("SET", "done", "1")),
-]
-
-
-def quiet(conn):
-    """True when nothing arrives on conn within QUIET seconds."""
-    if conn.pos < len(conn.buf):
-        return False
-    conn.settimeout(QUIET)
-    try:
-        chunk = conn.sock.recv(1 << 16)
-    except socket.timeout:
-        return True
-    finally:
-        conn.settimeout(10)
-    conn.buf += chunk
-    return False
-
-
-def run_session(port, steps):
-    """Runs the steps against port; returns what each step saw, as (step, bytes) pairs."""
-    conns = [RawConn(port, timeout=10) for _ in range(CLIENTS)]
-    seen = []
-    try:
-        for step in steps:
-            if step[0] == "block":
-                _, i, cmd = step
-                conns[i].send(resp_command(*cmd))
-                seen.append((step, b"quiet" if quiet(conns[i]) else b"answered at once"))
-            elif step[0] == "wake":
-                seen.append((step, conns[step[1]].read_reply()))
-            elif step[0] == "quiet":
-                seen.append((step, b"quiet" if quiet(conns[step[1]]) else b"answered"))
-            elif step[0] == "pipe":
-                _, i, cmds = step
-                conns[i].send(b"".join(resp_command(*c) for c in cmds))
-                seen.append((step, b"".join(conns[i].read_replies(len(cmds)))))
-            else:
-                i, cmd = step
-                seen.append((step, conns[i].cmd(*cmd)))
-    finally:
-        for c in conns:
-            c.close()
-    return seen
-
-
-class SessionsTest(RedpairTestCase):
-    def assert_session_identical(self, steps):
-        direct = self.start_redis()
-        pair = self.start_pair()
-        want = run_session(direct.port, steps)
-        got = run_session(pair.port, steps)
-        diffs = ["  %r\n     redis:   %r\n     redpair: %r" % (w[0], w[1][:300], g[1][:300])
-                 for w, g in zip(want, got) if w != g]
-        if diffs:
-            self.fail("%d of %d steps differ:\n%s" % (len(diffs), len(steps), "\n".join(diffs)))
-        pair.wait_caught_up()
-        self.assertEqual(pair.info()["divergences"], 0)
-        da, _ = assert_backends_equal(pair)
-        assert_datasets_equal(dataset_dump(direct.client()), da, msg="direct redis-server vs backend a")
-
+class SessionsTest(SessionTestCase):
     def test_transactions(self):
         self.assert_session_identical(TRANSACTIONS)
 
     def test_watch_conflicts(self):
         self.assert_session_identical(WATCHES)
-
-    def test_blocking_commands_woken_by_other_clients(self):
-        self.assert_session_identical(BLOCKING)
 
     def test_watch_errs_on_the_side_of_aborting(self):
         """A write command naming a watched key aborts the transaction even when it changed
@@ -375,43 +204,6 @@ class SessionsTest(RedpairTestCase):
             a.cmd("MULTI")
             a.cmd("SET", "k", "y")
             self.assertEqual(a.cmd("EXEC"), b"*-1\r\n")
-
-    def test_blocked_client_that_disconnects_takes_nothing(self):
-        pair = self.start_pair()
-        with pair.raw() as waiter, pair.raw() as other:
-            waiter.send(resp_command("BLPOP", "dc", "0"))
-            self.assertTrue(quiet(waiter))
-            info = pair.info()
-            self.assertEqual(info["blocked_clients"], 1)
-            waiter.close()
-            time.sleep(QUIET)
-            self.assertEqual(other.cmd("RPUSH", "dc", "x"), b":1\r\n")
-            self.assertEqual(other.cmd("LRANGE", "dc", "0", "-1"), b"*1\r\n$1\r\nx\r\n")
-        self.assertEqual(pair.info()["blocked_clients"], 0)
-
-    def test_client_unblock(self):
-        pair = self.start_pair()
-        with pair.raw() as waiter, pair.raw() as other:
-            waiter_id = int(waiter.cmd("CLIENT", "ID")[1:-2])
-            for reason, reply in (("TIMEOUT", b"*-1\r\n"),
-                                  ("ERROR", b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n")):
-                waiter.send(resp_command("BRPOP", "nothing", "0"))
-                self.assertTrue(quiet(waiter))
-                self.assertIn(b" flags=b ", other.cmd("CLIENT", "LIST", "ID", str(waiter_id)))
-                self.assertEqual(other.cmd("CLIENT", "UNBLOCK", str(waiter_id), reason), b":1\r\n")
-                self.assertEqual(waiter.read_reply(), reply)
-            self.assertEqual(other.cmd("CLIENT", "UNBLOCK", str(waiter_id)), b":0\r\n")
-
-    def test_timeouts_take_about_their_time(self):
-        pair = self.start_pair()
-        with pair.raw() as c:
-            for cmd in (("BLPOP", "e", "0.3"), ("XREAD", "BLOCK", "300", "STREAMS", "s", "$")):
-                started = time.monotonic()
-                self.assertEqual(c.cmd(*cmd), b"*-1\r\n")
-                took = time.monotonic() - started
-                self.assertTrue(0.25 <= took < 3, "%r took %.2fs" % (cmd, took))
-
-    # --- redis-py, as applications use it ------------------------------------------------------
 
     def test_redis_py_pipelines_and_transactions(self):
         pair = self.start_pair()
@@ -493,75 +285,6 @@ class SessionsTest(RedpairTestCase):
             self.assertEqual((int(c.get("a")), int(c.get("b")), c.llen("l")), (600, 600, 600))
         assert_backends_equal(pair)
 
-    def test_redis_py_blocking_consumers(self):
-        pair = self.start_pair()
-        lists = ["job:%d" % i for i in range(4)]
-
-        def consume(t):
-            r = pair.client()
-            got = []
-            while True:
-                item = r.blpop(lists, timeout=1)
-                if item is None:
-                    return got
-                got.append(item[1])
-
-        def produce():
-            r = pair.client()
-            for i in range(500):
-                r.rpush(lists[i % 4], i)
-
-        producer = threading.Thread(target=produce)
-        producer.start()
-        got = run_threads(consume, 4)
-        producer.join()
-        items = sorted(int(v) for g in got for v in g)
-        self.assertEqual(items, list(range(500)))
-
-        # A reliable queue: BLMOVE into a processing list, then LREM once done.
-        r = pair.client()
-        r.rpush("rq", *range(100))
-
-        def worker(t):
-            c = pair.client()
-            n = 0
-            while c.blmove("rq", "rq:busy:%d" % t, timeout=0.5, src="LEFT", dest="RIGHT") is not None:
-                c.lpop("rq:busy:%d" % t)
-                n += 1
-            return n
-
-        self.assertEqual(sum(run_threads(worker, 2)), 100)
-
-        # Consumer groups: each entry read once, by one consumer, then acknowledged.
-        r.xgroup_create("ev", "g", id="$", mkstream=True)
-
-        def reader(t):
-            c = pair.client()
-            seen = []
-            while True:
-                res = c.xreadgroup("g", "c%d" % t, {"ev": ">"}, count=10, block=1000)
-                if not res:
-                    return seen
-                for entry_id, _fields in res[0][1]:
-                    seen.append(entry_id)
-                    c.xack("ev", "g", entry_id)
-
-        def add():
-            c = pair.client()
-            for i in range(200):
-                c.xadd("ev", {"n": i}, id="%d-1" % (i + 1))
-
-        adder = threading.Thread(target=add)
-        adder.start()
-        seen = run_threads(reader, 3)
-        adder.join()
-        ids = [v for s in seen for v in s]
-        self.assertEqual(len(ids), 200)
-        self.assertEqual(len(set(ids)), 200)
-        self.assertEqual(r.xpending("ev", "g")["pending"], 0)
-        pair.wait_caught_up()
-        assert_backends_equal(pair)
-        self.assertTrue(all(r.llen(k) == 0 for k in lists))
 
 
 

@@ -541,6 +541,17 @@ CORNERS = {
         ("wake", 0),
         (W, ("EXISTS", "c7")),
     ],
+    # a blocking move inside a transaction moves at once, and serves whoever waits on its
+    # destination
+    "BLMOVE in a transaction feeding a waiter": [
+        (W, ("RPUSH", "c13:src", "v")),
+        ("block", 0, ("BLPOP", "c13:dst", "0")),
+        (W, ("MULTI",)),
+        (W, ("BLMOVE", "c13:src", "c13:dst", "LEFT", "RIGHT", "0")),
+        (W, ("BRPOPLPUSH", "c13:none", "c13:dst", "0")),
+        (W, ("EXEC",)),
+        ("wake", 0),
+    ],
     # a woken XREAD gets the stream that became ready first, alone
     "transaction adding to two streams": [
         ("block", 0, ("XREAD", "BLOCK", "0", "STREAMS", "c8:a", "c8:b", "$", "$")),

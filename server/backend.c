@@ -8,6 +8,7 @@
 #include "log.h"
 #include "proxy.h"
 #include "request.h"
+#include "scripts.h"
 
 #define RECONNECT_MS 200
 #define READ_CHUNK   (16 * 1024)
@@ -78,6 +79,14 @@ static void send_internal(struct backend *b, enum pending_kind kind, int argc, c
     for (int i = 0; i < argc; i++) argl[i] = strlen(argv[i]);
     resp_append_command(&b->out.queued, argc, argv, argl);
     fifo_push(b, NULL, 0, kind);
+    proxy_mark_backend_dirty(b);
+}
+
+void backend_send_ignored(struct backend *b, int argc, const char *const *argv, const size_t *argl)
+{
+    if (!b->connected) return;
+    resp_append_command(&b->out.queued, argc, argv, argl);
+    fifo_push(b, NULL, 0, PENDING_IGNORED);
     proxy_mark_backend_dirty(b);
 }
 
@@ -281,6 +290,7 @@ static void on_connect(uv_connect_t *req, int status)
                       (const char *[]){"AUTH", cfg->backend_user, cfg->backend_password});
     else if (cfg->backend_password)
         send_internal(b, PENDING_INTERNAL, 2, (const char *[]){"AUTH", cfg->backend_password});
+    scripts_load_into(b); /* a server that restarted lost them */
     log_verbose("backend '%s' (%s:%d) link connected as %s", b->name, b->host, b->port,
                 b->local_addr);
     uv_read_start((uv_stream_t *)&b->tcp, on_alloc, on_read);
@@ -307,6 +317,7 @@ static bool deliver(struct backend *b, struct pending p, const char *reply, size
         }
         if (p.offset && b->state == BACKEND_CATCHING_UP) failover_caught_up(b);
         return true;
+    case PENDING_IGNORED: return true;
     case PENDING_INTERNAL:
     case PENDING_MULTI:
     case PENDING_EXEC:

@@ -49,6 +49,7 @@ enum backend_state {
 enum pending_kind {
     PENDING_REPLY,    /* a request's reply, or a replayed write's (req NULL) */
     PENDING_INTERNAL, /* redpair's own command (AUTH, SELECT, the offset mark) */
+    PENDING_IGNORED,  /* redpair's own command whose reply, even an error, changes nothing */
     PENDING_MULTI,
     PENDING_EXEC,
 };
@@ -123,6 +124,8 @@ void backend_unit_end(struct backend *b);
 void backend_replay(struct backend *b, uint64_t offset, int db, const char *bytes, size_t len);
 
 void backend_flush(struct backend *b);
+/* Sends, if the link is up, a command of redpair's whose reply does not matter (SCRIPT LOAD). */
+void backend_send_ignored(struct backend *b, int argc, const char *const *argv, const size_t *argl);
 const char *backend_state_name(enum backend_state s);
 
 #endif

@@ -15,6 +15,7 @@
 #include "request.h"
 #include "rewrite.h"
 #include "sequencer.h"
+#include "scripts.h"
 #include "keyspace.h"
 #include "stats.h"
 #include "tracking.h"
@@ -276,6 +277,10 @@ void client_execute(struct client *c, struct request *r, int argc, const char *c
                     const size_t *argl, const char *bytes, size_t len)
 {
     const struct command *cmd = r->cmd;
+    if (cmd->script_at < 0)
+        scripts_flushed();
+    else if (cmd->script_at && argc > cmd->script_at)
+        scripts_seen(argv[cmd->script_at], argl[cmd->script_at]);
     switch (cmd->kind) {
     case CMD_REFUSED: request_error(r, "ERR %s", cmd->refusal); return;
     case CMD_LOCAL: local_execute(c, r, argc, argv, argl); return;

@@ -262,6 +262,10 @@ static void classify(struct command *c)
 
     c->local = LOCAL_NONE;
     c->rewrite = REWRITE_NONE;
+    c->script_at = !strcmp(c->name, "eval") || !strcmp(c->name, "eval_ro") ? 1
+                   : !strcmp(c->name, "script|load")                       ? 2
+                   : !strcmp(c->name, "script|flush")                      ? -1
+                                                                           : 0;
     if (c->flags & CMD_FLAG_WRITE) {
         c->kind = CMD_WRITE;
     } else if (c->flags & CMD_FLAG_READONLY) {

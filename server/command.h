@@ -83,6 +83,7 @@ struct command {
     enum command_kind kind;
     enum command_local local;
     enum command_rewrite rewrite;
+    int script_at; /* EVAL, EVAL_RO, SCRIPT LOAD: the argument holding a script; SCRIPT FLUSH: -1 */
     const char *refusal; /* CMD_REFUSED: the error text after "-ERR " */
 };
 

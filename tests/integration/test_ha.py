@@ -7,6 +7,7 @@ twice, and both servers equal once the broken one is back.
 Run: /usr/bin/python3 tests/integration/test_ha.py   (REDPAIR_BIN=path/to/redpair)
 """
 
+import hashlib
 import os
 import signal
 import threading
@@ -140,6 +141,62 @@ class HATest(RedpairTestCase):
         w.check(pair.a)
         assert_backends_equal(pair)
         self.assertEqual(pair.info()["primary"], "b")
+
+    def test_scripts_survive_restarts_and_failovers(self):
+        """Redis keeps EVAL scripts in memory only; redpair loads every script its clients sent
+        into a server that comes back, and an EVAL_RO script into both, so EVALSHA works on
+        either server after each has restarted empty and become primary."""
+        pair = self.pair()
+        c = pair.client()
+        incr = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
+        sha_loaded = c.script_load(incr)
+        add = "return redis.call('RPUSH', KEYS[1], ARGV[1])"
+        c.eval(add, 1, "sl", "first")
+        sha_eval = hashlib.sha1(add.encode()).hexdigest()
+        get = "return redis.call('GET', KEYS[1])"
+        c.eval_ro(get, 1, "sn")
+        sha_ro = hashlib.sha1(get.encode()).hexdigest()
+        # EVAL_RO ran on the primary alone; the other server got the script all the same
+        self.assertEqual(pair.b.client().script_exists(sha_ro), [True])
+
+        acked = {"sn": 0, "sl": 1}
+        w = Writers(pair.port)
+        self.addCleanup(w.finish)
+        for dead, survivor in (("b", "a"), ("a", "b")):
+            server = getattr(pair, dead)
+            server.kill()
+            if dead == "a":
+                self.wait_primary(pair, "b")
+            setattr(pair, dead, RedisServer(port=server.port))  # back empty, with no scripts
+            pair.wait_in_sync(timeout=30)
+            for _ in range(50):
+                c.evalsha(sha_loaded, 1, "sn", 1)
+                c.evalsha(sha_eval, 1, "sl", "x")
+            acked["sn"] += 50
+            acked["sl"] += 50
+            self.assertEqual(int(c.evalsha_ro(sha_ro, 1, "sn")), acked["sn"])
+            self.assertEqual(getattr(pair, dead).client().script_exists(sha_loaded, sha_eval, sha_ro),
+                             [True, True, True])
+        self.assertEqual(pair.info()["primary"], "b")
+        self.wait_settled(pair, w)
+        w.check(pair.a)
+        w.check(pair.b)
+        self.assertEqual(pair.info()["divergences"], 0)
+        for server in (pair.a, pair.b):
+            self.assertEqual(int(server.client().get("sn")), acked["sn"])
+            self.assertEqual(server.client().llen("sl"), acked["sl"])
+        assert_backends_equal(pair)
+
+        # SCRIPT FLUSH empties both, and redpair forgets them: a server that comes back stays empty
+        c.script_flush()
+        pair.a.kill()
+        pair.a = RedisServer(port=pair.a.port)
+        pair.wait_in_sync(timeout=30)
+        for server in (pair.a, pair.b):
+            self.assertEqual(server.client().script_exists(sha_loaded, sha_eval, sha_ro),
+                             [False, False, False])
+        with self.assertRaises(redis.exceptions.NoScriptError):
+            c.evalsha(sha_loaded, 1, "sn", 1)
 
     def test_sigstop_secondary_partial_resync(self):
         pair = self.pair()

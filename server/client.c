@@ -300,6 +300,7 @@ void client_execute(struct client *c, struct request *r, int argc, const char *c
             bytes = buffer_head(&c->scratch);
             len = buffer_len(&c->scratch);
         }
+        r->by_effect = rewrite_by_effect(cmd, argc, argv, argl);
         sequencer_write(r, c->db, bytes, len);
         keyspace_written(c, cmd, c->db, argc, argv, argl);
         return;

@@ -640,6 +640,15 @@ static bool effect_xclaim(int argc, const char *const *argv, const size_t *argl,
     return true;
 }
 
+bool rewrite_by_effect(const struct command *cmd, int argc, const char *const *argv,
+                       const size_t *argl)
+{
+    struct xargs x;
+    if (!rewrite_needs_effect(cmd)) return false;
+    if (cmd->rewrite != REWRITE_XADD || !parse_xargs(true, argc, argv, argl, &x)) return true;
+    return argv[x.id][argl[x.id] - 1] == '*'; /* "*" or "<ms>-*": the primary picks */
+}
+
 bool rewrite_effect(const struct command *cmd, const char *request, size_t request_len,
                     const char *reply, size_t reply_len, struct buffer *out)
 {

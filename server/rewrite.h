@@ -38,6 +38,11 @@ static inline bool rewrite_needs_effect(const struct command *cmd)
     return cmd->rewrite >= REWRITE_SPOP;
 }
 
+/* Whether this call of such a command is mirrored by effect: not an XADD that names its ID, which
+ * every server applies alike. */
+bool rewrite_by_effect(const struct command *cmd, int argc, const char *const *argv,
+                       const size_t *argl);
+
 /* For a write with rewrite_needs_effect(): from the request as sent to the primary (a multibulk)
  * and the primary's complete reply, appends to `out` the command that reproduces the effect on
  * the secondary. Returns false when there is nothing to reproduce (an error reply, a nil pop). */

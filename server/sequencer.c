@@ -35,7 +35,7 @@ void sequencer_write(struct request *r, int db, const char *bytes, size_t len)
     }
     r->offset = ++proxy.stream_offset;
     r->primary = (int8_t)proxy.primary;
-    bool by_effect = rewrite_needs_effect(r->cmd);
+    bool by_effect = r->by_effect;
     if (by_effect) {
         buffer_append(&r->effect, bytes, len);
         holdq_push(&backlog_holds, r, r->offset, db, NULL, 0);
@@ -80,7 +80,7 @@ static void reply_repr(const char *p, size_t n, char *out, size_t outlen)
 
 static void compare(struct request *r, int other, const char *reply, size_t len)
 {
-    if (rewrite_needs_effect(r->cmd)) return; /* the other backend ran a different command */
+    if (r->by_effect) return; /* the other backend ran a different command */
     if (buffer_len(&r->reply) == len && memcmp(buffer_head(&r->reply), reply, len) == 0) return;
 
     proxy.divergences++;
@@ -141,7 +141,7 @@ void sequencer_reply(struct request *r, int backend, const char *reply, size_t l
     if (backend == r->primary) {
         buffer_append(&r->reply, reply, len);
         r->reply_from = (int8_t)backend;
-        if (rewrite_needs_effect(r->cmd)) release_effect(r, reply, len);
+        if (r->by_effect) release_effect(r, reply, len);
         if (r->other_from >= 0)
             compare(r, r->other_from, buffer_head(&r->other), buffer_len(&r->other));
     } else if (r->reply_from >= 0) {
@@ -157,6 +157,6 @@ void sequencer_lost(struct request *r, int backend)
 {
     r->awaiting &= (uint8_t) ~(1u << backend);
     r->holding &= (uint8_t) ~(1u << backend);
-    if (backend == r->primary && rewrite_needs_effect(r->cmd)) release_effect(r, NULL, 0);
+    if (backend == r->primary && r->by_effect) release_effect(r, NULL, 0);
     maybe_answer(r);
 }

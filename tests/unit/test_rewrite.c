@@ -67,6 +67,18 @@ static enum rewrite_result rewrite_list(const char *const *args)
     return rewrite_request(cmd, argc, argv, argl, NOW, &out);
 }
 
+/* Runs rewrite_by_effect on the arguments. */
+static bool by_effect_list(const char *const *args)
+{
+    const char *argv[64];
+    size_t argl[64];
+    int argc = split(args, argv, argl);
+    const struct command *cmd = command_lookup(t, argv[0], argl[0]);
+    ck_assert_ptr_nonnull(cmd);
+    return rewrite_by_effect(cmd, argc, argv, argl);
+}
+#define by_effect(...) by_effect_list(ARGS(__VA_ARGS__))
+
 /* Asserts that `out` holds exactly the multibulk of the arguments. */
 static void assert_out_list(const char *const *args)
 {
@@ -240,6 +252,22 @@ START_TEST(test_xadd)
 }
 END_TEST
 
+START_TEST(test_by_effect)
+{
+    /* The primary picks the ID of "*" and "<ms>-*"; an ID named in full is the same on both. */
+    ck_assert(by_effect("XADD", "k", "*", "f", "v"));
+    ck_assert(by_effect("xadd", "k", "MAXLEN", "=", "10", "5-*", "f", "v"));
+    ck_assert(!by_effect("xadd", "k", "5-1", "f", "v"));
+    ck_assert(!by_effect("xadd", "k", "NOMKSTREAM", "MINID", "=", "5-0", "7", "f", "v"));
+    /* What Redis will reject stays on the effect path, which then mirrors nothing. */
+    ck_assert(by_effect("xadd", "k", "foo", "f", "v"));
+    ck_assert(by_effect("SPOP", "k"));
+    ck_assert(by_effect("incrbyfloat", "k", "1.5"));
+    ck_assert(!by_effect("SET", "k", "v"));
+    ck_assert(!by_effect("xtrim", "k", "MAXLEN", "=", "3"));
+}
+END_TEST
+
 START_TEST(test_xtrim)
 {
     ck_assert_int_eq(rewrite("XTRIM", "k", "MAXLEN", "~", "10"), REWRITE_DONE);
@@ -386,6 +414,7 @@ int main(void)
     tcase_add_test(tc, test_getex);
     tcase_add_test(tc, test_restore);
     tcase_add_test(tc, test_xadd);
+    tcase_add_test(tc, test_by_effect);
     tcase_add_test(tc, test_xtrim);
     tcase_add_test(tc, test_xreadgroup);
     tcase_add_test(tc, test_other_commands_unchanged);

@@ -26,6 +26,7 @@ from harness import (
     free_port,
     parse_info,
     redpair_args,
+    rss_kb,
     wait_until,
 )
 
@@ -254,6 +255,33 @@ class HATest(RedpairTestCase):
         self.wait_settled(pair, w)
         w.check(pair.a)
         w.check(pair.b)
+        assert_backends_equal(pair)
+
+    def test_slow_secondary_does_not_grow_redpair_without_bound(self):
+        """A secondary that is up but takes no writes (SIGSTOP, with a down-after-ms too long to
+        notice) while write-ack primary lets the clients go on: past backlog-size of writes
+        waiting for it, its link goes; it comes back by a full resync, nothing lost."""
+        pair = self.pair(write_ack="primary", extra=["--backlog-size", "1mb", "--down-after-ms", "600000"])
+        c = pair.client()
+        value = b"v" * 10000
+        os.kill(pair.b.pid, signal.SIGSTOP)
+        try:
+            pipe = c.pipeline(transaction=False)
+            for i in range(3000):  # 30 MB: more than the backlog and every socket buffer
+                pipe.set("big:%d" % i, value)
+                if i % 100 == 99:
+                    pipe.execute()
+            wait_until(lambda: pair.info()["backend_b"]["state"] != "in-sync", timeout=10,
+                       what="b's link let go")
+            self.assertLess(rss_kb(pair.redpair.pid), 200 * 1024, "redpair holds the writes for b")
+            with open(pair.redpair.log_path) as f:
+                self.assertIn("more than backlog-size of writes wait to be sent", f.read())
+        finally:
+            os.kill(pair.b.pid, signal.SIGCONT)
+        pair.wait_in_sync(timeout=60)
+        pair.wait_caught_up(timeout=30)
+        self.assertGreaterEqual(sync_full(pair.a), 1)
+        self.assertEqual(pair.b.client().dbsize(), 3001)  # with redpair's offset key
         assert_backends_equal(pair)
 
     def test_restart_keeps_epoch_and_primary(self):

@@ -436,14 +436,18 @@ void backend_flush(struct backend *b)
 {
     if (!b->connected) return;
     if (b->tx_open && !b->in_unit) close_tx(b);
-    /* A server that answers its probes but takes writes slower than they come (write-ack
-     * primary lets them come) would have this link hold them without bound. Past backlog-size
-     * the backlog could not replay them either: the link goes, and the server comes back by a
-     * resync. The primary's link is bounded by its clients, who wait for its replies. */
-    if (b->index != proxy.primary && outbuf_len(&b->out) > (size_t)proxy.config->backlog_size) {
-        link_lost(b, "more than backlog-size of writes wait to be sent: the server is too slow");
+    int err = outbuf_flush(&b->out, (uv_stream_t *)&b->tcp, on_written);
+    if (err) {
+        link_lost(b, uv_strerror(err));
         return;
     }
-    int err = outbuf_flush(&b->out, (uv_stream_t *)&b->tcp, on_written);
-    if (err) link_lost(b, uv_strerror(err));
+    /* A server that answers its probes but takes writes slower than they come (write-ack
+     * primary lets them come) would have this link hold what its socket cannot take without
+     * bound. Past backlog-size the backlog could not replay them either: the link goes, and the
+     * server comes back by a resync. The margin lets a partial resync's replay of a full backlog
+     * pass, with the writes that come meanwhile. The primary's link is bounded by its clients,
+     * who wait for its replies. */
+    if (b->index != proxy.primary && outbuf_len(&b->out) > 2 * (size_t)proxy.config->backlog_size)
+        link_lost(b,
+                  "more than twice backlog-size of writes wait to be sent: the server is too slow");
 }

@@ -351,6 +351,13 @@ static void on_monitor(int index, enum monitor_change change, const struct probe
     reconcile();
 }
 
+void failover_diverged(struct backend *b)
+{
+    if (is_primary(b) || b->state != BACKEND_IN_SYNC) return;
+    failover_set_state(b, BACKEND_STALE, "its reply to a write differed from the primary's");
+    reconcile();
+}
+
 void failover_link_up(struct backend *b)
 {
     (void)b;

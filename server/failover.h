@@ -33,5 +33,8 @@ void failover_set_state(struct backend *b, enum backend_state state, const char 
 void failover_link_up(struct backend *b);
 void failover_link_down(struct backend *b, const char *why);
 void failover_caught_up(struct backend *b); /* a CATCHING_UP backend acked another write */
+/* A write's reply from b, not the primary, differed from the primary's so that their data may
+ * differ from then on (sequencer.c): b is copied again from the primary. */
+void failover_diverged(struct backend *b);
 
 #endif

@@ -5,6 +5,7 @@
 #include "backend.h"
 #include "backlog.h"
 #include "config.h"
+#include "failover.h"
 #include "holdq.h"
 #include "log.h"
 #include "proxy.h"
@@ -90,6 +91,11 @@ static void compare(struct request *r, int other, const char *reply, size_t len)
     log_warning("divergence at offset %llu on '%s': %s replied %s, %s replied %s",
                 (unsigned long long)r->offset, r->cmd->name, proxy_backend_name(r->reply_from),
                 mine, proxy_backend_name(other), theirs);
+    /* Two errors changed nothing on either server (their words may differ between versions).
+     * Otherwise one applied what the other did not, or the two already held different data:
+     * the primary's data is the truth. */
+    bool both_failed = buffer_head(&r->reply)[0] == '-' && reply[0] == '-';
+    if (!both_failed && other != r->primary) failover_diverged(&proxy.backends[other]);
 }
 
 /* The others' copies of an effect write wait for this: what the primary actually did. */

@@ -284,6 +284,29 @@ class HATest(RedpairTestCase):
         self.assertEqual(pair.b.client().dbsize(), 3001)  # with redpair's offset key
         assert_backends_equal(pair)
 
+    def test_divergent_secondary_is_copied_again_under_load(self):
+        """A write whose replies differ means the secondary's data differs from the primary's:
+        it is marked stale and copied again from the primary while the writers go on."""
+        pair = self.pair()
+        c = pair.client()
+        c.set("k", 1)
+        w = Writers(pair.port)
+        self.addCleanup(w.finish)
+        wait_until(lambda: w.total() > 300, timeout=20, what="writes flowing")
+        full_before = sync_full(pair.a)
+        pair.b.client().set("k", 100)  # behind redpair's back
+        self.assertEqual(c.incr("k"), 2, "the client gets the primary's reply")
+        wait_until(lambda: pair.info()["backend_b"]["state"] != "in-sync", timeout=5,
+                   what="b out of the stream")
+        self.assertEqual(pair.info()["divergences"], 1)
+        self.wait_settled(pair, w)
+        self.assertGreater(sync_full(pair.a), full_before, "no full copy was made")
+        self.assertEqual(pair.b.client().get("k"), b"2")
+        w.check(pair.a)
+        w.check(pair.b)
+        assert_backends_equal(pair)
+        self.assertEqual(pair.info()["divergences"], 1)
+
     def test_restart_keeps_epoch_and_primary(self):
         pair = self.pair()
         c = pair.client()

@@ -353,6 +353,13 @@ static bool socket_failed(const redisAsyncContext *ac, char *why, size_t len)
     return true;
 }
 
+/* Moves a time (0: never) later by the stall, but not past now: the answers that waited in the
+ * socket may have been read already in this turn, before the tick, and stamped with now. */
+static void forgive(uint64_t *ms, uint64_t stall, uint64_t now)
+{
+    if (*ms) *ms = *ms + stall < now ? *ms + stall : now;
+}
+
 /* A loop that did not run (redpair stopped, starved of CPU, swapped out) read no answers: the
  * time it lost is not counted against the backends, or one stall of redpair's own would look
  * like both servers failing at once. */
@@ -367,9 +374,9 @@ static void forgive_stall(uint64_t now)
                (unsigned long long)stall);
     for (int i = 0; i < mon.count; i++) {
         struct watch *w = &mon.w[i];
-        w->start_ms += stall;
-        if (w->p.last_ok_ms) w->p.last_ok_ms += stall;
-        if (w->p.last_probe_ms) w->p.last_probe_ms += stall;
+        forgive(&w->start_ms, stall, now);
+        forgive(&w->p.last_ok_ms, stall, now);
+        forgive(&w->p.last_probe_ms, stall, now);
     }
 }
 

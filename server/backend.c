@@ -72,22 +72,25 @@ static struct pending fifo_pop(struct backend *b)
     return p;
 }
 
-/* Puts redpair's own command on the wire; its reply is checked, not forwarded. */
-static void send_internal(struct backend *b, enum pending_kind kind, int argc, const char **argv)
+/* Puts redpair's own command on the wire; its reply is checked (or ignored), not forwarded. */
+static void send_own(struct backend *b, enum pending_kind kind, int argc, const char *const *argv,
+                     const size_t *argl)
 {
-    size_t argl[4];
-    for (int i = 0; i < argc; i++) argl[i] = strlen(argv[i]);
     resp_append_command(&b->out.queued, argc, argv, argl);
     fifo_push(b, NULL, 0, kind);
     proxy_mark_backend_dirty(b);
 }
 
+static void send_internal(struct backend *b, enum pending_kind kind, int argc, const char **argv)
+{
+    size_t argl[4];
+    for (int i = 0; i < argc; i++) argl[i] = strlen(argv[i]);
+    send_own(b, kind, argc, argv, argl);
+}
+
 void backend_send_ignored(struct backend *b, int argc, const char *const *argv, const size_t *argl)
 {
-    if (!b->connected) return;
-    resp_append_command(&b->out.queued, argc, argv, argl);
-    fifo_push(b, NULL, 0, PENDING_IGNORED);
-    proxy_mark_backend_dirty(b);
+    if (b->connected) send_own(b, PENDING_IGNORED, argc, argv, argl);
 }
 
 static void select_db(struct backend *b, int db)

@@ -405,11 +405,15 @@ static void touched(struct keylink *l, void *ctx)
         queue_retry(b);
 }
 
+bool blocked_wakes(const struct client *writer, const struct command *cmd)
+{
+    if (cmd->flags & CMD_FLAG_BLOCKING) return !writer->blocked && kind_of(cmd) == MOVE;
+    return strncmp(cmd->name, "xgroup|", 7) != 0 || strcmp(cmd->name, "xgroup|destroy") == 0;
+}
+
 void blocked_touch_key(int db, const char *key, size_t len)
 {
-    struct keyentry *e = keytable_find(&waiting, db, key, len);
-    if (!e) return;
-    for (struct keylink *l = e->head; l; l = l->next) touched(l, NULL);
+    keytable_each_on_key(&waiting, db, key, len, touched, NULL);
 }
 
 void blocked_touch_db(int db)

@@ -26,6 +26,7 @@
 #include <stddef.h>
 
 struct client;
+struct command;
 struct request;
 
 /* Parks c on the command of r (argv, and bytes its multibulk) for timeout_ms (0: for ever, -1:
@@ -33,6 +34,11 @@ struct request;
 void blocked_start(struct client *c, struct request *r, int argc, const char *const *argv,
                    const size_t *argl, const char *bytes, size_t len, long long timeout_ms);
 bool blocked_any(void);
+/* Whether a write of cmd by writer may serve a parked client. A blocking command's own attempt
+ * does not: it only takes, and what a move gives, its reply tells. Run in a transaction, a move
+ * gives as LMOVE does. Making or moving a consumer group does not either: Redis wakes a stream's
+ * readers for new entries, or when their group goes. */
+bool blocked_wakes(const struct client *writer, const struct command *cmd);
 /* A write named the key (or changed the whole db): the clients parked on it try again at the
  * next blocked_run_retries(). */
 void blocked_touch_key(int db, const char *key, size_t len);

@@ -253,8 +253,36 @@ static bool rule_matches(const char *rule, const char *name)
     return strncmp(rule, name, n) == 0 && (name[n] == '\0' || name[n] == '|');
 }
 
-/* Fills kind, local, rewrite and refusal from name and flags. The refusal text lives in the same
- * allocation as the name, so freeing the name frees both. */
+/* Commands that count their keys: EVAL script numkeys key... arg..., ZUNIONSTORE dest numkeys
+ * key..., BLMPOP timeout numkeys key... */
+static const struct numkeys_rule {
+    const char *name;
+    int numkeys_at;
+    int dest; /* a key before numkeys (the destination), 0 for none */
+} numkeys_rules[] = {
+    {"eval", 2, 0},       {"evalsha", 2, 0},    {"eval_ro", 2, 0},     {"evalsha_ro", 2, 0},
+    {"fcall", 2, 0},      {"fcall_ro", 2, 0},   {"zunionstore", 2, 1}, {"zinterstore", 2, 1},
+    {"zdiffstore", 2, 1}, {"lmpop", 1, 0},      {"zmpop", 1, 0},       {"blmpop", 2, 0},
+    {"bzmpop", 2, 0},     {"sintercard", 1, 0}, {"zintercard", 1, 0},  {"zdiff", 1, 0},
+    {"zinter", 1, 0},     {"zunion", 1, 0},
+};
+
+/* Where the keys the key range does not give are, from the command's name. */
+static void classify_keys(struct command *c)
+{
+    c->numkeys_at = c->numkeys_dest = 0;
+    c->streams = !strcmp(c->name, "xread")        ? STREAMS_XREAD
+                 : !strcmp(c->name, "xreadgroup") ? STREAMS_XREADGROUP
+                                                  : STREAMS_NONE;
+    for (size_t i = 0; i < sizeof(numkeys_rules) / sizeof(numkeys_rules[0]); i++) {
+        if (strcmp(c->name, numkeys_rules[i].name) != 0) continue;
+        c->numkeys_at = numkeys_rules[i].numkeys_at;
+        c->numkeys_dest = numkeys_rules[i].dest;
+    }
+}
+
+/* Fills kind, local, rewrite, refusal and where the keys are from name and flags. The refusal text
+ * lives in the same allocation as the name, so freeing the name frees both. */
 static void classify(struct command *c)
 {
     enum refusal refusal = REFUSE_NONE;
@@ -262,6 +290,7 @@ static void classify(struct command *c)
 
     c->local = LOCAL_NONE;
     c->rewrite = REWRITE_NONE;
+    classify_keys(c);
     c->script_at = !strcmp(c->name, "eval") || !strcmp(c->name, "eval_ro") ? 1
                    : !strcmp(c->name, "script|load")                       ? 2
                    : !strcmp(c->name, "script|flush")                      ? -1
@@ -693,27 +722,6 @@ const struct command *command_resolve(const struct command_table *t, int argc,
     return c;
 }
 
-/* Commands that count their keys: EVAL script numkeys key... arg..., ZUNIONSTORE dest numkeys
- * key..., BLMPOP timeout numkeys key... */
-static const struct numkeys_rule {
-    const char *name;
-    int numkeys_at;
-    int dest; /* a key before numkeys (the destination), 0 for none */
-} numkeys_rules[] = {
-    {"eval", 2, 0},       {"evalsha", 2, 0},    {"eval_ro", 2, 0},     {"evalsha_ro", 2, 0},
-    {"fcall", 2, 0},      {"fcall_ro", 2, 0},   {"zunionstore", 2, 1}, {"zinterstore", 2, 1},
-    {"zdiffstore", 2, 1}, {"lmpop", 1, 0},      {"zmpop", 1, 0},       {"blmpop", 2, 0},
-    {"bzmpop", 2, 0},     {"sintercard", 1, 0}, {"zintercard", 1, 0},  {"zdiff", 1, 0},
-    {"zinter", 1, 0},     {"zunion", 1, 0},
-};
-
-static const struct numkeys_rule *numkeys_rule(const char *name)
-{
-    for (size_t i = 0; i < sizeof(numkeys_rules) / sizeof(numkeys_rules[0]); i++)
-        if (strcmp(name, numkeys_rules[i].name) == 0) return &numkeys_rules[i];
-    return NULL;
-}
-
 /* XREAD [COUNT n] [BLOCK ms] STREAMS key... id... and XREADGROUP GROUP g c [COUNT n] [BLOCK ms]
  * [NOACK] STREAMS ...: the position of the first key and of BLOCK's argument (0 when absent). As
  * Redis, options are read in turn, so a stream named "block" is a key. Returns false when Redis
@@ -743,34 +751,27 @@ static bool xread_args(bool group, int argc, const char *const *argv, const size
     return false;
 }
 
-static bool is_xread(const struct command *cmd, bool *group)
-{
-    *group = strcmp(cmd->name, "xreadgroup") == 0;
-    return *group || strcmp(cmd->name, "xread") == 0;
-}
-
 int command_keys(const struct command *cmd, int argc, const char *const *argv, const size_t *argl,
                  int *pos, int max)
 {
     int first, last, step = 1, n = 0;
-    const struct numkeys_rule *rule = numkeys_rule(cmd->name);
-    bool group;
 
-    if (rule) {
+    if (cmd->numkeys_at) {
         long long numkeys;
-        int at = rule->numkeys_at;
+        int at = cmd->numkeys_at;
         if (argc <= at || !resp_parse_ll(argv[at], argl[at], &numkeys) || numkeys < 0 ||
             numkeys > argc - at - 1)
             return 0; /* Redis rejects it: no key is touched */
-        if (rule->dest) {
-            if (n < max) pos[n] = rule->dest;
+        if (cmd->numkeys_dest) {
+            if (n < max) pos[n] = cmd->numkeys_dest;
             n++;
         }
         first = at + 1;
         last = at + (int)numkeys;
-    } else if (is_xread(cmd, &group)) {
+    } else if (cmd->streams) {
         int block;
-        if (!xread_args(group, argc, argv, argl, &first, &block)) return 0;
+        if (!xread_args(cmd->streams == STREAMS_XREADGROUP, argc, argv, argl, &first, &block))
+            return 0;
         last = first + (argc - first) / 2 - 1;
     } else if (cmd->flags & CMD_FLAG_MOVABLEKEYS) {
         return -1;
@@ -805,17 +806,19 @@ void command_keypos_free(struct command_keypos *kp)
 bool command_blocks(const struct command *cmd, int argc, const char *const *argv,
                     const size_t *argl, long long *timeout_ms)
 {
-    bool group;
     *timeout_ms = -1;
-    if (is_xread(cmd, &group)) {
+    if (!(cmd->flags & CMD_FLAG_BLOCKING)) return false; /* on every command: no more than this */
+    if (cmd->streams) {
         int first, block;
         long long ms;
-        if (!xread_args(group, argc, argv, argl, &first, &block) || !block) return false;
+        if (!xread_args(cmd->streams == STREAMS_XREADGROUP, argc, argv, argl, &first, &block) ||
+            !block)
+            return false;
         if (resp_parse_ll(argv[block], argl[block], &ms) && ms >= 0) *timeout_ms = ms;
         return true;
     }
-    if (!(cmd->flags & CMD_FLAG_BLOCKING) || argc < 2) return false;
-    int at = numkeys_rule(cmd->name) ? 1 : argc - 1; /* BLMPOP and BZMPOP lead with it */
+    if (argc < 2) return false;
+    int at = cmd->numkeys_at ? 1 : argc - 1; /* BLMPOP and BZMPOP lead with it */
     /* Seconds, as Redis reads them: a float, rounded up to whole milliseconds. */
     char text[64];
     if (argl[at] == 0 || argl[at] >= sizeof(text) || isspace((unsigned char)argv[at][0]))

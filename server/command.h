@@ -84,6 +84,11 @@ struct command {
     enum command_local local;
     enum command_rewrite rewrite;
     int script_at; /* EVAL, EVAL_RO, SCRIPT LOAD: the argument holding a script; SCRIPT FLUSH: -1 */
+    /* Keys the key range does not give, found once from the name: counted by the argument at
+     * numkeys_at (EVAL, ZUNIONSTORE, BLMPOP…, 0 for none) after a destination key at numkeys_dest
+     * (0 for none); or after STREAMS (XREAD, XREADGROUP). */
+    int numkeys_at, numkeys_dest;
+    enum { STREAMS_NONE, STREAMS_XREAD, STREAMS_XREADGROUP } streams;
     const char *refusal; /* CMD_REFUSED: the error text after "-ERR " */
 };
 

@@ -42,13 +42,7 @@ static int target_db(const struct command *cmd, int argc, const char *const *arg
 void keyspace_written(const struct client *c, const struct command *cmd, int db, int argc,
                       const char *const *argv, const size_t *argl)
 {
-    /* A blocking command's own attempt wakes no one: it only takes, and what a move gives, the
-     * attempt's reply tells (blocked.c). Run in a transaction, a move gives like LMOVE. Nor does
-     * moving or making a consumer group wake: Redis wakes a stream's readers for new entries, or
-     * when their group goes. */
-    bool moves = strcmp(cmd->name, "blmove") == 0 || strcmp(cmd->name, "brpoplpush") == 0;
-    bool wake = blocked_any() && (!(cmd->flags & CMD_FLAG_BLOCKING) || (moves && !c->blocked)) &&
-                (strncmp(cmd->name, "xgroup|", 7) != 0 || strcmp(cmd->name, "xgroup|destroy") == 0);
+    bool wake = blocked_any() && blocked_wakes(c, cmd);
     if (!wake && !watch_any() && !tracking_any()) return;
 
     bool flushall = strcmp(cmd->name, "flushall") == 0;

@@ -122,6 +122,13 @@ void keytable_remove_key(struct keytable *t, struct keyentry *e)
     remove_entry(t, e);
 }
 
+void keytable_each_on_key(const struct keytable *t, int db, const char *key, size_t len,
+                          void (*fn)(struct keylink *l, void *ctx), void *ctx)
+{
+    struct keyentry *e = keytable_find(t, db, key, len);
+    for (struct keylink *l = e ? e->head : NULL; l; l = l->next) fn(l, ctx);
+}
+
 void keytable_each_in_db(const struct keytable *t, int db, void (*fn)(struct keylink *l, void *ctx),
                          void *ctx)
 {

@@ -54,6 +54,9 @@ void keytable_remove_all(struct keytable *t, struct keylink **owner_links);
 void keytable_remove_key(struct keytable *t, struct keyentry *e);
 /* The owners waiting on (db, key), or NULL when none. */
 struct keyentry *keytable_find(const struct keytable *t, int db, const char *key, size_t len);
+/* Calls fn for every owner of (db, key), longest first. fn must not change the table. */
+void keytable_each_on_key(const struct keytable *t, int db, const char *key, size_t len,
+                          void (*fn)(struct keylink *l, void *ctx), void *ctx);
 /* Calls fn for every link of every key in db (-1: in every db). fn must not change the table. */
 void keytable_each_in_db(const struct keytable *t, int db, void (*fn)(struct keylink *l, void *ctx),
                          void *ctx);

@@ -29,9 +29,7 @@ static void mark(struct keylink *l, void *ctx)
 
 void watch_touch_key(int db, const char *key, size_t len)
 {
-    struct keyentry *e = keytable_find(&watched, db, key, len);
-    if (!e) return;
-    for (struct keylink *l = e->head; l; l = l->next) mark(l, NULL);
+    keytable_each_on_key(&watched, db, key, len, mark, NULL);
 }
 
 void watch_touch_db(int db)

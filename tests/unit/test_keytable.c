@@ -78,7 +78,7 @@ static void count_link(struct keylink *l, void *ctx)
     ++*(int *)ctx;
 }
 
-START_TEST(test_remove_key_and_each_in_db)
+START_TEST(test_remove_key_and_each)
 {
     struct keytable t = {0};
     struct keylink *a = NULL, *b = NULL;
@@ -93,6 +93,11 @@ START_TEST(test_remove_key_and_each_in_db)
     n = 0;
     keytable_each_in_db(&t, -1, count_link, &n);
     ck_assert_int_eq(n, 4);
+    n = 0;
+    keytable_each_on_key(&t, 0, "x", 1, count_link, &n);
+    ck_assert_int_eq(n, 2);
+    keytable_each_on_key(&t, 1, "x", 1, count_link, &n); /* another database: nobody */
+    ck_assert_int_eq(n, 2);
 
     /* x goes with both its owners; each keeps its other keys */
     keytable_remove_key(&t, keytable_find(&t, 0, "x", 1));
@@ -138,7 +143,7 @@ int main(void)
     TCase *tc = tcase_create("keytable");
     tcase_add_test(tc, test_owners_in_arrival_order);
     tcase_add_test(tc, test_databases_and_binary_keys_apart);
-    tcase_add_test(tc, test_remove_key_and_each_in_db);
+    tcase_add_test(tc, test_remove_key_and_each);
     tcase_add_test(tc, test_grows_and_frees);
     suite_add_tcase(s, tc);
     return run_suite(s);

@@ -10,6 +10,7 @@
 
 #include "buffer.h"
 #include "log.h"
+#include "netaddr.h"
 #include "outbuf.h"
 
 #define READ_CHUNK (16 * 1024)
@@ -565,8 +566,7 @@ bool http_start(uv_loop_t *loop, const char *host, int port, http_handler handle
                 size_t errlen)
 {
     struct sockaddr_storage addr;
-    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&addr) &&
-        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr)) {
+    if (!netaddr_parse(host, port, &addr)) {
         snprintf(err, errlen, "admin-bind '%s' is not an IP address", host);
         return false;
     }

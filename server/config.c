@@ -238,7 +238,7 @@ static bool set_bind(struct config *c, const struct directive *d, char **argv, c
     return true;
 }
 
-static bool valid_backend_name(const char *s)
+static bool valid_name(const char *s)
 {
     size_t n = strlen(s);
 
@@ -248,38 +248,90 @@ static bool valid_backend_name(const char *s)
     return true;
 }
 
+static bool bad_name(char *err, size_t errlen, const char *what, const char *name)
+{
+    return fail(err, errlen, "invalid %s name '%s' (expected 1-%d characters of A-Z a-z 0-9 _ -)",
+                what, name, CONFIG_NAME_MAX - 1);
+}
+
+/* NAME HOST PORT into a list; the same name again replaces, so `--backend a ...` overrides the
+ * file's line for a. The endpoint to add, or NULL when the list is full (nothing changed). */
+static struct endpoint_config *set_endpoint(const char *what, char **argv,
+                                            struct endpoint_config *list, int *count, int max,
+                                            char *err, size_t errlen)
+{
+    const char *name = argv[0], *host = argv[1];
+    struct endpoint_config *e = NULL;
+    long long port;
+    char port_what[32];
+
+    if (!valid_name(name)) {
+        bad_name(err, errlen, what, name);
+        return NULL;
+    }
+    if (!host[0]) {
+        fail(err, errlen, "%s '%s' has an empty host", what, name);
+        return NULL;
+    }
+    snprintf(port_what, sizeof(port_what), "%s port", what);
+    if (!parse_int(port_what, argv[2], 1, 65535, &port, err, errlen)) return NULL;
+    for (int i = 0; i < *count; i++)
+        if (strcmp(list[i].name, name) == 0) e = &list[i];
+    if (!e) {
+        if (*count == max) return NULL;
+        e = &list[(*count)++];
+        memcpy(e->name, name, strlen(name) + 1);
+    }
+    set_str(&e->host, host);
+    e->port = (int)port;
+    return e;
+}
+
 static bool set_backend(struct config *c, const struct directive *d, char **argv, char *err,
                         size_t errlen)
 {
-    const char *name = argv[0], *host = argv[1];
-    struct backend_config *b = NULL;
+    (void)d;
+    if (errlen) err[0] = '\0';
+    if (set_endpoint("backend", argv, c->backends, &c->backend_count, CONFIG_BACKENDS, err, errlen))
+        return true;
+    if (errlen && !err[0])
+        fail(err, errlen,
+             "too many backends: '%s' and '%s' are already defined (redpair takes exactly two)",
+             c->backends[0].name, c->backends[1].name);
+    return false;
+}
+
+static bool set_node_id(struct config *c, const struct directive *d, char **argv, char *err,
+                        size_t errlen)
+{
+    (void)d;
+    if (!valid_name(argv[0])) return bad_name(err, errlen, "node", argv[0]);
+    memcpy(c->node_id, argv[0], strlen(argv[0]) + 1);
+    return true;
+}
+
+static bool set_cluster_bind(struct config *c, const struct directive *d, char **argv, char *err,
+                             size_t errlen)
+{
     long long port;
 
-    (void)d;
-    if (!valid_backend_name(name)) {
-        return fail(err, errlen,
-                    "invalid backend name '%s' (expected 1-%d characters of A-Z a-z 0-9 _ -)", name,
-                    CONFIG_NAME_MAX - 1);
-    }
-    if (!host[0]) return fail(err, errlen, "backend '%s' has an empty host", name);
-    if (!parse_int("backend port", argv[2], 1, 65535, &port, err, errlen)) return false;
-
-    /* The same name again replaces, so `--backend a ...` overrides the file's line for a. */
-    for (int i = 0; i < c->backend_count; i++)
-        if (strcmp(c->backends[i].name, name) == 0) b = &c->backends[i];
-    if (!b) {
-        if (c->backend_count == CONFIG_BACKENDS) {
-            return fail(err, errlen,
-                        "too many backends: '%s' and '%s' are already defined (redpair "
-                        "takes exactly two)",
-                        c->backends[0].name, c->backends[1].name);
-        }
-        b = &c->backends[c->backend_count++];
-        memcpy(b->name, name, strlen(name) + 1);
-    }
-    set_str(&b->host, host);
-    b->port = (int)port;
+    if (!argv[0][0]) return fail(err, errlen, "%s address must not be empty", d->name);
+    if (!parse_int("cluster-bind port", argv[1], 1, 65535, &port, err, errlen)) return false;
+    set_str(&c->cluster_bind, argv[0]);
+    c->cluster_port = (int)port;
     return true;
+}
+
+static bool set_peer(struct config *c, const struct directive *d, char **argv, char *err,
+                     size_t errlen)
+{
+    (void)d;
+    if (errlen) err[0] = '\0';
+    if (set_endpoint("peer", argv, c->peers, &c->peer_count, CONFIG_MAX_PEERS, err, errlen))
+        return true;
+    if (errlen && !err[0])
+        fail(err, errlen, "too many peers: a cluster has at most %d other nodes", CONFIG_MAX_PEERS);
+    return false;
 }
 
 static bool set_write_ack(struct config *c, const struct directive *d, char **argv, char *err,
@@ -342,6 +394,12 @@ static const struct directive directives[] = {
     {"probe-interval-ms", 1, 1, set_int, OFF(probe_interval_ms), 10, 60000},
     {"down-after-ms", 1, 1, set_int, OFF(down_after_ms), 20, 3600000},
     {"backlog-size", 1, 1, set_memory, OFF(backlog_size), 16 * 1024, 0},
+    {"node-id", 1, 1, set_node_id, 0, 0, 0},
+    {"cluster-bind", 2, 2, set_cluster_bind, 0, 0, 0},
+    {"peer", 3, 3, set_peer, 0, 0, 0},
+    {"cluster-token", 1, 1, set_secret, OFF(cluster_token), 0, 0},
+    {"cluster-dir", 1, 1, set_nonempty, OFF(cluster_dir), 0, 0},
+    {"cluster-election-timeout-ms", 1, 1, set_int, OFF(election_timeout_ms), 100, 60000},
 };
 
 void config_init(struct config *c)
@@ -362,6 +420,8 @@ void config_init(struct config *c)
     c->probe_interval_ms = 100;
     c->down_after_ms = 1000;
     c->backlog_size = 64 * MB;
+    c->cluster_bind = xstrdup("127.0.0.1");
+    c->election_timeout_ms = 1000;
 }
 
 void config_free(struct config *c)
@@ -375,6 +435,10 @@ void config_free(struct config *c)
     free(c->admin_bind);
     free(c->admin_token);
     free(c->state_dir);
+    free(c->cluster_bind);
+    for (int i = 0; i < c->peer_count; i++) free(c->peers[i].host);
+    free(c->cluster_token);
+    free(c->cluster_dir);
     memset(c, 0, sizeof(*c));
 }
 
@@ -403,8 +467,41 @@ bool config_apply(struct config *c, int argc, char **argv, char *err, size_t err
     return d->set(c, d, args, err, errlen);
 }
 
+/* A cluster is 3 or 5 voters with distinct names, each knowing the others and the secret. */
+static bool validate_cluster(const struct config *c, char *err, size_t errlen)
+{
+    if (!c->peer_count) {
+        if (c->witness) return fail(err, errlen, "--witness needs the cluster's 'peer' lines");
+        return true;
+    }
+    if (!c->node_id[0])
+        return fail(err, errlen, "'peer' lines need this node's name: 'node-id NAME'");
+    if (!c->cluster_port)
+        return fail(err, errlen,
+                    "'peer' lines need this node's cluster port: 'cluster-bind ADDR PORT'");
+    if (c->peer_count != 2 && c->peer_count != 4)
+        return fail(err, errlen,
+                    "a cluster needs 2 or 4 'peer' lines (3 or 5 voters with this node), found %d",
+                    c->peer_count);
+    if (!c->cluster_token || strlen(c->cluster_token) < 16)
+        return fail(err, errlen,
+                    "'peer' lines need 'cluster-token SECRET' of at least 16 characters, the same "
+                    "on every node");
+    for (int i = 0; i < c->peer_count; i++)
+        if (strcmp(c->peers[i].name, c->node_id) == 0)
+            return fail(err, errlen, "peer '%s' has this node's own name (node-id)", c->node_id);
+    if (c->election_timeout_ms < 2 * c->probe_interval_ms)
+        return fail(
+            err, errlen,
+            "cluster-election-timeout-ms (%d) must be at least twice probe-interval-ms (%d)",
+            c->election_timeout_ms, c->probe_interval_ms);
+    return true;
+}
+
 bool config_validate(const struct config *c, char *err, size_t errlen)
 {
+    if (!validate_cluster(c, err, errlen)) return false;
+    if (c->witness && c->backend_count == 0) return true; /* votes only, probes nothing */
     if (c->backend_count != CONFIG_BACKENDS) {
         return fail(err, errlen,
                     "redpair needs exactly two backends ('backend NAME HOST PORT'), found %d",

@@ -9,13 +9,15 @@
 
 #define CONFIG_MAX_BIND  16
 #define CONFIG_BACKENDS  2
+#define CONFIG_MAX_PEERS 4
 #define CONFIG_NAME_MAX  32
 #define CONFIG_ERROR_MAX 512
 
 enum write_ack { WRITE_ACK_ALL, WRITE_ACK_PRIMARY };
 enum log_level { LOG_DEBUG, LOG_VERBOSE, LOG_NOTICE, LOG_WARNING };
 
-struct backend_config {
+/* A named host and port: a backend, or another redpair of the same cluster (a peer). */
+struct endpoint_config {
     char name[CONFIG_NAME_MAX]; /* [A-Za-z0-9_-]+, as the operator calls it */
     char *host;
     int port;
@@ -25,7 +27,7 @@ struct config {
     char *bind[CONFIG_MAX_BIND];
     int bind_count; /* default: one, "127.0.0.1" */
     int port;       /* default 6380 */
-    struct backend_config backends[CONFIG_BACKENDS];
+    struct endpoint_config backends[CONFIG_BACKENDS];
     int backend_count;            /* must be exactly 2 once loaded */
     char *backend_user;           /* NULL: AUTH with the password alone */
     char *backend_password;       /* NULL: no AUTH */
@@ -47,6 +49,17 @@ struct config {
     int probe_interval_ms;   /* default 100 */
     int down_after_ms;       /* default 1000; must exceed probe-interval-ms */
     long long backlog_size;  /* default 64mb, at least 16kb */
+
+    /* Cluster mode (cluster.h): set when there are peers; none is today's single daemon. */
+    char node_id[CONFIG_NAME_MAX]; /* this node's name among its peers */
+    char *cluster_bind;            /* address of the cluster port; default "127.0.0.1" */
+    int cluster_port;              /* 0: not set */
+    struct endpoint_config peers[CONFIG_MAX_PEERS];
+    int peer_count;          /* 0, or 2 or 4 once validated (3 or 5 voters) */
+    char *cluster_token;     /* shared secret the peers authenticate each other with */
+    char *cluster_dir;       /* consensus state; NULL: state-dir/raft */
+    int election_timeout_ms; /* default 1000 */
+    bool witness;            /* --witness: votes, no clients and no data links */
 };
 
 /* Sets every default; no backends. */
@@ -65,7 +78,7 @@ bool config_load_file(struct config *c, const char *path, char *err, size_t errl
 bool config_load_args(struct config *c, int argc, char **argv, char *err, size_t errlen);
 
 /* Checks what no single line can: two backends with distinct names, down-after-ms above
- * probe-interval-ms. */
+ * probe-interval-ms, a whole cluster membership. A witness needs no backends. */
 bool config_validate(const struct config *c, char *err, size_t errlen);
 
 /* Splits a line into arguments the way redis.conf does: spaces separate, "double quotes" take
@@ -75,6 +88,12 @@ int config_split_line(const char *line, char ***argv, char **storage);
 
 /* "1gb" -> 1073741824, as Redis's memtoll: k/kb/m/mb/g/gb, case-insensitive; -1 when invalid. */
 long long config_parse_memory(const char *s);
+
+/* Peers are configured: redpair runs as one node of a cluster. */
+static inline bool config_clustered(const struct config *c)
+{
+    return c->peer_count > 0;
+}
 
 const char *config_write_ack_name(enum write_ack a);
 const char *config_loglevel_name(enum log_level l);

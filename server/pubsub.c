@@ -26,6 +26,7 @@
 #include "command.h"
 #include "config.h"
 #include "log.h"
+#include "netaddr.h"
 #include "outbuf.h"
 #include "proxy.h"
 #include "request.h"
@@ -467,8 +468,7 @@ static void connect_primary(struct pubsub *ps)
     if (!ps->client || ps->tcp_open) return;
     struct sockaddr_storage addr;
     const struct backend *b = proxy.primary >= 0 ? &proxy.backends[proxy.primary] : NULL;
-    if (!b || (uv_ip4_addr(b->host, b->port, (struct sockaddr_in *)&addr) &&
-               uv_ip6_addr(b->host, b->port, (struct sockaddr_in6 *)&addr))) {
+    if (!b || !netaddr_parse(b->host, b->port, &addr)) {
         uv_timer_start(&ps->retry, on_retry, RETRY_MS, 0);
         return;
     }

@@ -375,7 +375,7 @@ static void keep_resolved_hosts(struct config *fresh, const struct config *runni
 {
     unsigned char addr[16];
     for (int i = 0; i < fresh->backend_count; i++) {
-        struct backend_config *b = &fresh->backends[i];
+        struct endpoint_config *b = &fresh->backends[i];
         if (uv_inet_pton(AF_INET, b->host, addr) == 0 || uv_inet_pton(AF_INET6, b->host, addr) == 0)
             continue;
         for (int j = 0; j < running->backend_count; j++) {

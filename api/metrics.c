@@ -5,6 +5,8 @@
 
 #include "backend.h"
 #include "backlog.h"
+#include "cluster.h"
+#include "relay.h"
 #include "command.h"
 #include "failover.h"
 #include "monitor.h"
@@ -170,6 +172,24 @@ static void backends(struct buffer *o)
     }
 }
 
+static void cluster_metrics(struct buffer *o)
+{
+    family(o, "redpair_cluster_leader", "gauge", "1 when this node leads the cluster.");
+    sample(o, "redpair_cluster_leader", cluster_leading());
+    family(o, "redpair_cluster_term", "gauge", "The cluster's current Raft term.");
+    sample(o, "redpair_cluster_term", cluster_term());
+    family(o, "redpair_cluster_voters", "gauge", "Voting nodes in the cluster, this one included.");
+    sample(o, "redpair_cluster_voters", (unsigned long long)cluster_voters());
+    family(o, "redpair_cluster_peers_up", "gauge",
+           "Other nodes heard from within the election timeout.");
+    sample(o, "redpair_cluster_peers_up", (unsigned long long)cluster_peers_up());
+    family(o, "redpair_cluster_leader_known", "gauge", "1 while a leader is known.");
+    sample(o, "redpair_cluster_leader_known", cluster_leader_name() != NULL);
+    family(o, "redpair_cluster_relayed_clients", "gauge",
+           "Client connections this node relays to the leader.");
+    sample(o, "redpair_cluster_relayed_clients", (unsigned long long)relay_count());
+}
+
 void metrics_render(struct buffer *o)
 {
     family(o, "redpair_info", "gauge", "redpair's version.");
@@ -198,4 +218,5 @@ void metrics_render(struct buffer *o)
     sample(o, "redpair_resyncs_total", resync_count());
     commands(o);
     backends(o);
+    if (cluster_enabled()) cluster_metrics(o);
 }

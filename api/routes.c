@@ -11,6 +11,7 @@
 #include "assets.h"
 #include "backend.h"
 #include "backlog.h"
+#include "cluster.h"
 #include "failover.h"
 #include "http.h"
 #include "log.h"
@@ -338,6 +339,46 @@ static void patch_config(struct http_request *req, const char *name)
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * The cluster (cluster.h).
+ * ------------------------------------------------------------------------------------------- */
+
+static bool clustered(struct http_request *req)
+{
+    if (!cluster_enabled())
+        http_respond_error(req, 404, NULL, "redpair runs alone: the configuration has no peers");
+    return cluster_enabled();
+}
+
+static void get_cluster(struct http_request *req, const char *name)
+{
+    (void)name;
+    if (clustered(req)) http_respond_json(req, 200, cluster_describe());
+}
+
+static void post_transfer(struct http_request *req, const char *name)
+{
+    (void)name;
+    if (!clustered(req)) return;
+    json_t *doc = body_object(req, true);
+    if (!doc) return;
+    json_t *n = json_object_get(doc, "node");
+    if (n && !json_is_null(n) && !json_is_string(n)) {
+        http_respond_error(req, 400, NULL, "\"node\" must be a node name");
+    } else {
+        char err[256];
+        operation_done(req, cluster_transfer(json_string_value(n), err, sizeof(err)), err);
+    }
+    json_decref(doc);
+}
+
+static void post_readd(struct http_request *req, const char *name)
+{
+    if (!clustered(req)) return;
+    char err[256];
+    operation_done(req, cluster_readd(name, err, sizeof(err)), err);
+}
+
+/* ---------------------------------------------------------------------------------------------
  * Health, metrics, advice.
  * ------------------------------------------------------------------------------------------- */
 
@@ -347,14 +388,23 @@ static void get_healthz(struct http_request *req, const char *name)
     http_respond_json(req, 200, json_pack("{s:s}", "status", "ok"));
 }
 
+/* In a cluster a follower is ready while it has a leader to relay to; the leader, as alone, once
+ * a backend is in sync. */
+static const char *not_ready(void)
+{
+    bool in_sync = false;
+    for (int i = 0; i < CONFIG_BACKENDS; i++) in_sync |= proxy.backends[i].state == BACKEND_IN_SYNC;
+    if (cluster_enabled() && !cluster_leader_name()) return "no redpair leader";
+    if (proxy.config->witness) return NULL;
+    if (!proxy.listener_count) return "not accepting client connections yet";
+    if (cluster_enabled() && !cluster_serves_clients()) return NULL;
+    return in_sync ? NULL : "no backend is in sync";
+}
+
 static void get_readyz(struct http_request *req, const char *name)
 {
     (void)name;
-    bool in_sync = false;
-    for (int i = 0; i < CONFIG_BACKENDS; i++) in_sync |= proxy.backends[i].state == BACKEND_IN_SYNC;
-    const char *why = !proxy.listener_count ? "not accepting client connections yet"
-                      : !in_sync            ? "no backend is in sync"
-                                            : NULL;
+    const char *why = not_ready();
     if (why)
         http_respond_json(req, 503, json_pack("{s:b, s:s}", "ready", 0, "reason", why));
     else
@@ -394,6 +444,9 @@ static const struct route routes[] = {
     {"GET", "/api/v1/config", false, get_config},
     {"PATCH", "/api/v1/config", false, patch_config},
     {"GET", "/api/v1/advice", false, get_advice},
+    {"GET", "/api/v1/cluster", false, get_cluster},
+    {"POST", "/api/v1/cluster/transfer", false, post_transfer},
+    {"POST", "/api/v1/cluster/nodes/*/readd", false, post_readd},
 };
 #define ROUTES (sizeof(routes) / sizeof(routes[0]))
 

@@ -8,6 +8,8 @@ packages=(
   build-essential cmake pkg-config            # toolchain
   libuv1-dev libhiredis-dev libsystemd-dev    # the daemon (libsystemd: sd_notify)
   libsqlite3-dev node-llhttp libjansson-dev   # state store, admin API
+  libraft-dev libssl-dev                      # cluster mode: Raft, the peers' HMAC handshake
+  iproute2                                    # cluster tests: network namespaces
   check                                       # unit tests
   redis-server redis-tools python3 python3-redis  # integration tests, demo
   clang libclang-rt-14-dev                    # fuzzers (libFuzzer)

@@ -5,7 +5,10 @@
 #include <string.h>
 
 #include "failover.h"
+#include "fence.h"
 #include "log.h"
+#include "monitor.h"
+#include "netaddr.h"
 #include "proxy.h"
 #include "request.h"
 #include "scripts.h"
@@ -38,6 +41,7 @@ void backend_init(struct backend *b, int index, const char *name, const char *ho
     b->host = host;
     b->port = port;
     b->state = BACKEND_DOWN;
+    b->enabled = !config_clustered(proxy.config);
     b->exec_left = -1;
     uv_timer_init(proxy.loop, &b->retry);
     b->retry.data = b;
@@ -190,20 +194,27 @@ void backend_replay(struct backend *b, uint64_t offset, int db, const char *byte
     emit(b, NULL, offset, db, bytes, len);
 }
 
+static void backend_connect(struct backend *b);
+
 static void on_retry(uv_timer_t *t)
 {
     backend_connect(t->data);
 }
 
-void backend_connect(struct backend *b)
+static void backend_connect(struct backend *b)
 {
+    if (!b->enabled || b->open) return;
+    if (config_clustered(proxy.config) && !monitor_fenced(b->index)) {
+        uv_timer_start(&b->retry, on_retry, RECONNECT_MS, 0); /* not before it is fenced */
+        return;
+    }
     struct sockaddr_storage addr;
-    if (uv_ip4_addr(b->host, b->port, (struct sockaddr_in *)&addr) &&
-        uv_ip6_addr(b->host, b->port, (struct sockaddr_in6 *)&addr)) {
+    if (!netaddr_parse(b->host, b->port, &addr)) {
         log_warning("backend '%s': '%s' is not an IP address", b->name, b->host);
         return;
     }
     uv_tcp_init(proxy.loop, &b->tcp);
+    b->open = true;
     b->tcp.data = b;
     b->connect_req.data = b;
     int err = uv_tcp_connect(&b->connect_req, &b->tcp, (struct sockaddr *)&addr, on_connect);
@@ -213,8 +224,15 @@ void backend_connect(struct backend *b)
 static void on_closed(uv_handle_t *h)
 {
     struct backend *b = h->data;
-    if (!uv_is_closing((uv_handle_t *)&b->retry))
+    b->open = false;
+    if (b->enabled && !uv_is_closing((uv_handle_t *)&b->retry))
         uv_timer_start(&b->retry, on_retry, RECONNECT_MS, 0);
+}
+
+void backend_enable(struct backend *b)
+{
+    b->enabled = true;
+    backend_connect(b);
 }
 
 static void lose_request(void *ctx, struct request *req)
@@ -234,9 +252,9 @@ static void lose_pending(struct backend *b, struct pending p)
 /* The connection is gone: whatever it owed is lost. */
 static void link_lost(struct backend *b, const char *why)
 {
-    if (!b->connected && uv_is_closing((uv_handle_t *)&b->tcp)) return;
-    bool was_connected = b->connected;
-    b->connected = false;
+    if (!b->open || uv_is_closing((uv_handle_t *)&b->tcp)) return;
+    bool was_connected = b->wire;
+    b->wire = b->connected = false;
     if (was_connected)
         log_warning("backend '%s' (%s:%d) link lost: %s", b->name, b->host, b->port, why);
     /* Writes in flight may or may not be applied: the offset key will say, once the server has
@@ -262,6 +280,23 @@ void backend_drop(struct backend *b, const char *why)
     link_lost(b, why);
 }
 
+void backend_disable(struct backend *b, const char *why)
+{
+    b->enabled = false;
+    uv_timer_stop(&b->retry);
+    link_lost(b, why);
+}
+
+/* Writes may go down the link from here on. */
+static void link_ready(struct backend *b)
+{
+    b->connected = true;
+    scripts_load_into(b); /* a server that restarted lost them */
+    log_verbose("backend '%s' (%s:%d) link connected as %s", b->name, b->host, b->port,
+                b->local_addr);
+    failover_link_up(b);
+}
+
 static void on_connect(uv_connect_t *req, int status)
 {
     struct backend *b = req->data;
@@ -272,7 +307,7 @@ static void on_connect(uv_connect_t *req, int status)
         return;
     }
     uv_tcp_nodelay(&b->tcp, 1);
-    b->connected = true;
+    b->wire = true;
     b->db = 0;
     struct sockaddr_storage local;
     int namelen = sizeof(local);
@@ -293,11 +328,19 @@ static void on_connect(uv_connect_t *req, int status)
                       (const char *[]){"AUTH", cfg->backend_user, cfg->backend_password});
     else if (cfg->backend_password)
         send_internal(b, PENDING_INTERNAL, 2, (const char *[]){"AUTH", cfg->backend_password});
-    scripts_load_into(b); /* a server that restarted lost them */
-    log_verbose("backend '%s' (%s:%d) link connected as %s", b->name, b->host, b->port,
-                b->local_addr);
     uv_read_start((uv_stream_t *)&b->tcp, on_alloc, on_read);
-    failover_link_up(b);
+    if (!config_clustered(cfg)) {
+        link_ready(b);
+        return;
+    }
+    char name[96], digits[24];
+    fence_client_name(name, sizeof(name), failover_epoch(), cfg->node_id, "link");
+    send_internal(b, PENDING_INTERNAL, 3, (const char *[]){"CLIENT", "SETNAME", name});
+    const char *check[FENCE_ARGC];
+    size_t checkl[FENCE_ARGC];
+    int argc = fence_command(failover_epoch(), check, digits);
+    for (int i = 0; i < argc; i++) checkl[i] = strlen(check[i]);
+    send_own(b, PENDING_FENCE, argc, check, checkl);
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
@@ -321,6 +364,13 @@ static bool deliver(struct backend *b, struct pending p, const char *reply, size
         if (p.offset && b->state == BACKEND_CATCHING_UP) failover_caught_up(b);
         return true;
     case PENDING_IGNORED: return true;
+    case PENDING_FENCE:
+        if (!error) {
+            link_ready(b);
+            return true;
+        }
+        if (fence_refused(reply + 1, len - 1)) failover_fenced_out(b);
+        break;
     case PENDING_INTERNAL:
     case PENDING_MULTI:
     case PENDING_EXEC:
@@ -437,7 +487,7 @@ static void on_written(uv_write_t *w, int status)
 
 void backend_flush(struct backend *b)
 {
-    if (!b->connected) return;
+    if (!b->wire) return;
     if (b->tx_open && !b->in_unit) close_tx(b);
     int err = outbuf_flush(&b->out, (uv_stream_t *)&b->tcp, on_written);
     if (err) {

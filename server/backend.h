@@ -50,6 +50,7 @@ enum pending_kind {
     PENDING_REPLY,    /* a request's reply, or a replayed write's (req NULL) */
     PENDING_INTERNAL, /* redpair's own command (AUTH, SELECT, the offset mark) */
     PENDING_IGNORED,  /* redpair's own command whose reply, even an error, changes nothing */
+    PENDING_FENCE,    /* cluster mode: the epoch check (fence.h); nothing is written before it */
     PENDING_MULTI,
     PENDING_EXEC,
 };
@@ -68,8 +69,11 @@ struct backend {
     int port;
 
     enum backend_state state;
-    bool connected;
-    int db;                /* database selected on the connection */
+    bool enabled;   /* the link may connect: always alone; in a cluster, on the leader only */
+    bool open;      /* tcp initialized and not closed */
+    bool wire;      /* TCP connected */
+    bool connected; /* and usable: in a cluster, once the epoch check passed */
+    int db;         /* database selected on the connection */
     uint64_t acked_offset; /* last write it answered */
     uint64_t catch_up_to;  /* CATCHING_UP: in sync once acked_offset reaches it */
     char local_addr[64];   /* this link as the server lists it ("ip:port") */
@@ -101,7 +105,10 @@ struct backend {
 };
 
 void backend_init(struct backend *b, int index, const char *name, const char *host, int port);
-void backend_connect(struct backend *b);
+/* Lets the link connect (and reconnect whenever it is lost), or cuts it for good. In a cluster a
+ * link connects only while the monitor's connection has fenced the server (monitor_fenced). */
+void backend_enable(struct backend *b);
+void backend_disable(struct backend *b, const char *why);
 /* Cuts the link (the server stalls or is taken out): what it owed is lost, and it reconnects. */
 void backend_drop(struct backend *b, const char *why);
 /* Sends the stream does to this backend: in sync, or catching up behind its replay. */

@@ -5,6 +5,7 @@
 
 #include "backend.h"
 #include "blocked.h"
+#include "cluster.h"
 #include "command.h"
 #include "config.h"
 #include "hidden.h"
@@ -12,6 +13,7 @@
 #include "log.h"
 #include "proxy.h"
 #include "pubsub.h"
+#include "relay.h"
 #include "request.h"
 #include "rewrite.h"
 #include "sequencer.h"
@@ -56,6 +58,10 @@ static bool owes_too_much(const struct client *c)
 
 void client_accept(uv_stream_t *listener)
 {
+    if (cluster_enabled() && !cluster_serves_clients()) {
+        relay_accept(listener); /* served by the leader */
+        return;
+    }
     struct client *c = calloc(1, sizeof(*c));
     if (!c) abort();
     uv_tcp_init(proxy.loop, &c->tcp);
@@ -342,6 +348,7 @@ void client_resume_all(void)
 
 void client_drain_all(void)
 {
+    relay_close_all();
     for (struct client *c = proxy.clients, *next; c; c = next) {
         next = c->next; /* flushing closes those owed nothing */
         set_reading(c, false);

@@ -22,6 +22,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <hiredis/hiredis.h>
@@ -29,6 +30,7 @@
 #include "backend.h"
 #include "backlog.h"
 #include "client.h"
+#include "cluster.h"
 #include "log.h"
 #include "monitor.h"
 #include "proxy.h"
@@ -41,6 +43,11 @@ static struct {
     uint64_t epoch;
     uint64_t failovers;
     uint64_t resyncs;
+    uint64_t gen; /* cluster: each takeover and each deposition; a late commit of an older one
+                     changes nothing */
+    bool paused;  /* cluster: clients held from the takeover until a primary is known */
+    bool awaiting_quorum; /* cluster: the primary is out here, not yet for a majority */
+    uint64_t transfer_after;
     bool committing;
     bool replacing; /* the epoch being stored replaces a primary (a failover, not the first) */
     bool started;   /* start-up decided who is primary */
@@ -87,6 +94,14 @@ static bool is_primary(const struct backend *b)
     return proxy.primary == b->index;
 }
 
+static void reconcile_after(void *arg, bool ok)
+{
+    (void)ok;
+    if ((uintptr_t)arg == ha.gen) reconcile();
+}
+
+/* Alone, the store keeps each backend's standing; in a cluster the log does (and a resync waits
+ * until its "stale" is committed), the store keeping this node's own view. */
 static void save_backend(const struct backend *b)
 {
     struct store_backend sb = {.offset = b->acked_offset};
@@ -94,6 +109,17 @@ static void save_backend(const struct backend *b)
     snprintf(sb.state, sizeof(sb.state), "%s", backend_state_name(b->state));
     snprintf(sb.run_id, sizeof(sb.run_id), "%s", b->run_id);
     store_backend_update(&sb);
+    if (!cluster_leading()) return;
+    size_t len;
+    char *entry = cluster_entry_backend(b->name, sb.state, sb.run_id, &len);
+    cluster_propose(entry, len, reconcile_after, (void *)(uintptr_t)ha.gen);
+}
+
+/* What the log says of a backend's standing, "" when it says nothing. */
+static const char *committed_state(const struct backend *b)
+{
+    const struct cluster_backend *cb = cluster_state_backend(cluster_state(), b->name);
+    return cb ? cb->state : "";
 }
 
 void failover_set_state(struct backend *b, enum backend_state state, const char *why)
@@ -119,19 +145,24 @@ void failover_set_state(struct backend *b, enum backend_state state, const char 
 
 /* --- epochs ------------------------------------------------------------------------------ */
 
+/* A commit's argument: the backend and the generation it was asked under. */
+#define ELECT_ARG(index, gen) ((void *)(uintptr_t)((gen) << 1 | (uint64_t)(index)))
+
 static void on_elected(void *arg, bool ok)
 {
-    struct backend *b = &proxy.backends[(intptr_t)arg];
+    uintptr_t v = (uintptr_t)arg;
+    if ((v >> 1) != ha.gen) return; /* asked before a takeover or a deposition */
+    struct backend *b = &proxy.backends[v & 1];
     ha.committing = false;
     client_resume_all();
     if (!ok) {
-        log_warning("could not store epoch %llu: not failing over to '%s' yet",
-                    (unsigned long long)ha.epoch + 1, b->name);
+        log_warning("could not commit %s: not failing over to '%s' yet",
+                    cluster_enabled() ? "the new primary" : "the new epoch", b->name);
         reconcile();
         return;
     }
-    ha.epoch++;
-    if (b->state != BACKEND_IN_SYNC) { /* it left while the epoch was being stored */
+    if (!cluster_enabled()) ha.epoch++; /* in a cluster the epoch is the leader's term */
+    if (b->state != BACKEND_IN_SYNC) {  /* it left while the epoch was being stored */
         reconcile();
         return;
     }
@@ -153,9 +184,57 @@ static void elect(struct backend *b, bool replacing, const char *why)
     ha.replacing = replacing;
     if (proxy.primary >= 0) proxy.primary = -1;
     client_pause_all();
+    void *arg = ELECT_ARG(b->index, ha.gen);
+    if (cluster_enabled()) {
+        log_notice("electing backend '%s' primary through the cluster's log: %s", b->name, why);
+        size_t len;
+        char *entry = cluster_entry_primary(b->name, &len);
+        cluster_propose(entry, len, on_elected, arg);
+        return;
+    }
     log_notice("electing backend '%s' primary under epoch %llu: %s", b->name,
                (unsigned long long)ha.epoch + 1, why);
-    store_commit_epoch(ha.epoch + 1, b->name, on_elected, (void *)(intptr_t)b->index);
+    store_commit_epoch(ha.epoch + 1, b->name, on_elected, arg);
+}
+
+/* Cluster mode: a majority of the nodes sees the backend down (ODOWN, as Sentinel). */
+static bool objectively_down(const struct backend *b)
+{
+    return cluster_down_votes(b->index) >= cluster_voters() / 2 + 1;
+}
+
+/* Cluster mode: this leader cannot reach a backend that another node, which reaches both, can;
+ * leadership goes there rather than the backend being dropped. At most once per election
+ * timeout. */
+static bool hand_over(const struct backend *b)
+{
+    uint64_t now = uv_now(proxy.loop);
+    const char *to = cluster_node_seeing_both();
+    if (!to || now < ha.transfer_after || monitor_probe(b->index)->up) return false;
+    ha.transfer_after = now + (uint64_t)proxy.config->election_timeout_ms;
+    char err[128];
+    log_warning("backend '%s' is down for this node only: handing leadership to '%s'", b->name, to);
+    if (!cluster_transfer(to, err, sizeof(err))) log_warning("leadership transfer: %s", err);
+    return true;
+}
+
+/* Cluster mode: clients connected since the takeover began are let in. */
+static void takeover_done(void)
+{
+    if (!ha.paused) return;
+    ha.paused = false;
+    client_resume_all();
+}
+
+/* Clients wait while the primary is out here but not yet for a majority. */
+static void await_quorum(bool on)
+{
+    if (ha.awaiting_quorum == on) return;
+    ha.awaiting_quorum = on;
+    if (on)
+        client_pause_all();
+    else
+        client_resume_all();
 }
 
 /* --- examining a returning backend ----------------------------------------------------- */
@@ -257,9 +336,29 @@ static void examine(struct backend *b)
 
 /* --- start-up ------------------------------------------------------------------------------ */
 
+/* A backend may be the source at start-up only if it held the stream when redpair last ran and
+ * still does: stored in sync, and not restarted since, or restarted with its data (an offset
+ * key). A server that came back empty is never a source. */
+static bool held_stream(int i)
+{
+    const struct backend *b = &proxy.backends[i];
+    if (!ha.examined[i] || !ha.trusted[i]) return false;
+    return !b->run_id[0] || strcmp(monitor_probe(i)->run_id, b->run_id) == 0 ||
+           ha.offset_seen[i] > 0;
+}
+
+/* Both servers restarted empty (the whole pair lost its data): nothing is left to protect. */
+static bool both_empty(void)
+{
+    for (int i = 0; i < CONFIG_BACKENDS; i++)
+        if (!ha.examined[i] || ha.offset_seen[i] || monitor_probe(i)->keys) return false;
+    return true;
+}
+
 /* Once both are examined (or the start-up wait is over): the stored primary resumes if it is
- * there; else a backend that held the stream takes over under a new epoch. The other joins if
- * it is at the very same offset, and is resynced otherwise. */
+ * there; else a backend that held the stream takes over under a new epoch (in a cluster, only
+ * once a majority sees the stored primary down). The other joins if it is at the very same
+ * offset, and is resynced otherwise. */
 static void start_up_decide(void)
 {
     bool waited = !uv_is_active((uv_handle_t *)&ha.startup);
@@ -268,13 +367,25 @@ static void start_up_decide(void)
 
     struct backend *primary = NULL;
     struct backend *stored = find(ha.stored_primary);
-    if (stored && ha.examined[stored->index] && ha.trusted[stored->index]) primary = stored;
-    for (int i = 0; i < CONFIG_BACKENDS && !primary; i++)
-        if (ha.examined[i] && ha.trusted[i]) primary = &proxy.backends[i];
+    if (stored && held_stream(stored->index)) primary = stored;
+    bool may_replace = !stored || !cluster_enabled() || objectively_down(stored) ||
+                       (ha.examined[stored->index] && !held_stream(stored->index));
+    for (int i = 0; i < CONFIG_BACKENDS && !primary && may_replace; i++)
+        if (held_stream(i)) primary = &proxy.backends[i];
+    if (!primary && both_empty()) {
+        log_warning("both servers came back empty since redpair last ran: starting afresh");
+        primary = stored ? stored : &proxy.backends[0];
+        for (int i = 0; i < CONFIG_BACKENDS; i++) {
+            ha.trusted[i] = true;
+            proxy.backends[i].run_id[0] = '\0';
+        }
+    }
     if (!primary) {
         if (waited) {
+            if (stored && !may_replace) hand_over(stored);
             log_warning("no backend that held the stream is reachable: waiting for one");
             proxy_open_doors();
+            takeover_done();
         }
         return;
     }
@@ -290,22 +401,23 @@ static void start_up_decide(void)
         const struct probe *pp = monitor_probe(primary->index), *op = monitor_probe(o->index);
         bool level = ha.offset_seen[o->index] == proxy.stream_offset &&
                      (ha.epoch > 0 || pp->keys == op->keys);
-        if (ha.trusted[o->index] && level) {
+        if (held_stream(o->index) && level) {
             o->acked_offset = proxy.stream_offset;
             failover_set_state(o, BACKEND_IN_SYNC, "at the same offset as the primary");
         } else {
             failover_set_state(o, BACKEND_STALE, "not level with the primary at start-up");
         }
     }
-    if (primary == stored && ha.epoch > 0) {
+    if (primary == stored && (ha.epoch > 0 || cluster_enabled())) {
         proxy.primary = primary->index;
         log_notice("epoch %llu: primary is backend '%s' (resumed)", (unsigned long long)ha.epoch,
                    primary->name);
         proxy_open_doors();
     } else {
-        elect(primary, ha.epoch > 0,
-              ha.epoch ? "the stored primary is not reachable" : "first start");
+        elect(primary, stored != NULL,
+              stored ? "the stored primary is not reachable" : "first start");
     }
+    takeover_done();
     reconcile();
 }
 
@@ -317,23 +429,42 @@ static void on_startup_timeout(uv_timer_t *t)
 
 /* --- events ------------------------------------------------------------------------------- */
 
+/* In a cluster, replacing a primary that is merely down needs a majority to see it down; one that
+ * came back stale (restarted empty) is replaced at once. */
+static bool may_replace_primary(void)
+{
+    struct backend *p = cluster_enabled() ? find(cluster_state()->primary) : NULL;
+    if (!p || p->state != BACKEND_DOWN || objectively_down(p)) return true;
+    hand_over(p);
+    return false;
+}
+
 static void reconcile(void)
 {
-    if (ha.committing) return;
+    if (ha.committing || (cluster_enabled() && !cluster_leading())) return;
     for (int i = 0; i < CONFIG_BACKENDS; i++) {
         struct backend *b = &proxy.backends[i];
         bool up = monitor_probe(i)->up && b->connected;
+        bool stale_committed = !cluster_enabled() || !strcmp(committed_state(b), "stale");
         if (b->state == BACKEND_DOWN && up)
             examine(b);
-        else if (b->state == BACKEND_STALE && up && proxy.primary >= 0 && !resync_active(b))
+        else if (b->state == BACKEND_STALE && up && proxy.primary >= 0 && !resync_active(b) &&
+                 stale_committed)
             resync_full_start(b);
+        else if (cluster_enabled() && ha.started && b->state == BACKEND_DOWN)
+            hand_over(b);
     }
+    bool waiting = false;
     if (ha.started && proxy.primary < 0)
-        for (int i = 0; i < CONFIG_BACKENDS; i++)
-            if (proxy.backends[i].state == BACKEND_IN_SYNC) {
+        for (int i = 0; i < CONFIG_BACKENDS; i++) {
+            if (proxy.backends[i].state != BACKEND_IN_SYNC) continue;
+            if (may_replace_primary())
                 elect(&proxy.backends[i], true, "the primary is out");
-                break;
-            }
+            else
+                waiting = true;
+            break;
+        }
+    await_quorum(waiting);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -345,6 +476,14 @@ static void on_tick(uv_timer_t *t)
 static void on_monitor(int index, enum monitor_change change, const struct probe *p)
 {
     struct backend *b = &proxy.backends[index];
+    switch (change) {
+    case MONITOR_FENCED: /* no older leader can write to it now: the link may connect */
+        if (cluster_leading()) backend_enable(b);
+        return;
+    case MONITOR_FENCED_OUT: failover_fenced_out(b); return;
+    case MONITOR_UP:
+    case MONITOR_DOWN: break;
+    }
     store_event(ha.epoch, change == MONITOR_UP ? "up" : "down", b->name, "%s",
                 change == MONITOR_UP ? p->run_id : p->last_error);
     if (change == MONITOR_DOWN && backend_in_stream(b)) backend_drop(b, p->last_error);
@@ -378,8 +517,15 @@ static bool refuse(char *err, size_t errlen, const char *fmt, const char *name, 
     return false;
 }
 
+/* Manual operations act on the leader's links: a follower sends the operator there. */
 static struct backend *named(const char *name, char *err, size_t errlen)
 {
+    if (cluster_enabled() && !cluster_leading()) {
+        const char *leader = cluster_leader_name();
+        refuse(err, errlen, "this node does not lead the cluster%s%s: ask the leader",
+               leader ? ", the leader is " : "", leader ? leader : "");
+        return NULL;
+    }
     struct backend *b = find(name);
     if (!b) refuse(err, errlen, "no backend named '%s'%s", name ? name : "", "");
     return b;
@@ -391,6 +537,8 @@ bool failover_manual(const char *target, char *err, size_t errlen)
     struct backend *b;
     if (target) {
         if (!(b = named(target, err, errlen))) return false;
+    } else if (!named(proxy.backends[0].name, err, errlen)) {
+        return false;
     } else if (proxy.primary >= 0) {
         b = other(&proxy.backends[proxy.primary]);
     } else {
@@ -405,15 +553,11 @@ bool failover_manual(const char *target, char *err, size_t errlen)
     return true;
 }
 
-bool failover_maintenance(const char *name, bool enabled, char *err, size_t errlen)
+static bool maintenance_allowed(const struct backend *b, bool enabled, char *err, size_t errlen)
 {
-    struct backend *b = named(name, err, errlen);
-    if (!b) return false;
     if (!enabled) {
         if (b->state != BACKEND_MAINTENANCE)
             return refuse(err, errlen, "backend '%s' is not in maintenance%s", b->name, "");
-        failover_set_state(b, BACKEND_DOWN, "maintenance ended");
-        reconcile();
         return true;
     }
     if (b->state == BACKEND_MAINTENANCE)
@@ -426,9 +570,56 @@ bool failover_maintenance(const char *name, bool enabled, char *err, size_t errl
                       "backend '%s' is the only backend in sync: it cannot be taken out%s", b->name,
                       "");
     if (ha.committing) return refuse(err, errlen, "a failover is in progress%s%s", "", "");
+    return true;
+}
+
+static void maintenance_now(struct backend *b, bool enabled)
+{
+    if (!enabled) {
+        failover_set_state(b, BACKEND_DOWN, "maintenance ended");
+        reconcile();
+        return;
+    }
     bool was_primary = is_primary(b);
     failover_set_state(b, BACKEND_MAINTENANCE, "taken out by the operator");
     if (was_primary) elect(other(b), true, "the primary went into maintenance");
+}
+
+/* Cluster mode: the change is in the log before it acts, and is checked again then. */
+struct maintenance_change {
+    uint64_t gen;
+    int backend;
+    bool enabled;
+};
+
+static void on_maintenance_committed(void *arg, bool ok)
+{
+    struct maintenance_change *m = arg;
+    struct backend *b = &proxy.backends[m->backend];
+    char err[160];
+    if (!ok || m->gen != ha.gen)
+        log_warning("maintenance of backend '%s' not changed: %s", b->name,
+                    ok ? "leadership changed meanwhile" : "the cluster did not commit it");
+    else if (!maintenance_allowed(b, m->enabled, err, sizeof(err)))
+        log_warning("maintenance of backend '%s' not changed: %s", b->name, err);
+    else
+        maintenance_now(b, m->enabled);
+    free(m);
+}
+
+bool failover_maintenance(const char *name, bool enabled, char *err, size_t errlen)
+{
+    struct backend *b = named(name, err, errlen);
+    if (!b || !maintenance_allowed(b, enabled, err, errlen)) return false;
+    if (!cluster_enabled()) {
+        maintenance_now(b, enabled);
+        return true;
+    }
+    struct maintenance_change *m = xrealloc(NULL, sizeof(*m));
+    *m = (struct maintenance_change){.gen = ha.gen, .backend = b->index, .enabled = enabled};
+    size_t len;
+    char *entry = cluster_entry_maintenance(b->name, enabled, &len);
+    cluster_propose(entry, len, on_maintenance_committed, m);
     return true;
 }
 
@@ -452,10 +643,82 @@ bool failover_resync(const char *name, char *err, size_t errlen)
 
 /* --- start -------------------------------------------------------------------------------- */
 
+/* --- cluster mode ------------------------------------------------------------------------- */
+
+void failover_takeover(uint64_t epoch)
+{
+    const struct cluster_state *st = cluster_state();
+    ha.gen++;
+    ha.epoch = epoch;
+    ha.started = ha.committing = false;
+    snprintf(ha.stored_primary, sizeof(ha.stored_primary), "%s", st->primary);
+    for (int i = 0; i < CONFIG_BACKENDS; i++) {
+        struct backend *b = &proxy.backends[i];
+        const struct cluster_backend *cb = cluster_state_backend(st, b->name);
+        ha.trusted[i] = !st->primary[0] || (cb && !strcmp(cb->state, "in-sync"));
+        snprintf(b->run_id, sizeof(b->run_id), "%s", cb ? cb->run_id : "");
+        ha.examining[i] = ha.examined[i] = false;
+        ha.offset_seen[i] = 0;
+        b->lost_addr[0] = '\0';
+        if (cb && cb->maintenance) b->state = BACKEND_MAINTENANCE;
+    }
+    log_notice("epoch %llu: this node leads; fencing the backends (stored primary '%s')",
+               (unsigned long long)epoch, st->primary[0] ? st->primary : "none");
+    store_event(epoch, "leader", NULL, "this node took the backends over");
+    ha.paused = true;
+    client_pause_all();
+    uv_timer_start(&ha.startup, on_startup_timeout, (uint64_t)proxy.config->down_after_ms, 0);
+    monitor_fence(epoch); /* each backend's link connects once it is fenced (on_monitor) */
+}
+
+void failover_depose(const char *why)
+{
+    ha.gen++;
+    log_warning("epoch %llu: this node no longer leads: %s", (unsigned long long)ha.epoch, why);
+    store_event(ha.epoch, "leader", NULL, "this node stopped leading: %s", why);
+    uv_timer_stop(&ha.startup);
+    takeover_done();
+    await_quorum(false);
+    if (ha.committing) {
+        ha.committing = false;
+        client_resume_all();
+    }
+    ha.started = false;
+    proxy.primary = -1;
+    monitor_fence(0);
+    for (int i = 0; i < CONFIG_BACKENDS; i++) {
+        struct backend *b = &proxy.backends[i];
+        resync_abandon(b);
+        backend_disable(b, why);
+        b->state = BACKEND_DOWN; /* the next leader examines them afresh */
+    }
+    /* Their requests may have been sent under an epoch that is over: they reconnect, as after
+     * any Redis failover, to whichever node they like. */
+    for (struct client *c = proxy.clients, *next; c; c = next) {
+        next = c->next;
+        client_close(c);
+    }
+}
+
+void failover_fenced_out(struct backend *b)
+{
+    log_warning("backend '%s' holds a newer epoch than %llu: another node has taken over", b->name,
+                (unsigned long long)ha.epoch);
+    cluster_deposed("a backend holds a newer leader's epoch");
+}
+
 bool failover_start(char *err, size_t errlen)
 {
     const struct config *cfg = proxy.config;
     if (!store_open(proxy.loop, cfg->state_dir, err, errlen)) return false;
+    uv_timer_init(proxy.loop, &ha.tick);
+    uv_timer_init(proxy.loop, &ha.startup);
+    if (config_clustered(cfg)) { /* the log holds the epoch and roles; a takeover starts the rest */
+        uv_timer_start(&ha.tick, on_tick, (uint64_t)cfg->probe_interval_ms,
+                       (uint64_t)cfg->probe_interval_ms);
+        monitor_start(proxy.loop, cfg, on_monitor);
+        return true;
+    }
     struct store_state st;
     if (!store_load(&st, err, errlen)) return false;
     ha.epoch = st.epoch;
@@ -474,10 +737,8 @@ bool failover_start(char *err, size_t errlen)
         log_notice("resuming epoch %llu, primary '%s'", (unsigned long long)ha.epoch,
                    ha.stored_primary[0] ? ha.stored_primary : "none");
     backlog_reset((size_t)cfg->backlog_size, 1);
-    uv_timer_init(proxy.loop, &ha.tick);
     uv_timer_start(&ha.tick, on_tick, (uint64_t)cfg->probe_interval_ms,
                    (uint64_t)cfg->probe_interval_ms);
-    uv_timer_init(proxy.loop, &ha.startup);
     uv_timer_start(&ha.startup, on_startup_timeout, (uint64_t)cfg->down_after_ms, 0);
     monitor_start(proxy.loop, cfg, on_monitor);
     return true;

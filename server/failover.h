@@ -25,8 +25,15 @@ bool failover_manual(const char *target, char *err, size_t errlen); /* target NU
 bool failover_maintenance(const char *backend, bool enabled, char *err, size_t errlen);
 bool failover_resync(const char *backend, char *err, size_t errlen);
 
-/* What the backend links report (backend.c). */
+/* Cluster mode (cluster.h). This node took the backends over under epoch (its Raft term): fence
+ * them, then resume from the log's roles. It no longer leads: every link, resync and client goes.
+ * A backend answered that a newer epoch holds it. */
+void failover_takeover(uint64_t epoch);
+void failover_depose(const char *why);
 struct backend;
+void failover_fenced_out(struct backend *b);
+
+/* What the backend links report (backend.c). */
 enum backend_state;
 /* Every state change goes through here: logged, stored, an event. */
 void failover_set_state(struct backend *b, enum backend_state state, const char *why);

@@ -1,4 +1,5 @@
-/* The offset key (backend.h) lives in database 0 of both servers, but clients must see a keyspace
+/* The offset key (backend.h), and in a cluster the fence key (fence.h), live in database 0 of both
+ * servers, but clients must see a keyspace
  * exactly as on a plain Redis. The reads that enumerate or count keys in database 0 are sent as
  * read-only scripts that leave the key out, and INFO's keyspace line is corrected, so DBSIZE,
  * KEYS, SCAN, RANDOMKEY and INFO keyspace answer byte for byte what Redis would without it; SWAPDB
@@ -16,7 +17,7 @@
  */
 bool hidden_rewrite(const struct command *cmd, int db, int argc, const char *const *argv,
                     const size_t *argl, struct buffer *out);
-/* INFO text: one key fewer in "db0:keys=N,…" (the line goes when N reaches 0). */
+/* INFO text: the hidden keys fewer in "db0:keys=N,…" (the line goes when N reaches 0). */
 void hidden_fix_info(const char *text, size_t len, struct buffer *out);
 
 #endif

@@ -27,7 +27,10 @@ bool lifecycle_stopping(void)
 
 void lifecycle_ready(void)
 {
-    sd_notifyf(0, "READY=1\nSTATUS=accepting clients on port %d", proxy.config->port);
+    if (proxy.config->witness)
+        sd_notify(0, "READY=1\nSTATUS=witness: voting in the cluster");
+    else
+        sd_notifyf(0, "READY=1\nSTATUS=accepting clients on port %d", proxy.config->port);
 }
 
 static void on_drain_check(uv_timer_t *t)

@@ -1,6 +1,7 @@
 /* redpair: one daemon in front of two standalone Redis servers.
  *
  *   redpair [CONFIG-FILE] [--directive value ...]
+ *   redpair --witness CONFIG-FILE [--directive value ...]   (cluster.h: votes, serves no clients)
  *   redpair --check-config CONFIG-FILE [--directive value ...]
  *   redpair --version
  */
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "buffer.h"
+#include "cluster.h"
 #include "command.h"
 #include "config.h"
 #include "failover.h"
@@ -26,6 +28,7 @@
 static void usage(FILE *out)
 {
     fprintf(out, "Usage: redpair [CONFIG-FILE] [--directive value ...]\n"
+                 "       redpair --witness CONFIG-FILE [--directive value ...]\n"
                  "       redpair --check-config CONFIG-FILE [--directive value ...]\n"
                  "       redpair --version\n"
                  "Example: redpair --port 6380 --backend a 127.0.0.1 6379 --backend b 127.0.0.1 "
@@ -53,27 +56,34 @@ static int dial(const char *host, int port)
 }
 
 /* The loop connects to IP addresses only, so names are resolved once, here, before it runs. */
-static bool resolve_backends(struct config *cfg, char *err, size_t errlen)
+static bool resolve(const char *what, const char *name, char **host, char *err, size_t errlen)
 {
-    for (int i = 0; i < cfg->backend_count; i++) {
-        struct backend_config *b = &cfg->backends[i];
-        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
-        int rc = getaddrinfo(b->host, NULL, &hints, &res);
-        if (rc != 0) {
-            snprintf(err, errlen, "backend '%s': cannot resolve '%s': %s", b->name, b->host,
-                     gai_strerror(rc));
-            return false;
-        }
-        char ip[NI_MAXHOST];
-        rc = getnameinfo(res->ai_addr, res->ai_addrlen, ip, sizeof(ip), NULL, 0, NI_NUMERICHOST);
-        freeaddrinfo(res);
-        if (rc != 0) {
-            snprintf(err, errlen, "backend '%s': %s", b->name, gai_strerror(rc));
-            return false;
-        }
-        free(b->host);
-        b->host = strdup(ip);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
+    int rc = getaddrinfo(*host, NULL, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s '%s': cannot resolve '%s': %s", what, name, *host,
+                 gai_strerror(rc));
+        return false;
     }
+    char ip[NI_MAXHOST];
+    rc = getnameinfo(res->ai_addr, res->ai_addrlen, ip, sizeof(ip), NULL, 0, NI_NUMERICHOST);
+    freeaddrinfo(res);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s '%s': %s", what, name, gai_strerror(rc));
+        return false;
+    }
+    free(*host);
+    *host = strdup(ip);
+    return true;
+}
+
+static bool resolve_addresses(struct config *cfg, char *err, size_t errlen)
+{
+    for (int i = 0; i < cfg->backend_count; i++)
+        if (!resolve("backend", cfg->backends[i].name, &cfg->backends[i].host, err, errlen))
+            return false;
+    for (int i = 0; i < cfg->peer_count; i++)
+        if (!resolve("peer", cfg->peers[i].name, &cfg->peers[i].host, err, errlen)) return false;
     return true;
 }
 
@@ -106,7 +116,7 @@ static bool roundtrip(int fd, int argc, const char **argv, struct buffer *reply)
 static void learn_commands(const struct config *cfg, struct command_table *table)
 {
     for (int i = 0; i < cfg->backend_count; i++) {
-        const struct backend_config *b = &cfg->backends[i];
+        const struct endpoint_config *b = &cfg->backends[i];
         int fd = dial(b->host, b->port);
         if (fd < 0) continue;
         struct buffer reply = {0};
@@ -146,18 +156,21 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (argc >= 2 && !strcmp(argv[1], "--check-config")) {
+    bool witness = false;
+    if (argc >= 2 && (!strcmp(argv[1], "--check-config") || !strcmp(argv[1], "--witness"))) {
         if (argc < 3) {
             usage(stderr);
             return 1;
         }
-        check_only = true;
+        check_only = !strcmp(argv[1], "--check-config");
+        witness = !check_only;
         next = 2;
     }
 
     struct config cfg;
     char err[CONFIG_ERROR_MAX];
     config_init(&cfg);
+    cfg.witness = witness;
     bool ok = true;
     const char *config_path = NULL;
     if (next < argc && strncmp(argv[next], "--", 2) != 0) {
@@ -177,7 +190,7 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    if (!resolve_backends(&cfg, err, sizeof(err))) {
+    if (!resolve_addresses(&cfg, err, sizeof(err))) {
         fprintf(stderr, "redpair: %s\n", err);
         config_free(&cfg);
         return 1;
@@ -188,7 +201,7 @@ int main(int argc, char **argv)
                config_write_ack_name(cfg.write_ack));
 
     struct command_table *commands = command_table_new();
-    learn_commands(&cfg, commands);
+    if (!witness) learn_commands(&cfg, commands);
 
     uv_loop_t *loop = uv_default_loop();
     proxy_start(loop, &cfg, commands);
@@ -199,7 +212,10 @@ int main(int argc, char **argv)
     } else {
         /* The store is open: overrides made through the admin API apply over the file. */
         reconfig_start(loop, config_path, argc - next, argv + next);
-        if (routes_start(loop, err, sizeof(err))) {
+        bool started =
+            cluster_start(loop, &cfg, err, sizeof(err)) && routes_start(loop, err, sizeof(err));
+        if (started) {
+            if (cluster_enabled()) proxy_open_doors(); /* followers relay from the start */
             uv_run(loop, UV_RUN_DEFAULT);
         } else {
             log_warning("%s", err);
@@ -207,7 +223,8 @@ int main(int argc, char **argv)
         }
         routes_stop();
         reconfig_stop();
-        status = proxy.primary == -2 ? 1 : 0;
+        cluster_stop();
+        status = proxy.primary == -2 || cluster_failed() ? 1 : 0;
         failover_stop();
     }
 

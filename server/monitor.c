@@ -28,12 +28,23 @@
 #include <hiredis/hiredis.h>
 
 #include "buffer.h"
+#include "fence.h"
 #include "log.h"
 #include "resp.h"
 
 #define WHY_MAX sizeof(((struct probe *)0)->last_error)
 
-enum call_kind { CALL_AUTH, CALL_SAVE, CALL_PING, CALL_INFO, CALL_USER };
+enum call_kind {
+    CALL_AUTH,
+    CALL_NAME,
+    CALL_SAVE,
+    CALL_PING,
+    CALL_INFO,
+    CALL_FENCE,
+    CALL_LIST,
+    CALL_KILL,
+    CALL_USER
+};
 
 /* One command in flight (the privdata of its hiredis callback), or one NULL reply waiting for
  * the next loop turn. */
@@ -44,7 +55,9 @@ struct call {
     uint64_t sent_ns; /* PING: uv_hrtime() when sent */
     monitor_reply_cb cb;
     void *arg;
-    struct call *next; /* on the deferred list */
+    int argc; /* a control command held until its connection is fenced: its own copy */
+    char **argv;
+    struct call *next; /* on the deferred or the waiting list */
 };
 
 struct watch {
@@ -56,6 +69,9 @@ struct watch {
     bool down_reported; /* DOWN told, no UP since */
     uint64_t start_ms;
     char why[WHY_MAX]; /* the latest failure, "" when the connection is fine */
+    bool fenced;       /* fencing: this connection has stored the epoch and killed older ones */
+    int kills_left;
+    struct call *waiting, **waiting_tail; /* control commands held until it is */
 };
 
 static struct {
@@ -68,6 +84,7 @@ static struct {
     uv_idle_t later; /* delivers the deferred NULL replies, one batch per loop turn */
     struct call *deferred, **deferred_tail;
     uint64_t last_tick_ms;
+    uint64_t fence_epoch; /* cluster leader: every connection fences first (fence.h); 0 none */
 } mon = {.deferred_tail = &mon.deferred};
 
 static const char *name_of(const struct watch *w)
@@ -77,6 +94,13 @@ static const char *name_of(const struct watch *w)
 
 /* --- NULL replies on the next loop turn ------------------------------------------------- */
 
+static void call_free(struct call *c)
+{
+    for (int i = 0; i < c->argc; i++) free(c->argv[i]);
+    free(c->argv);
+    free(c);
+}
+
 static void flush_deferred(void)
 {
     struct call *c = mon.deferred; /* those added meanwhile wait for the next turn */
@@ -85,7 +109,7 @@ static void flush_deferred(void)
     while (c) {
         struct call *next = c->next;
         c->cb(c->arg, NULL);
-        free(c);
+        call_free(c);
         c = next;
     }
 }
@@ -120,6 +144,13 @@ static void lost(struct watch *w, const char *why)
     w->ac = NULL;
     w->gen++;
     w->probing = false;
+    w->fenced = false;
+    while (w->waiting) { /* their connection failed first */
+        struct call *c = w->waiting;
+        w->waiting = c->next;
+        defer_null(c);
+    }
+    w->waiting_tail = &w->waiting;
     note(w, why);
 }
 
@@ -161,7 +192,7 @@ static bool issue(struct watch *w, struct call *c, int argc, const char **argv)
     if (c->kind == CALL_USER)
         defer_null(c);
     else
-        free(c);
+        call_free(c);
     return false;
 }
 
@@ -185,7 +216,7 @@ static void send_probe(struct watch *w, uint64_t now)
 static void open_connection(struct watch *w, uint64_t now)
 {
     const struct config *cfg = mon.cfg;
-    const struct backend_config *bc = &cfg->backends[w - mon.w];
+    const struct endpoint_config *bc = &cfg->backends[w - mon.w];
     char addr[sizeof(struct in6_addr)];
     /* hiredis resolves names with a blocking getaddrinfo: only addresses, as the data links. */
     if (uv_inet_pton(AF_INET, bc->host, addr) && uv_inet_pton(AF_INET6, bc->host, addr)) {
@@ -213,6 +244,19 @@ static void open_connection(struct watch *w, uint64_t now)
                        (const char *[]){"AUTH", cfg->backend_user, cfg->backend_password});
     else if (cfg->backend_password)
         issue_internal(w, CALL_AUTH, 2, (const char *[]){"AUTH", cfg->backend_password});
+    if (config_clustered(cfg)) {
+        char name[96], digits[24];
+        if (mon.fence_epoch)
+            fence_client_name(name, sizeof(name), mon.fence_epoch, cfg->node_id, "monitor");
+        else
+            snprintf(name, sizeof(name), "redpair-probe-%s", cfg->node_id);
+        issue_internal(w, CALL_NAME, 3, (const char *[]){"CLIENT", "SETNAME", name});
+        if (mon.fence_epoch) {
+            const char *fence[FENCE_ARGC];
+            issue_internal(w, CALL_FENCE, fence_command(mon.fence_epoch, fence, digits), fence);
+            issue_internal(w, CALL_LIST, 2, (const char *[]){"CLIENT", "LIST"});
+        }
+    }
     issue_internal(w, CALL_SAVE, 3, (const char *[]){"CONFIG", "GET", "save"});
     send_probe(w, now);
 }
@@ -262,8 +306,10 @@ static void confirmed(struct watch *w, struct probe *fresh)
     int index = (int)(w - mon.w);
     if (w->p.up && strcmp(w->p.run_id, fresh->run_id) != 0) {
         /* Restarted faster than down-after-ms: the HA logic must still see it go. */
-        snprintf(w->p.last_error, sizeof(w->p.last_error), "restarted: run_id %s is now %s",
-                 w->p.run_id, fresh->run_id);
+        char was[sizeof(w->p.run_id)];
+        memcpy(was, w->p.run_id, sizeof(was));
+        snprintf(w->p.last_error, sizeof(w->p.last_error), "restarted: run_id %s is now %s", was,
+                 fresh->run_id);
         log_warning("monitor: backend '%s' %s", name_of(w), w->p.last_error);
         w->p.up = false;
         mon.cb(index, MONITOR_DOWN, &w->p);
@@ -303,6 +349,61 @@ static void info_answered(struct watch *w, const redisReply *reply)
                          is left to the next valid probe to see */
 }
 
+/* --- fencing (fence.h) ---------------------------------------------------------------------- */
+
+static void fenced(struct watch *w)
+{
+    int index = (int)(w - mon.w);
+    log_verbose("monitor: backend '%s' fenced under epoch %llu", name_of(w),
+                (unsigned long long)mon.fence_epoch);
+    w->fenced = true;
+    struct call *c = w->waiting;
+    w->waiting = NULL;
+    w->waiting_tail = &w->waiting;
+    while (c) {
+        struct call *next = c->next;
+        int argc = c->argc;
+        char **argv = c->argv;
+        c->argc = 0; /* hiredis has its own copy once issued */
+        c->argv = NULL;
+        c->gen = w->gen;
+        issue(w, c, argc, (const char **)argv);
+        for (int i = 0; i < argc; i++) free(argv[i]);
+        free(argv);
+        c = next;
+    }
+    mon.cb(index, MONITOR_FENCED, &w->p);
+}
+
+static void kill_older(struct watch *w, const char *text, size_t len)
+{
+    uint64_t ids[256];
+    size_t n = fence_older_clients(text, len, mon.fence_epoch, ids, 256);
+    w->kills_left = (int)n;
+    for (size_t i = 0; i < n; i++) {
+        char id[24];
+        snprintf(id, sizeof(id), "%llu", (unsigned long long)ids[i]);
+        log_notice("monitor: backend '%s': killing connection %s of an older leader", name_of(w),
+                   id);
+        issue_internal(w, CALL_KILL, 4, (const char *[]){"CLIENT", "KILL", "ID", id});
+    }
+    if (n == 0) fenced(w);
+}
+
+static void fence_failed(struct watch *w, const redisReply *reply)
+{
+    int index = (int)(w - mon.w);
+    char why[WHY_MAX];
+    snprintf(why, sizeof(why), "fencing: %s",
+             reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+    bool refused = reply->type == REDIS_REPLY_ERROR && fence_refused(reply->str, reply->len);
+    drop(w, why);
+    if (refused) {
+        log_warning("monitor: backend '%s' is held by a newer leader: %s", name_of(w), reply->str);
+        mon.cb(index, MONITOR_FENCED_OUT, &w->p);
+    }
+}
+
 static void internal_reply(struct watch *w, const struct call *c, const redisReply *reply)
 {
     switch (c->kind) {
@@ -324,6 +425,19 @@ static void internal_reply(struct watch *w, const struct call *c, const redisRep
         if (!w->ping_ok) failed(w, "PING", reply);
         break;
     case CALL_INFO: info_answered(w, reply); break;
+    case CALL_NAME: break;
+    case CALL_FENCE:
+        if (reply->type == REDIS_REPLY_ERROR) fence_failed(w, reply);
+        break;
+    case CALL_LIST:
+        if (reply->type == REDIS_REPLY_STRING)
+            kill_older(w, reply->str, reply->len);
+        else
+            fence_failed(w, reply);
+        break;
+    case CALL_KILL:
+        if (--w->kills_left == 0) fenced(w);
+        break;
     case CALL_USER: break;
     }
 }
@@ -338,7 +452,7 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
         c->cb(c->arg, reply);
     else if (reply && c->gen == w->gen)
         internal_reply(w, c, reply);
-    free(c);
+    call_free(c);
 }
 
 /* libuv stops a poll handle on POLLERR and the stock hiredis adapter drops that error, so a
@@ -422,6 +536,7 @@ void monitor_start(uv_loop_t *loop, const struct config *cfg, monitor_cb cb)
     for (int i = 0; i < mon.count; i++) {
         struct watch *w = &mon.w[i];
         *w = (struct watch){.gen = w->gen + 1, .start_ms = now};
+        w->waiting_tail = &w->waiting;
         w->p.slave_repl_offset = -1;
     }
     uv_timer_init(loop, &mon.tick);
@@ -463,8 +578,42 @@ void monitor_command(int backend, monitor_reply_cb cb, void *arg, int argc, cons
         defer_null(c);
         return;
     }
-    c->gen = mon.w[backend].gen;
-    issue(&mon.w[backend], c, argc, argv);
+    struct watch *w = &mon.w[backend];
+    c->gen = w->gen;
+    if (config_clustered(mon.cfg) && !mon.fence_epoch) {
+        defer_null(c); /* a node that does not lead only probes */
+        return;
+    }
+    if (mon.fence_epoch && w->ac && !w->fenced) {
+        c->argc = argc;
+        c->argv = xrealloc(NULL, (size_t)argc * sizeof(char *));
+        for (int i = 0; i < argc; i++) {
+            size_t n = strlen(argv[i]) + 1;
+            c->argv[i] = memcpy(xrealloc(NULL, n), argv[i], n);
+        }
+        c->next = NULL;
+        *w->waiting_tail = c;
+        w->waiting_tail = &c->next;
+        return;
+    }
+    issue(w, c, argc, argv);
+}
+
+void monitor_fence(uint64_t epoch)
+{
+    if (mon.fence_epoch == epoch) return;
+    mon.fence_epoch = epoch;
+    if (!mon.loop) return;
+    uint64_t now = uv_now(mon.loop);
+    for (int i = 0; i < mon.count; i++) { /* reopened under the new name, fencing first */
+        drop(&mon.w[i], epoch ? "fencing the backend" : "no longer the leader");
+        open_connection(&mon.w[i], now);
+    }
+}
+
+bool monitor_fenced(int backend)
+{
+    return backend >= 0 && backend < mon.count && mon.w[backend].ac && mon.w[backend].fenced;
 }
 
 /* --- INFO ------------------------------------------------------------------------------------- */

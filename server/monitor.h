@@ -41,7 +41,9 @@ struct probe {
     char last_error[128]; /* why it is down, "" when up */
 };
 
-enum monitor_change { MONITOR_UP, MONITOR_DOWN };
+/* FENCED: the connection, opened under monitor_fence's epoch, has stored it on the server and
+ * killed the older leaders' connections; FENCED_OUT: the server holds a newer epoch. */
+enum monitor_change { MONITOR_UP, MONITOR_DOWN, MONITOR_FENCED, MONITOR_FENCED_OUT };
 typedef void (*monitor_cb)(int backend, enum monitor_change change, const struct probe *p);
 
 /* Starts probing every backend of the config; cb runs on the loop on each change. */
@@ -50,6 +52,12 @@ void monitor_stop(void);
 /* Re-reads probe-interval-ms and down-after-ms from the config (live change). */
 void monitor_reconfigure(void);
 const struct probe *monitor_probe(int backend);
+
+/* Cluster leader: every connection is (re)opened to fence the backend under epoch first
+ * (fence.h), and control commands wait until it has; 0 turns it off (a follower only probes). */
+void monitor_fence(uint64_t epoch);
+/* The current connection to the backend has fenced it under the epoch. */
+bool monitor_fenced(int backend);
 
 /* One control command on the backend's monitor connection, in order with the probes. The reply
  * (NULL when the connection failed before it came) is valid only during the callback. */

@@ -6,6 +6,7 @@
 #include "blocked.h"
 #include "client.h"
 #include "lifecycle.h"
+#include "netaddr.h"
 #include "tracking.h"
 #include "log.h"
 
@@ -91,8 +92,7 @@ static int listen_all(void)
     for (int i = 0; i < cfg->bind_count; i++) {
         struct sockaddr_storage addr;
         uv_tcp_t *l = &proxy.listeners[proxy.listener_count];
-        if (uv_ip4_addr(cfg->bind[i], cfg->port, (struct sockaddr_in *)&addr) &&
-            uv_ip6_addr(cfg->bind[i], cfg->port, (struct sockaddr_in6 *)&addr)) {
+        if (!netaddr_parse(cfg->bind[i], cfg->port, &addr)) {
             log_warning("bind: '%s' is not an IP address", cfg->bind[i]);
             return -1;
         }
@@ -115,6 +115,10 @@ static int listen_all(void)
  * waiting for one, so that no write of the first milliseconds reaches one server only. */
 void proxy_open_doors(void)
 {
+    if (proxy.config->witness) { /* no clients: ready once it votes */
+        lifecycle_ready();
+        return;
+    }
     if (proxy.listener_count || lifecycle_stopping()) return;
     if (listen_all() != 0) {
         proxy.primary = -2; /* tells main() that start-up failed */
@@ -135,9 +139,11 @@ int proxy_start(uv_loop_t *loop, struct config *config, struct command_table *co
     lifecycle_start(loop);
 
     for (int i = 0; i < CONFIG_BACKENDS; i++) {
-        const struct backend_config *bc = &config->backends[i];
+        const struct endpoint_config *bc = &config->backends[i];
         backend_init(&proxy.backends[i], i, bc->name, bc->host, bc->port);
-        backend_connect(&proxy.backends[i]);
+        if (proxy.backends[i].enabled)
+            backend_enable(&proxy.backends[i]); /* in a cluster, the
+                                                leader's, once fenced */
     }
     return 0;
 }

@@ -56,6 +56,7 @@ static void ignore_reply(void *arg, const struct redisReply *reply)
 static void fail(struct backend *b, const char *why)
 {
     struct resync *r = &rs[b->index];
+    if (r->phase == IDLE) return; /* abandoned: an answer that comes late changes nothing */
     release_hold(r);
     uv_timer_stop(&r->timer);
     r->phase = IDLE;
@@ -163,6 +164,16 @@ static void step(struct backend *b)
 static void on_timer(uv_timer_t *t)
 {
     step(t->data);
+}
+
+void resync_abandon(struct backend *b)
+{
+    struct resync *r = &rs[b->index];
+    if (r->phase == IDLE) return;
+    release_hold(r);
+    uv_timer_stop(&r->timer);
+    r->phase = IDLE;
+    r->busy = false;
 }
 
 void resync_full_start(struct backend *b)

@@ -17,5 +17,8 @@ struct backend;
 
 void resync_full_start(struct backend *b);
 bool resync_active(const struct backend *b);
+/* The node no longer leads (cluster.h): the resync stops where it is, sending nothing more; the
+ * next leader finds a stale replica and copies it again. */
+void resync_abandon(struct backend *b);
 
 #endif

@@ -457,27 +457,11 @@ def redpair_args(port_a, port_b, write_ack=None, extra=()):
     return args + list(extra)
 
 
-class Pair:
-    """Two redis-servers (a primary, b secondary) and redpair mirroring to both.
+class PairBase:
+    """What a test reaches a pair through: clients, raw connections, INFO redpair and its waits.
+    A subclass sets self.redpair (anything with port and client()) and self.requirepass."""
 
-    Ready once INFO redpair reports both backends in-sync (unless wait_in_sync is False)."""
-
-    def __init__(self, write_ack=None, extra=(), redis_args=(), requirepass=None, wait_in_sync=True):
-        self.a = self.b = self.redpair = None
-        self._info_client = None
-        self.requirepass = requirepass
-        try:
-            self.a = RedisServer(extra_args=redis_args)
-            self.b = RedisServer(extra_args=redis_args)
-            args = redpair_args(self.a.port, self.b.port, write_ack, extra)
-            if requirepass is not None:
-                args += ["--requirepass", requirepass]
-            self.redpair = Redpair(args)
-            if wait_in_sync:
-                self.wait_in_sync()
-        except BaseException:
-            self.cleanup()
-            raise
+    _info_client = None
 
     @property
     def port(self):
@@ -538,18 +522,46 @@ class Pair:
 
         return wait_until(ok, timeout=timeout, what="lag 0 on both backends")
 
+
+class Pair(PairBase):
+    """Two redis-servers (a primary, b secondary) and redpair mirroring to both.
+
+    Ready once INFO redpair reports both backends in-sync (unless wait_in_sync is False)."""
+
+    def __init__(self, write_ack=None, extra=(), redis_args=(), requirepass=None, wait_in_sync=True):
+        self.a = self.b = self.redpair = None
+        self._info_client = None
+        self.requirepass = requirepass
+        try:
+            self.a = RedisServer(extra_args=redis_args)
+            self.b = RedisServer(extra_args=redis_args)
+            args = redpair_args(self.a.port, self.b.port, write_ack, extra)
+            if requirepass is not None:
+                args += ["--requirepass", requirepass]
+            self.redpair = Redpair(args)
+            if wait_in_sync:
+                self.wait_in_sync()
+        except BaseException:
+            self.cleanup()
+            raise
+
     def cleanup(self):
         self.drop_info_client()
-        errors = []
-        for thing in (self.redpair, self.a, self.b):
-            if thing is None:
-                continue
-            try:
-                thing.cleanup()
-            except Exception as e:  # noqa: BLE001 - clean up the rest, report afterwards
-                errors.append(e)
-        if errors:
-            raise errors[0]
+        cleanup_all((self.redpair, self.a, self.b))
+
+
+def cleanup_all(things):
+    """Cleans up every one of things (None is passed over), then raises the first error."""
+    errors = []
+    for thing in things:
+        if thing is None:
+            continue
+        try:
+            thing.cleanup()
+        except Exception as e:  # noqa: BLE001 - clean up the rest, report afterwards
+            errors.append(e)
+    if errors:
+        raise errors[0]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -664,6 +676,7 @@ def _stream_state(full):
 
 
 OFFSET_KEY = b"__redpair_stream_offset__"
+FENCE_KEY = b"__redpair_epoch__"  # cluster mode's fence (server/fence.h)
 
 
 def dataset_dump(client, dbs=None):
@@ -682,7 +695,7 @@ def dataset_dump(client, dbs=None):
         r = redis.Redis(host=host, port=port, db=db, password=password, socket_timeout=30)
         try:
             for key in r.scan_iter(count=1000):
-                if db == 0 and key == OFFSET_KEY:
+                if db == 0 and key in (OFFSET_KEY, FENCE_KEY):
                     continue
                 pipe = r.pipeline(transaction=False)
                 pipe.type(key)
@@ -789,7 +802,13 @@ class RedpairTestCase(unittest.TestCase):
         self.__dict__.setdefault("_redpairs", []).append(rp)
 
     def start_pair(self, **kw):
-        pair = Pair(**kw)
+        """A Pair; with REDPAIR_THROUGH=follower, a cluster reached through a follower."""
+        if os.environ.get("REDPAIR_THROUGH") == "follower":
+            from clusters import ClusterPair
+
+            pair = ClusterPair(**kw)
+        else:
+            pair = Pair(**kw)
         self._track(pair.redpair)
         self.addCleanup(pair.cleanup)
         return pair
@@ -869,9 +888,10 @@ class Response:
 class Api:
     """HTTP to redpair's admin port; one keep-alive connection, reopened when the server closes."""
 
-    def __init__(self, port, token=TOKEN):
+    def __init__(self, port, token=TOKEN, host="127.0.0.1"):
         self.port = port
         self.token = token
+        self.host = host
         self.conn = None
 
     def close(self):
@@ -889,7 +909,7 @@ class Api:
             data = json.dumps(body).encode()
             h["Content-Type"] = "application/json"
         if self.conn is None:
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=15)
+            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=15)
         self.conn.request(method, path, body=data, headers=h)
         r = self.conn.getresponse()
         resp = Response(r.status, r.headers, r.read())

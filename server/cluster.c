@@ -522,16 +522,22 @@ static void mark_joined(const char *name, bool holds)
     propose(entry, len, on_member_committed, NULL, false);
 }
 
+/* A peer that follows this leader in its term has taken its log: a follower learns its leader
+ * only from the leader's entries. (libraft's own progress records are not read: Debian's header
+ * does not describe the library's leader state faithfully.) */
+static bool follows_me(const struct peer *p)
+{
+    return fresh(p) && p->st.term == cluster_term() && !strcmp(p->st.state, "follower") &&
+           !strcmp(p->st.leader, cl.cfg->node_id);
+}
+
 static void lead_members(void)
 {
     if (cl.role != ROLE_LEADING || !cl.takeover_index) return;
     mark_joined(cl.cfg->node_id, true);
     for (int i = 0; i < cl.peer_count; i++) {
         struct peer *p = &cl.peers[i];
-        int at = server_index(node_id(p->cfg->name, incarnation_of(p->cfg->name)));
-        bool holds = at >= 0 && cl.raft.leader_state.progress &&
-                     cl.raft.leader_state.progress[at].match_index >= cl.takeover_index;
-        mark_joined(p->cfg->name, holds);
+        mark_joined(p->cfg->name, follows_me(p));
         reconcile_members(p->cfg->name, fresh(p) && strcmp(p->st.state, "asking") != 0);
     }
 }
@@ -1040,15 +1046,15 @@ bool cluster_start(uv_loop_t *loop, const struct config *cfg, char *err, size_t 
         snprintf(cl.dir, sizeof(cl.dir), "%s", cfg->cluster_dir);
     else
         snprintf(cl.dir, sizeof(cl.dir), "%s/raft", cfg->state_dir);
+    uv_timer_init(loop, &cl.tick);
+    uv_check_init(loop, &cl.watch);
+    uv_idle_init(loop, &cl.later);
     if (mkdir(cl.dir, 0700) != 0 && errno != EEXIST) {
         snprintf(err, errlen, "cannot create cluster-dir %s: %s", cl.dir, strerror(errno));
         return false;
     }
     if (!cluster_transport_init(&cl.transport, loop, cfg, on_control, NULL, err, errlen))
         return false;
-    uv_timer_init(loop, &cl.tick);
-    uv_check_init(loop, &cl.watch);
-    uv_idle_init(loop, &cl.later);
     uv_check_start(&cl.watch, on_check);
     uint64_t every = (uint64_t)cfg->probe_interval_ms;
     uv_timer_start(&cl.tick, on_tick, every, every);
@@ -1089,10 +1095,10 @@ void cluster_stop(void)
         close_stream(cl.peers[i].out);
         cl.peers[i].out = NULL;
     }
-    cl.raft_closed = false;
+    cl.raft_closed = !cl.raft_running && !cl.transport.impl; /* it never got that far */
     if (cl.raft_running)
         raft_close(&cl.raft, on_raft_closed);
-    else
+    else if (cl.transport.impl)
         cluster_transport_close(&cl.transport, on_transport_closed);
     while (!cl.raft_closed) uv_run(cl.loop, UV_RUN_ONCE);
     if (cl.raft_running) raft_uv_close(&cl.io);

@@ -355,10 +355,10 @@ static bool both_empty(void)
     return true;
 }
 
-/* Once both are examined (or the start-up wait is over): the stored primary resumes if it is
- * there; else a backend that held the stream takes over under a new epoch (in a cluster, only
- * once a majority sees the stored primary down). The other joins if it is at the very same
- * offset, and is resynced otherwise. */
+/* Once both are examined (or the start-up wait is over): the backend that held the stream
+ * furthest resumes, the stored primary when they are level; a change of primary takes a new
+ * epoch (in a cluster, replacing an unreachable stored primary needs a majority to see it down).
+ * The other joins if it is at the very same offset, and is resynced otherwise. */
 static void start_up_decide(void)
 {
     bool waited = !uv_is_active((uv_handle_t *)&ha.startup);
@@ -368,10 +368,14 @@ static void start_up_decide(void)
     struct backend *primary = NULL;
     struct backend *stored = find(ha.stored_primary);
     if (stored && held_stream(stored->index)) primary = stored;
-    bool may_replace = !stored || !cluster_enabled() || objectively_down(stored) ||
-                       (ha.examined[stored->index] && !held_stream(stored->index));
-    for (int i = 0; i < CONFIG_BACKENDS && !primary && may_replace; i++)
-        if (held_stream(i)) primary = &proxy.backends[i];
+    bool may_replace =
+        !stored || !cluster_enabled() || objectively_down(stored) || ha.examined[stored->index];
+    /* Both took the one stream, so the one further along holds everything the other does: a
+     * write that reached only it (its twin's link died first, and it was acknowledged on its
+     * reply alone) is not lost by copying from the other. Level, the stored primary stays. */
+    for (int i = 0; i < CONFIG_BACKENDS && may_replace; i++)
+        if (held_stream(i) && (!primary || ha.offset_seen[i] > ha.offset_seen[primary->index]))
+            primary = &proxy.backends[i];
     if (!primary && both_empty()) {
         log_warning("both servers came back empty since redpair last ran: starting afresh");
         primary = stored ? stored : &proxy.backends[0];

@@ -92,15 +92,15 @@ static void on_chunk_written(uv_write_t *w, int status)
 {
     struct chunk *c = w->data;
     struct relay *r = c->relay;
+    uv_stream_t *to = w->handle;
     free(c);
     if (r->closing) return;
-    if (status < 0 || (r->finishing && !uv_stream_get_write_queue_size(w->handle))) {
+    if (status < 0 || (r->finishing && !uv_stream_get_write_queue_size(to))) {
         relay_close(r);
         return;
     }
     if (r->state != PIPING) return;
-    uv_stream_t *to = w->handle,
-                *from = to == (uv_stream_t *)&r->up ? side(r, false) : side(r, true);
+    uv_stream_t *from = to == (uv_stream_t *)&r->up ? side(r, false) : side(r, true);
     if (uv_stream_get_write_queue_size(to) < QUEUE_MAX / 2)
         uv_read_start(from, on_alloc, pipe_read);
 }

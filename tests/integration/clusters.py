@@ -88,7 +88,7 @@ class Node:
         self._out = open(self.out_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self._out, stderr=subprocess.STDOUT)
         self.final_log = None
-        self.api = Api(self.admin_port, host=self.bind)
+        self.api = Api(self.admin_port, host=self.bind, timeout=2)
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None

@@ -12,6 +12,7 @@ import glob
 import http.client
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -46,11 +47,29 @@ def redpair_bin():
     return max(found, key=os.path.getmtime)
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 nobody listens on right now, below the kernel's ephemeral range:
+    a port from that range could be taken as the source port of some outgoing connection (the
+    tests open thousands) between this check and the server's bind."""
+    low, _ = _ephemeral_range()
+    top = max(low - 1, 2048)
+    while True:
+        port = random.randrange(1024, top)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
@@ -888,10 +907,11 @@ class Response:
 class Api:
     """HTTP to redpair's admin port; one keep-alive connection, reopened when the server closes."""
 
-    def __init__(self, port, token=TOKEN, host="127.0.0.1"):
+    def __init__(self, port, token=TOKEN, host="127.0.0.1", timeout=15):
         self.port = port
         self.token = token
         self.host = host
+        self.timeout = timeout
         self.conn = None
 
     def close(self):
@@ -909,7 +929,7 @@ class Api:
             data = json.dumps(body).encode()
             h["Content-Type"] = "application/json"
         if self.conn is None:
-            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=15)
+            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         self.conn.request(method, path, body=data, headers=h)
         r = self.conn.getresponse()
         resp = Response(r.status, r.headers, r.read())

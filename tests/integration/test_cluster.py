@@ -127,7 +127,7 @@ class ClusterCase(RedpairTestCase):
         split = []
         stop = threading.Event()
 
-        apis = {n.name: Api(n.admin_port) for n in c.nodes}
+        apis = {n.name: Api(n.admin_port, host=n.bind, timeout=2) for n in c.nodes}
 
         def sample():
             while not stop.is_set():
@@ -216,8 +216,16 @@ class ClusterTest(ClusterCase):
         follower = next(n for n in c.sidecars if n is not leader)
         follower.kill()
         # Alone, the leader steps down within the election timeout; past it, clients are told so.
-        wait_until(lambda: not (leader.describe() or {"leading": True})["leading"], timeout=10,
-                   what="the lone node to stop leading")
+        seen = []
+
+        def stopped_leading():
+            seen[:] = [leader.describe()]
+            return seen[0] is not None and not seen[0]["leading"]
+
+        try:
+            wait_until(stopped_leading, timeout=10, what="the lone node to stop leading")
+        except AssertionError as e:
+            raise AssertionError("%s; it says %r" % (e, seen)) from None
         with leader.client(socket_timeout=5) as r:
             reply = wait_until(lambda: _tryagain(r), timeout=10, what="-TRYAGAIN from the lone node")
         self.assertEqual(reply, "TRYAGAIN no redpair leader")

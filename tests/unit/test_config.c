@@ -792,6 +792,69 @@ START_TEST(test_validate)
 }
 END_TEST
 
+/* Cluster membership: names, counts, the token, and a witness without backends. */
+START_TEST(test_cluster)
+{
+    ok("backend", "a", "h", "1");
+    ok("backend", "b", "h", "2");
+    bad("invalid peer name 'x y' (expected 1-31 characters of A-Z a-z 0-9 _ -)", "peer", "x y", "h",
+        "1");
+    bad("peer 'p' has an empty host", "peer", "p", "", "1");
+    bad("invalid peer port '0' (expected 1-65535)", "peer", "p", "h", "0");
+    bad("invalid cluster-bind port 'x' (expected 1-65535)", "cluster-bind", "0.0.0.0", "x");
+    bad("invalid node name '' (expected 1-31 characters of A-Z a-z 0-9 _ -)", "node-id", "");
+    ok("peer", "n2", "10.0.0.2", "7000");
+    ck_assert(!config_validate(&cfg, err, sizeof(err)));
+    ck_assert_str_eq(err, "'peer' lines need this node's name: 'node-id NAME'");
+    ok("node-id", "n1");
+    ck_assert(!config_validate(&cfg, err, sizeof(err)));
+    ck_assert_str_eq(err, "'peer' lines need this node's cluster port: 'cluster-bind ADDR PORT'");
+    ok("cluster-bind", "10.0.0.1", "7000");
+    ck_assert(!config_validate(&cfg, err, sizeof(err)));
+    ck_assert_str_eq(err, "a cluster needs 2 or 4 'peer' lines (3 or 5 voters with this node), "
+                          "found 1");
+    ok("peer", "w", "10.0.0.3", "7000");
+    ok("peer", "w", "10.0.0.4", "7001"); /* the same name again replaces */
+    ck_assert_int_eq(cfg.peer_count, 2);
+    ck_assert_str_eq(cfg.peers[1].host, "10.0.0.4");
+    ck_assert(!config_validate(&cfg, err, sizeof(err)));
+    ck_assert_str_eq(err, "'peer' lines need 'cluster-token SECRET' of at least 16 characters, "
+                          "the same on every node");
+    ok("cluster-token", "short");
+    ck_assert(!config_validate(&cfg, err, sizeof(err)));
+    ok("cluster-token", "0123456789abcdef");
+    ck_assert_msg(config_validate(&cfg, err, sizeof(err)), "%s", err);
+    ck_assert(config_clustered(&cfg));
+    ck_assert_int_eq(cfg.election_timeout_ms, 1000);
+    ok("cluster-election-timeout-ms", "150");
+    ck_assert(!config_validate(&cfg, err, sizeof(err)));
+    ck_assert_str_eq(err, "cluster-election-timeout-ms (150) must be at least twice "
+                          "probe-interval-ms (100)");
+    ok("cluster-election-timeout-ms", "2000");
+    ok("peer", "n3", "h", "1");
+    ok("peer", "n4", "h", "1");
+    bad("too many peers: a cluster has at most 4 other nodes", "peer", "n5", "h", "1");
+    ok("node-id", "n3");
+    ck_assert(!config_validate(&cfg, err, sizeof(err)));
+    ck_assert_str_eq(err, "peer 'n3' has this node's own name (node-id)");
+    ok("node-id", "n1");
+    ck_assert_msg(config_validate(&cfg, err, sizeof(err)), "%s", err);
+
+    /* A witness needs no backends; --witness needs peers. */
+    config_free(&cfg);
+    config_init(&cfg);
+    cfg.witness = true;
+    ck_assert(!config_validate(&cfg, err, sizeof(err)));
+    ck_assert_str_eq(err, "--witness needs the cluster's 'peer' lines");
+    ok("node-id", "w");
+    ok("cluster-bind", "10.0.0.3", "7000");
+    ok("peer", "n1", "10.0.0.1", "7000");
+    ok("peer", "n2", "10.0.0.2", "7000");
+    ok("cluster-token", "0123456789abcdef");
+    ck_assert_msg(config_validate(&cfg, err, sizeof(err)), "%s", err);
+}
+END_TEST
+
 /* The shipped annotated configuration loads, validates, and states the real defaults. */
 START_TEST(test_packaged_conf)
 {
@@ -955,6 +1018,7 @@ int main(void)
     tcase_add_test(tc, test_load_args);
     tcase_add_test(tc, test_load_args_errors);
     tcase_add_test(tc, test_validate);
+    tcase_add_test(tc, test_cluster);
     tcase_add_test(tc, test_packaged_conf);
     tcase_add_test(tc, test_log);
     tcase_add_test(tc, test_log_fallback);

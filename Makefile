@@ -22,8 +22,9 @@ test: build
 	  ctest --test-dir build-asan --output-on-failure -j2
 	bash tests/fuzz/run.sh
 
+# CLUSTER=1: two side-car redpairs and a witness instead of one redpair.
 demo: build
-	bash scripts/demo.sh
+	bash scripts/demo.sh $(if $(CLUSTER),--cluster)
 
 fuzz: deps
 	bash tests/fuzz/run.sh

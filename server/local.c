@@ -7,6 +7,7 @@
 #include "backend.h"
 #include "blocked.h"
 #include "client.h"
+#include "cluster.h"
 #include "client_commands.h"
 #include "command.h"
 #include "failover.h"
@@ -193,6 +194,12 @@ void local_info_section(struct buffer *out)
             i == proxy.primary ? "primary" : "secondary", (unsigned long long)b->acked_offset,
             (unsigned long long)(proxy.stream_offset - b->acked_offset), monitor_probe(i)->run_id);
     }
+    if (cluster_enabled()) /* the node that answers: through a follower, the leader */
+        buffer_appendf(out,
+                       "cluster_node:%s\r\ncluster_leader:%s\r\ncluster_term:%llu\r\n"
+                       "cluster_voters:%d\r\ncluster_peers_up:%d\r\n",
+                       cfg->node_id, cluster_leader_name() ? cluster_leader_name() : "none",
+                       (unsigned long long)cluster_term(), cluster_voters(), cluster_peers_up());
 }
 
 static void info(struct client *c, struct request *r, int argc, const char *const *argv,

@@ -192,11 +192,12 @@ class Cluster:
         self.a = self.b = None
         self.nodes = []
         try:
-            make = redis_factory or (lambda: RedisServer(extra_args=redis_args))
-            self.a, self.b = make(), make()
+            make = redis_factory or (lambda i: RedisServer(extra_args=redis_args))
+            self.a, self.b = make(0), make(1)
+            hosts = backend_host if isinstance(backend_host, tuple) else (backend_host, backend_host)
             common = [
-                "backend a %s %d" % (backend_host, self.a.port),
-                "backend b %s %d" % (backend_host, self.b.port),
+                "backend a %s %d" % (hosts[0], self.a.port),
+                "backend b %s %d" % (hosts[1], self.b.port),
                 "cluster-token %s" % CLUSTER_TOKEN,
                 "cluster-election-timeout-ms %d" % election_ms,
                 "probe-interval-ms %d" % probe_ms,

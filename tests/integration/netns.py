@@ -1,6 +1,6 @@
 """Network namespaces a test makes for itself, so that a network can be cut in a few places.
 
-    hub namespace:  the redis-servers on 192.0.2.1, and two bridges
+    hub namespace:  the redis-servers on 192.0.2.1 and .2, and two bridges
       rpdata:         192.0.2.1/25 ─── veth ─── node i's 192.0.2.(10+i)   RESP, admin API, backends
       rppeer:        no address   ─── veth ─── node i's 192.0.2.(130+i)  cluster port
     node i:         one namespace per redpair
@@ -19,6 +19,7 @@ import unittest
 
 CLONE_NEWNET = 0x40000000
 HUB_IP = "192.0.2.1"
+HUB_IP_B = "192.0.2.2"  # a second address of the hub, for a second server
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -51,10 +52,10 @@ class Netns:
                 _ip("netns", "add", ns)
                 self.made.append(ns)
                 _ip("link", "set", "lo", "up", ns=ns)
-            for br, addr in (("rpdata", HUB_IP + "/25"), ("rppeer", None)):
+            for br, addrs in (("rpdata", (HUB_IP, HUB_IP_B)), ("rppeer", ())):
                 _ip("link", "add", br, "type", "bridge", ns=self.hub)
-                if addr:
-                    _ip("addr", "add", addr, "dev", br, ns=self.hub)
+                for addr in addrs:
+                    _ip("addr", "add", addr + "/25", "dev", br, ns=self.hub)
                 _ip("link", "set", br, "up", ns=self.hub)
             for i, ns in enumerate(self.node_ns):
                 for kind, br, ip in (("d", "rpdata", self.data_ip(i)), ("p", "rppeer", self.peer_ip(i))):
@@ -84,6 +85,10 @@ class Netns:
 
     def heal_peers(self, i):
         _ip("link", "set", "p%dh" % i, "up", ns=self.hub)
+
+    def unreachable(self, i, ip, on=True):
+        """Node i's packets to ip are dropped (a blackhole route), or flow again."""
+        _ip("route", "add" if on else "del", "blackhole", ip + "/32", ns=self.node_ns[i])
 
     def cleanup(self):
         if self.home is not None:

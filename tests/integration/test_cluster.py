@@ -18,7 +18,7 @@ import redis
 
 from clusters import ELECTION_MS, Cluster, Node
 from harness import Api, RedisServer, RedpairTestCase, assert_backends_equal, main, wait_until
-from netns import HUB_IP, Netns
+from netns import HUB_IP, HUB_IP_B, Netns
 
 WRITERS = 20
 
@@ -357,13 +357,19 @@ class PartitionTest(ClusterCase):
     """Each node in a network namespace of its own, so the leader can be cut off from its peers
     while it still reaches the backends (netns.py)."""
 
-    def test_leader_cut_off_from_its_peers(self):
+    def start_netns_cluster(self):
         net = Netns(3)
         self.addCleanup(net.cleanup)
+        hosts = (HUB_IP, HUB_IP_B)
         c = self.start_cluster(
             bind=net.data_ip, cluster_bind=net.peer_ip, netns_of=lambda i: net.node_ns[i],
-            backend_host=HUB_IP,
-            redis_factory=lambda: RedisServer(extra_args=["--bind", "127.0.0.1", HUB_IP, "--protected-mode", "no"]))
+            backend_host=hosts,
+            redis_factory=lambda i: RedisServer(
+                extra_args=["--bind", "127.0.0.1", hosts[i], "--protected-mode", "no"]))
+        return net, c
+
+    def test_leader_cut_off_from_its_peers(self):
+        net, c = self.start_netns_cluster()
         w = self.writers(c)
         wait_until(lambda: w.acked() > 200, timeout=20, what="writes through both side-cars")
         old = c.leader()
@@ -380,6 +386,21 @@ class PartitionTest(ClusterCase):
         net.heal_peers(c.nodes.index(old))
         wait_until(lambda: (old.describe() or {}).get("leader") == new.name, timeout=20,
                    what="the healed node following the new leader")
+        self.assertEqual(c.leaders(), [new.name])
+        self.settle(c, w)
+
+
+    def test_leader_that_cannot_reach_a_backend_hands_over(self):
+        net, c = self.start_netns_cluster()
+        w = self.writers(c)
+        wait_until(lambda: w.acked() > 200, timeout=20, what="writes through both side-cars")
+        old = c.leader()
+        net.unreachable(c.nodes.index(old), HUB_IP_B)  # the others still reach b
+        new = c.wait_leader(timeout=15, exclude=(old.name,))
+        c.wait_in_sync(node=new, timeout=30)  # b is brought back, not left out
+        acked = w.acked()
+        wait_until(lambda: w.acked() > acked + 200, timeout=20, what="writes through the new leader")
+        net.unreachable(c.nodes.index(old), HUB_IP_B, on=False)
         self.assertEqual(c.leaders(), [new.name])
         self.settle(c, w)
 

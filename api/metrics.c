@@ -125,7 +125,7 @@ static unsigned long long backend_up(int i, const struct backend *b, const struc
 static unsigned long long backend_primary(int i, const struct backend *b, const struct probe *p)
 {
     (void)b, (void)p;
-    return i == proxy.primary;
+    return i == failover_primary();
 }
 
 static unsigned long long backend_lag_writes(int i, const struct backend *b, const struct probe *p)
@@ -151,7 +151,7 @@ static void backends(struct buffer *o)
                 backend_primary);
     family(o, "redpair_backend_state", "gauge", "1 for the backend's current state.");
     for (int i = 0; i < CONFIG_BACKENDS; i++) {
-        const char *now = backend_state_name(proxy.backends[i].state);
+        const char *now = failover_state_name(i);
         for (int s = 0; s < nstates; s++) {
             put(o, "redpair_backend_state{backend=\"");
             label(o, proxy.backends[i].name);

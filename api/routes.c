@@ -68,23 +68,24 @@ static json_t *backend_json(int i)
                   (json_int_t)p->maxmemory, "policy", http_json_text(p->maxmemory_policy));
     json_t *persistence =
         json_pack("{s:b, s:o}", "aof", p->aof_enabled, "rdb_save", http_json_text(p->rdb_save));
-    return json_pack(
-        "{s:s, s:o, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:b, s:I, s:o, s:o}", "name",
-        b->name, "address", http_json_text(address), "state", backend_state_name(b->state), "role",
-        i == proxy.primary ? "primary" : "secondary", "acked_offset", (json_int_t)b->acked_offset,
-        "lag_writes", (json_int_t)(proxy.stream_offset - b->acked_offset), "lag_bytes",
-        (json_int_t)backlog_bytes_after(b->acked_offset), "probe", probe, "run_id",
-        http_json_text(p->run_id), "redis_version", http_json_text(p->version), "redis_role",
-        http_json_text(p->role), "loading", p->loading, "keys", (json_int_t)p->keys, "memory",
-        memory, "persistence", persistence);
+    return json_pack("{s:s, s:o, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:b, s:I, s:o, s:o}",
+                     "name", b->name, "address", http_json_text(address), "state",
+                     failover_state_name(i), "role",
+                     i == failover_primary() ? "primary" : "secondary", "acked_offset",
+                     (json_int_t)b->acked_offset, "lag_writes",
+                     (json_int_t)(proxy.stream_offset - b->acked_offset), "lag_bytes",
+                     (json_int_t)backlog_bytes_after(b->acked_offset), "probe", probe, "run_id",
+                     http_json_text(p->run_id), "redis_version", http_json_text(p->version),
+                     "redis_role", http_json_text(p->role), "loading", p->loading, "keys",
+                     (json_int_t)p->keys, "memory", memory, "persistence", persistence);
 }
 
 static void get_status(struct http_request *req, const char *name)
 {
     (void)name;
     struct stats_second s = stats_last_second();
-    json_t *primary =
-        proxy.primary >= 0 ? json_string(proxy.backends[proxy.primary].name) : json_null();
+    json_t *primary = failover_primary() >= 0 ? json_string(proxy.backends[failover_primary()].name)
+                                              : json_null();
     http_respond_json(req, 200,
                       json_pack("{s:s, s:I, s:I, s:o, s:s, s:i, s:f, s:I, s:I, s:I, s:I, s:I, s:I}",
                                 "version", REDPAIR_VERSION, "uptime_seconds",

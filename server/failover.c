@@ -64,6 +64,7 @@ static void reconcile(void);
 
 uint64_t failover_epoch(void)
 {
+    if (cluster_enabled() && !cluster_serves_clients()) return cluster_state()->epoch;
     return ha.epoch;
 }
 
@@ -120,6 +121,21 @@ static const char *committed_state(const struct backend *b)
 {
     const struct cluster_backend *cb = cluster_state_backend(cluster_state(), b->name);
     return cb ? cb->state : "";
+}
+
+const char *failover_state_name(int i)
+{
+    const struct backend *b = &proxy.backends[i];
+    if (!cluster_enabled() || cluster_serves_clients()) return backend_state_name(b->state);
+    const char *committed = committed_state(b);
+    return committed[0] ? committed : backend_state_name(b->state);
+}
+
+int failover_primary(void)
+{
+    if (!cluster_enabled() || cluster_serves_clients()) return proxy.primary;
+    const struct backend *p = find(cluster_state()->primary);
+    return p ? p->index : -1;
 }
 
 void failover_set_state(struct backend *b, enum backend_state state, const char *why)

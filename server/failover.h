@@ -15,6 +15,10 @@ bool failover_start(char *err, size_t errlen);
 void failover_stop(void);
 
 uint64_t failover_epoch(void);
+/* What the operator is shown of backend i and of the primary (index, -1 none): this node's own
+ * when it runs alone or leads; on a cluster's follower, which runs no link, what the log says. */
+const char *failover_state_name(int i);
+int failover_primary(void);
 uint64_t failover_count(void); /* failovers since start */
 uint64_t resync_count(void);   /* full and partial resyncs since start */
 

@@ -185,11 +185,12 @@ function pollSoon() {
 async function poll(gen) {
   const started = Date.now();
   const wantAdvice = polls++ % ADVICE_EVERY === 0;
-  const [status, backends, events, advice] = await Promise.allSettled([
+  const [status, backends, events, advice, cluster] = await Promise.allSettled([
     api("GET", "/api/v1/status"),
     api("GET", "/api/v1/backends"),
     api("GET", `/api/v1/events?since=${eventsSince}&limit=1000`),
     wantAdvice ? api("GET", "/api/v1/advice") : Promise.resolve(null),
+    clustered === false ? Promise.resolve(null) : clusterView(),
   ]);
   if (gen !== generation) return;
 
@@ -197,8 +198,9 @@ async function poll(gen) {
   if (backends.status === "fulfilled") renderBackends(backends.value.backends || [], status.value);
   if (events.status === "fulfilled") renderEvents(events.value);
   if (advice.status === "fulfilled" && advice.value) renderAdvice(advice.value.advice || []);
+  if (cluster.status === "fulfilled" && cluster.value) renderCluster(cluster.value);
 
-  const failed = [status, backends, events, advice].find((r) => r.status === "rejected");
+  const failed = [status, backends, events, advice, cluster].find((r) => r.status === "rejected");
   if (failed) {
     setConn("error", `Cannot update: ${failed.reason.message}. Retrying…`);
     if (status.status === "rejected") addSample(null);
@@ -365,6 +367,58 @@ function renderEvents(data) {
   while (list.children.length > EVENTS_KEPT) list.lastElementChild.remove();
   if (typeof data.next === "number") eventsSince = data.next;
   $("#events-empty").hidden = list.children.length > 0;
+}
+
+/* Cluster mode: the nodes and who leads (GET /api/v1/cluster). A redpair alone answers 404 once,
+ * and the panel stays hidden. */
+let clustered = null;
+
+async function clusterView() {
+  try {
+    const d = await api("GET", "/api/v1/cluster");
+    clustered = true;
+    return d;
+  } catch (e) {
+    if (e.status !== 404) throw e;
+    clustered = false;
+    return null;
+  }
+}
+
+function nodeRole(n, d) {
+  if (n.name === d.leader) return "leader";
+  if (n.witness) return "witness";
+  return n.state === "unknown" ? "not heard from" : n.state;
+}
+
+function renderCluster(d) {
+  $("#cluster").hidden = false;
+  const leads = d.leading ? "this node leads" : d.leader ? `'${d.leader}' leads` : "no leader";
+  setText($("#cluster-summary"), `${leads} · term ${fmtNum(d.term)} · ${d.voters} voters · this is '${d.node}'`);
+  document.body.dataset.leader = d.leader || "";
+  $("#transfer").hidden = !d.leading;
+  const rows = d.nodes.map((n) => {
+    const tr = document.createElement("tr");
+    tr.dataset.node = n.name;
+    tr.dataset.role = nodeRole(n, d);
+    tr.classList.toggle("self", n.self);
+    tr.classList.toggle("unreachable", !n.self && !n.reachable);
+    const sees = Object.entries(n.backends || {})
+      .map(([b, v]) => `${b} ${v || "?"}`)
+      .join(" · ");
+    const contact = n.self ? "this node" : n.last_contact_ms === null ? "never" : fmtMs(n.last_contact_ms);
+    for (const text of [n.name, tr.dataset.role, fmtNum(n.term), contact, sees]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.append(td);
+    }
+    return tr;
+  });
+  $("#nodes").replaceChildren(...rows);
+}
+
+function fmtMs(ms) {
+  return ms < 1000 ? `${ms} ms ago` : `${fmtDuration(Math.round(ms / 1000))} ago`;
 }
 
 function renderAdvice(items) {
@@ -581,7 +635,20 @@ function resync(name) {
   });
 }
 
+function transfer() {
+  act({
+    title: "Hand over leadership",
+    text:
+      "Another side-car becomes the leader and sequences from then on. Clients connected here " +
+      "are disconnected and reconnect; the servers keep their data.",
+    okLabel: "Hand over",
+    path: "/api/v1/cluster/transfer",
+    done: "Leadership transfer requested.",
+  });
+}
+
 $("#failover").addEventListener("click", failover);
+$("#transfer").addEventListener("click", transfer);
 
 /* ---------------------------------------------------------------------------------------------
  * Start

@@ -7,59 +7,26 @@
 "use strict";
 
 const assert = require("node:assert/strict");
-const fs = require("node:fs");
-const os = require("node:os");
-const path = require("node:path");
 const { test, before, after } = require("node:test");
-const { chromium } = require("playwright-core");
+const { WAIT_MS, launch, expectText, confirmIn: confirm, screenshot } = require("./browser");
 
 const URL = process.env.REDPAIR_ADMIN_URL;
 const TOKEN = process.env.REDPAIR_ADMIN_TOKEN;
 const PIDS = Object.fromEntries((process.env.REDIS_PIDS || "").split(",").map((kv) => kv.split("=")));
-const ARTIFACTS = process.env.BROWSER_ARTIFACTS || os.tmpdir();
-const WAIT_MS = 10000; /* generous bound on "within a few seconds", also under ASan */
 
-let context, page, profile;
-const pageErrors = [];
+let browser, page;
 
 const field = (backend, name) => page.locator(`[data-backend="${backend}"] [data-field="${name}"]`);
-
-async function expectText(locator, re, timeout = WAIT_MS) {
-  await locator.filter({ hasText: re }).first().waitFor({ timeout });
-}
-
-async function confirmIn(dialogTitle) {
-  const dialog = page.locator("#confirm");
-  await dialog.waitFor({ state: "visible" });
-  assert.match(await page.locator("#confirm-title").textContent(), dialogTitle);
-  await page.locator("#confirm-ok").click();
-  await dialog.waitFor({ state: "hidden" });
-}
+const confirmIn = (title) => confirm(page, title);
 
 before(async () => {
   assert.ok(URL && TOKEN && PIDS.a && PIDS.b, "run through run.py: REDPAIR_ADMIN_URL, ... unset");
-  profile = fs.mkdtempSync(path.join(os.tmpdir(), "redpair-chromium-"));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
-    viewport: { width: 1280, height: 1000 },
-  });
-  page = context.pages()[0] || (await context.newPage());
-  page.on("pageerror", (e) => pageErrors.push(e));
+  browser = await launch();
+  page = browser.page;
 });
 
 after(async () => {
-  if (context) await context.close();
-  if (profile) fs.rmSync(profile, { recursive: true, force: true });
+  if (browser) await browser.close();
 });
 
 test("sign-in: a wrong token is refused with the API's message, the right one shows the pair", async () => {
@@ -149,12 +116,12 @@ test("a refused action shows the API's error", async () => {
   assert.equal(await field("b", "role").textContent(), "primary");
 });
 
+test("alone, there is no cluster panel", async () => {
+  assert.equal(await page.locator("#cluster").isVisible(), false);
+});
+
 test("screenshot", async () => {
-  const dir = ARTIFACTS;
-  fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, "dashboard.png");
   await page.waitForTimeout(1000); /* one more poll so the charts have a few points */
-  await page.screenshot({ path: file, fullPage: true });
-  console.log("screenshot: " + file);
-  assert.deepEqual(pageErrors.map(String), [], "no uncaught errors in the page");
+  await screenshot(page, "dashboard.png");
+  assert.deepEqual(browser.errors.map(String), [], "no uncaught errors in the page");
 });

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""The dashboard's browser test: two real redis-servers and a real redpair (harness.Pair), then
-dashboard.test.js in Debian's headless Chromium through playwright-core.
+"""The dashboard's browser tests: two real redis-servers and a real redpair (harness.Pair), then
+dashboard.test.js in Debian's headless Chromium through playwright-core; then a cluster
+(clusters.Cluster: two side-cars and a witness) and cluster.test.js.
 
 Installs what it lacks first: Debian's chromium (and nodejs/npm when there is no node), and
 playwright-core from package-lock.json with `npm ci`, into the work directory (one per build tree,
@@ -18,7 +19,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 
-from harness import Pair, free_port  # noqa: E402
+from clusters import Cluster  # noqa: E402
+from harness import TOKEN as CLUSTER_TOKEN, Pair, free_port  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 TOKEN = "dashboard-test-token"
@@ -61,6 +63,30 @@ def ensure_node_modules(work):
     shutil.copyfile(lock, installed)
 
 
+def node_test(work, name, env):
+    env = dict(os.environ, NODE_PATH=os.path.join(work, "node_modules"),
+               BROWSER_ARTIFACTS=os.path.join(work, "artifacts"), CHROMIUM=CHROMIUM, **env)
+    return subprocess.run(["node", "--test", os.path.join(HERE, name)], env=env).returncode
+
+
+def cluster_test(work):
+    cluster = Cluster()
+    rc = 1
+    try:
+        urls = ",".join("%s=http://127.0.0.1:%d" % (n.name, n.admin_port) for n in cluster.sidecars)
+        rc = node_test(work, "cluster.test.js", {"REDPAIR_CLUSTER_URLS": urls,
+                                                 "REDPAIR_ADMIN_TOKEN": CLUSTER_TOKEN})
+    finally:
+        try:
+            cluster.cleanup()
+        except AssertionError as e:
+            print(e, file=sys.stderr)
+            rc = rc or 1
+        if rc:
+            print(cluster.log_tails(), file=sys.stderr)
+    return rc
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: run.py WORK_DIR")
@@ -72,16 +98,11 @@ def main():
     pair = Pair(extra=HA_ARGS + ["--admin-port", str(admin_port), "--admin-token", TOKEN])
     rc = 1
     try:
-        env = dict(
-            os.environ,
-            NODE_PATH=os.path.join(work, "node_modules"),
-            REDPAIR_ADMIN_URL="http://127.0.0.1:%d" % admin_port,
-            REDPAIR_ADMIN_TOKEN=TOKEN,
-            REDIS_PIDS="a=%d,b=%d" % (pair.a.pid, pair.b.pid),
-            BROWSER_ARTIFACTS=os.path.join(work, "artifacts"),
-            CHROMIUM=CHROMIUM,
-        )
-        rc = subprocess.run(["node", "--test", os.path.join(HERE, "dashboard.test.js")], env=env).returncode
+        rc = node_test(work, "dashboard.test.js", {
+            "REDPAIR_ADMIN_URL": "http://127.0.0.1:%d" % admin_port,
+            "REDPAIR_ADMIN_TOKEN": TOKEN,
+            "REDIS_PIDS": "a=%d,b=%d" % (pair.a.pid, pair.b.pid),
+        })
     finally:
         try:
             pair.cleanup()
@@ -90,7 +111,7 @@ def main():
             rc = rc or 1
         if rc:
             print(pair.redpair.final_log or "", file=sys.stderr)
-    sys.exit(rc)
+    sys.exit(rc or cluster_test(work))
 
 
 if __name__ == "__main__":

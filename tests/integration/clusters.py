@@ -15,7 +15,6 @@ import subprocess
 import tempfile
 import time
 
-import redis
 
 from harness import (
     START_TIMEOUT,
@@ -23,8 +22,8 @@ from harness import (
     TOKEN,
     Api,
     cleanup_all,
+    Endpoint,
     PairBase,
-    RawConn,
     RedisServer,
     free_port,
     info_redpair,
@@ -36,14 +35,14 @@ CLUSTER_TOKEN = "cluster-secret-for-tests-0123456789"
 ELECTION_MS = 1000
 
 
-class Node:
+class Node(Endpoint):
     """One redpair of a cluster, started from a configuration file it writes itself."""
 
     def __init__(self, name, witness, lines, bind="127.0.0.1", netns=None, cluster_bind=None):
         self.name = name
         self.witness = witness
         self.netns = netns
-        self.bind = bind
+        self.bind = self.host = bind
         self.cluster_bind = cluster_bind or bind
         self.port = None if witness else free_port()
         self.cluster_port = free_port()
@@ -110,10 +109,6 @@ class Node:
         if not self.alive():
             raise AssertionError("node %s exited at start-up (%s)\n%s"
                                  % (self.name, self.proc.returncode, self.log_tail()))
-
-    def client(self, **kw):
-        kw.setdefault("socket_timeout", 30)
-        return redis.Redis(host=self.bind, port=self.port, **kw)
 
     def signal(self, sig):
         if self.alive():
@@ -292,21 +287,15 @@ class Cluster:
         cleanup_all(self.nodes + [self.a, self.b])
 
 
-class _FollowerView:
+class _FollowerView(Endpoint):
     """What harness.Pair.redpair offers, for a follower of a cluster."""
 
     def __init__(self, cluster, node):
         self.cluster = cluster
         self.node = node
+        self.host = node.bind
         self.port = node.port
         self.final_log = None
-
-    def client(self, db=0, **kw):
-        kw.setdefault("socket_timeout", 30)
-        return redis.Redis(host="127.0.0.1", port=self.port, db=db, **kw)
-
-    def raw(self, timeout=10.0, **kw):
-        return RawConn(self.port, timeout=timeout, **kw)
 
     def log_tail(self, n=40):
         return self.cluster.log_tails()

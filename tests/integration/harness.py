@@ -358,7 +358,20 @@ class RedisServer:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class Redpair:
+class Endpoint:
+    """Clients of something that speaks RESP on self.host (127.0.0.1 unless set) and self.port."""
+
+    host = "127.0.0.1"
+
+    def client(self, db=0, **kw):
+        kw.setdefault("socket_timeout", 30)
+        return redis.Redis(host=self.host, port=self.port, db=db, **kw)
+
+    def raw(self, timeout=10.0, **kw):
+        return RawConn(self.port, timeout=timeout, host=self.host, **kw)
+
+
+class Redpair(Endpoint):
     """redpair started with command-line directives, logging into a temporary directory.
 
     Ready once a PING through it gets a reply. stop() sends SIGTERM and, past STOP_TIMEOUT,
@@ -401,13 +414,6 @@ class Redpair:
 
     def alive(self):
         return self.proc.poll() is None
-
-    def client(self, db=0, **kw):
-        kw.setdefault("socket_timeout", 30)
-        return redis.Redis(host="127.0.0.1", port=self.port, db=db, **kw)
-
-    def raw(self, timeout=10.0, **kw):
-        return RawConn(self.port, timeout=timeout, **kw)
 
     def log_tail(self, n=40):
         parts = []

@@ -34,8 +34,8 @@
 #include "relay.h"
 #include "store.h"
 
-#define FRAME_MAX     (64 * 1024)
-#define OUT_QUEUE_MAX (256 * 1024)
+#define FRAME_MAX     (64u * 1024)
+#define OUT_QUEUE_MAX (256u * 1024)
 #define REDIAL_MS     500
 
 enum phase { PHASE_ASKING, PHASE_RUNNING, PHASE_REFUSED };
@@ -236,11 +236,12 @@ static bool sees_up(int backend)
     return monitor_probe(backend)->up;
 }
 
-static bool peer_sees(const struct peer *p, const char *backend, bool *up)
+/* What a node said of a backend: false when it said nothing. */
+static bool status_sees(const struct status *st, const char *backend, bool *up)
 {
-    for (int i = 0; i < p->st.view_count; i++)
-        if (strcmp(p->st.views[i].name, backend) == 0) {
-            *up = p->st.views[i].up;
+    for (int i = 0; i < st->view_count; i++)
+        if (strcmp(st->views[i].name, backend) == 0) {
+            *up = st->views[i].up;
             return true;
         }
     return false;
@@ -253,7 +254,7 @@ int cluster_down_votes(int backend)
     int votes = sees_up(backend) ? 0 : 1;
     for (int i = 0; i < cl.peer_count; i++) {
         bool up;
-        if (fresh(&cl.peers[i]) && peer_sees(&cl.peers[i], name, &up) && !up) votes++;
+        if (fresh(&cl.peers[i]) && status_sees(&cl.peers[i].st, name, &up) && !up) votes++;
     }
     return votes;
 }
@@ -267,7 +268,7 @@ const char *cluster_node_seeing_both(void)
         int seen = 0;
         for (int b = 0; b < cl.cfg->backend_count; b++) {
             bool up;
-            if (peer_sees(p, cl.cfg->backends[b].name, &up) && up) seen++;
+            if (status_sees(&p->st, cl.cfg->backends[b].name, &up) && up) seen++;
         }
         if (seen == CONFIG_BACKENDS) return p->cfg->name;
     }
@@ -1110,17 +1111,16 @@ void cluster_stop(void)
 
 /* --- describing it ---------------------------------------------------------------------------- */
 
-static json_t *views_of(const struct status *st, bool self)
+/* A node's view of each backend: "up", "down", or null when it reported none. st NULL: this
+ * node's own. */
+static json_t *views_of(const struct status *st)
 {
     json_t *o = json_object();
     for (int i = 0; i < cl.cfg->backend_count; i++) {
-        bool up = false;
-        bool known = self ? (up = sees_up(i), true) : false;
-        for (int j = 0; !self && j < st->view_count; j++)
-            if (strcmp(st->views[j].name, cl.cfg->backends[i].name) == 0)
-                known = true, up = st->views[j].up;
-        json_object_set_new(o, cl.cfg->backends[i].name,
-                            known ? json_string(up ? "up" : "down") : json_null());
+        const char *name = cl.cfg->backends[i].name;
+        bool up = st ? false : sees_up(i);
+        bool known = st ? status_sees(st, name, &up) : true;
+        json_object_set_new(o, name, known ? json_string(up ? "up" : "down") : json_null());
     }
     return o;
 }
@@ -1140,19 +1140,19 @@ json_t *cluster_describe(void)
         nodes, json_pack("{s:s, s:b, s:b, s:s, s:I, s:o, s:i, s:o, s:o}", "name", cl.cfg->node_id,
                          "self", 1, "witness", cl.cfg->witness, "state", my_state(), "term",
                          (json_int_t)cluster_term(), "last_contact_ms", json_integer(0), "port",
-                         cl.cfg->witness ? 0 : cl.cfg->port, "backends", views_of(NULL, true),
+                         cl.cfg->witness ? 0 : cl.cfg->port, "backends", views_of(NULL),
                          "raft_role", role_in_raft(cl.cfg->node_id)));
     uint64_t now = uv_now(cl.loop);
     for (int i = 0; i < cl.peer_count; i++) {
         const struct peer *p = &cl.peers[i];
         json_t *contact = p->heard_ms ? json_integer((json_int_t)(now - p->heard_ms)) : json_null();
-        json_array_append_new(
-            nodes, json_pack("{s:s, s:b, s:b, s:s, s:I, s:o, s:b, s:i, s:o, s:o}", "name",
-                             p->cfg->name, "self", 0, "witness", p->st.witness, "state",
-                             p->heard_ms ? p->st.state : "unknown", "term", (json_int_t)p->st.term,
-                             "last_contact_ms", contact, "reachable", fresh(p), "port", p->st.port,
-                             "backends", views_of(&p->st, false), "raft_role",
-                             role_in_raft(p->cfg->name)));
+        json_array_append_new(nodes,
+                              json_pack("{s:s, s:b, s:b, s:s, s:I, s:o, s:b, s:i, s:o, s:o}",
+                                        "name", p->cfg->name, "self", 0, "witness", p->st.witness,
+                                        "state", p->heard_ms ? p->st.state : "unknown", "term",
+                                        (json_int_t)p->st.term, "last_contact_ms", contact,
+                                        "reachable", fresh(p), "port", p->st.port, "backends",
+                                        views_of(&p->st), "raft_role", role_in_raft(p->cfg->name)));
     }
     return json_pack(
         "{s:s, s:s, s:o, s:I, s:I, s:b, s:i, s:i, s:s, s:I, s:o}", "node", cl.cfg->node_id, "state",

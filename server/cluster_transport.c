@@ -73,10 +73,10 @@ void cluster_transport_mac(const char *token, const char *role, int kind, const 
                            unsigned long long raft_id, const unsigned char *first_nonce,
                            const unsigned char *second_nonce, unsigned char mac[32])
 {
+    /* role (16, zero-padded) | kind | name (zero-padded) | raft id (big-endian) | nonces */
     unsigned char msg[16 + 1 + CONFIG_NAME_MAX + 8 + 2 * NONCE_LEN] = {0};
-    size_t n = 0, rl = strlen(role) < 16 ? strlen(role) : 16;
-    memcpy(msg, role, rl);
-    n = 16;
+    memcpy(msg, role, strnlen(role, 16));
+    size_t n = 16;
     msg[n++] = (unsigned char)kind;
     memcpy(msg + n, name, strnlen(name, CONFIG_NAME_MAX - 1));
     n += CONFIG_NAME_MAX;

@@ -245,13 +245,14 @@ static void open_connection(struct watch *w, uint64_t now)
     else if (cfg->backend_password)
         issue_internal(w, CALL_AUTH, 2, (const char *[]){"AUTH", cfg->backend_password});
     if (config_clustered(cfg)) {
-        char name[96], digits[24];
+        char name[96];
         if (mon.fence_epoch)
             fence_client_name(name, sizeof(name), mon.fence_epoch, cfg->node_id, "monitor");
         else
             snprintf(name, sizeof(name), "redpair-probe-%s", cfg->node_id);
         issue_internal(w, CALL_NAME, 3, (const char *[]){"CLIENT", "SETNAME", name});
         if (mon.fence_epoch) {
+            char digits[24];
             const char *fence[FENCE_ARGC];
             issue_internal(w, CALL_FENCE, fence_command(mon.fence_epoch, fence, digits), fence);
             issue_internal(w, CALL_LIST, 2, (const char *[]){"CLIENT", "LIST"});

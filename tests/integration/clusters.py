@@ -15,7 +15,6 @@ import subprocess
 import tempfile
 import time
 
-
 from harness import (
     START_TIMEOUT,
     STOP_TIMEOUT,

@@ -1,7 +1,7 @@
 # A thin wrapper over scripts/ and CMake. `make demo` and `make test` are all a fresh Debian 12
 # machine needs: both install missing packages first (scripts/deps.sh).
 JOBS ?= $(shell nproc)
-FUZZ_SECONDS ?= 60
+FUZZ_SECONDS ?= 30
 export FUZZ_SECONDS
 
 .PHONY: deps build test demo fuzz bench package clean

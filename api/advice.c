@@ -96,7 +96,7 @@ static void about_host(json_t *list)
 json_t *advice_json(void)
 {
     json_t *list = json_array();
-    for (int i = 0; i < CONFIG_BACKENDS; i++)
+    for (int i = 0; i < proxy.config->backend_count; i++)
         about_backend(list, proxy.backends[i].name, monitor_probe(i));
     about_host(list);
     return json_pack("{s:o}", "advice", list);

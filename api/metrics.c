@@ -109,7 +109,7 @@ static void per_backend(struct buffer *o, const char *name, const char *type, co
                         backend_value *value)
 {
     family(o, name, type, help);
-    for (int i = 0; i < CONFIG_BACKENDS; i++) {
+    for (int i = 0; i < proxy.config->backend_count; i++) {
         buffer_appendf(o, "%s{backend=\"", name);
         label(o, proxy.backends[i].name);
         buffer_appendf(o, "\"} %llu\n", value(i, &proxy.backends[i], monitor_probe(i)));
@@ -150,7 +150,7 @@ static void backends(struct buffer *o)
     per_backend(o, "redpair_backend_primary", "gauge", "1 for the backend reads go to.",
                 backend_primary);
     family(o, "redpair_backend_state", "gauge", "1 for the backend's current state.");
-    for (int i = 0; i < CONFIG_BACKENDS; i++) {
+    for (int i = 0; i < proxy.config->backend_count; i++) {
         const char *now = failover_state_name(i);
         for (int s = 0; s < nstates; s++) {
             put(o, "redpair_backend_state{backend=\"");
@@ -165,7 +165,7 @@ static void backends(struct buffer *o)
                 backend_lag_bytes);
     family(o, "redpair_backend_probe_latency_seconds", "gauge",
            "Round trip of the backend's last PING probe.");
-    for (int i = 0; i < CONFIG_BACKENDS; i++) {
+    for (int i = 0; i < proxy.config->backend_count; i++) {
         put(o, "redpair_backend_probe_latency_seconds{backend=\"");
         label(o, proxy.backends[i].name);
         buffer_appendf(o, "\"} %.6f\n", (double)monitor_probe(i)->latency_us / 1e6);

@@ -1111,8 +1111,8 @@ void cluster_stop(void)
 
 /* --- describing it ---------------------------------------------------------------------------- */
 
-/* A node's view of each backend: "up", "down", or null when it reported none. st NULL: this
- * node's own. */
+/* A node's view of each backend it probes, "up" or "down"; of this one's backends that a peer
+ * did not report, null. st NULL: this node's own. */
 static json_t *views_of(const struct status *st)
 {
     json_t *o = json_object();
@@ -1122,6 +1122,9 @@ static json_t *views_of(const struct status *st)
         bool known = st ? status_sees(st, name, &up) : true;
         json_object_set_new(o, name, known ? json_string(up ? "up" : "down") : json_null());
     }
+    for (int i = 0; st && i < st->view_count; i++) /* a witness without backends shows them */
+        if (!json_object_get(o, st->views[i].name))
+            json_object_set_new(o, st->views[i].name, json_string(st->views[i].up ? "up" : "down"));
     return o;
 }
 

@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with clang and runs each for FUZZ_SECONDS (default 60), starting
+# Builds the libFuzzer targets with clang and runs each for FUZZ_SECONDS (default 30), starting
 # from a scratch copy of its committed corpus so that runs never grow the repository. Exits
 # non-zero if a target crashes, leaks, trips a sanitizer or fails one of its checks.
 #
-#   tests/fuzz/run.sh                    # every target, 60 s each
+#   tests/fuzz/run.sh                    # every target, 30 s each
 #   FUZZ_SECONDS=600 tests/fuzz/run.sh fuzz_reply
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${FUZZ_BUILD_DIR:-$root/build-fuzz}"
-seconds="${FUZZ_SECONDS:-60}"
+seconds="${FUZZ_SECONDS:-30}"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_request fuzz_reply fuzz_effect)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_request fuzz_reply fuzz_effect fuzz_cluster)
 
 cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DREDPAIR_FUZZ=ON >/dev/null
 cmake --build "$build" --target "${targets[@]}" -j"$(nproc)"

@@ -47,6 +47,7 @@ static struct {
                      changes nothing */
     bool paused;  /* cluster: clients held from the takeover until a primary is known */
     bool awaiting_quorum; /* cluster: the primary is out here, not yet for a majority */
+    unsigned leaving;     /* cluster: backends' leaving the in-sync set, not yet committed */
     uint64_t transfer_after;
     bool committing;
     bool replacing; /* the epoch being stored replaces a primary (a failover, not the first) */
@@ -95,15 +96,40 @@ static bool is_primary(const struct backend *b)
     return proxy.primary == b->index;
 }
 
-static void reconcile_after(void *arg, bool ok)
+bool failover_acks_held(void)
 {
-    (void)ok;
-    if ((uintptr_t)arg == ha.gen) reconcile();
+    return ha.leaving > 0;
+}
+
+static void propose_standing(const struct backend *b, bool leaving);
+
+/* A standing committed; one that took a backend out of the in-sync set lets the acknowledgements
+ * go once none is pending (sequencer.h). Not committed while still leading: asked again. */
+static void on_standing(void *arg, bool ok)
+{
+    uintptr_t v = (uintptr_t)arg;
+    if ((v >> 2) != ha.gen) return;
+    const struct backend *b = &proxy.backends[v & 1];
+    bool leaving = v & 2;
+    if (!ok && cluster_leading()) {
+        propose_standing(b, leaving);
+        return;
+    }
+    if (leaving && --ha.leaving == 0) sequencer_release_acks();
+    reconcile();
+}
+
+static void propose_standing(const struct backend *b, bool leaving)
+{
+    size_t len;
+    char *entry = cluster_entry_backend(b->name, backend_state_name(b->state), b->run_id, &len);
+    uintptr_t arg = (uintptr_t)ha.gen << 2 | (leaving ? 2u : 0u) | (uintptr_t)b->index;
+    cluster_propose(entry, len, on_standing, (void *)arg);
 }
 
 /* Alone, the store keeps each backend's standing; in a cluster the log does (and a resync waits
  * until its "stale" is committed), the store keeping this node's own view. */
-static void save_backend(const struct backend *b)
+static void save_backend(const struct backend *b, bool leaving)
 {
     struct store_backend sb = {.offset = b->acked_offset};
     snprintf(sb.name, sizeof(sb.name), "%s", b->name);
@@ -111,9 +137,8 @@ static void save_backend(const struct backend *b)
     snprintf(sb.run_id, sizeof(sb.run_id), "%s", b->run_id);
     store_backend_update(&sb);
     if (!cluster_leading()) return;
-    size_t len;
-    char *entry = cluster_entry_backend(b->name, sb.state, sb.run_id, &len);
-    cluster_propose(entry, len, reconcile_after, (void *)(uintptr_t)ha.gen);
+    if (leaving) ha.leaving++;
+    propose_standing(b, leaving);
 }
 
 /* What the log says of a backend's standing, "" when it says nothing. */
@@ -152,7 +177,7 @@ void failover_set_state(struct backend *b, enum backend_state state, const char 
               b->name, backend_state_name(was), backend_state_name(state), why);
     store_event(ha.epoch, "state", b->name, "%s -> %s: %s", backend_state_name(was),
                 backend_state_name(state), why);
-    save_backend(b);
+    save_backend(b, was == BACKEND_IN_SYNC);
     if (was == BACKEND_IN_SYNC && is_primary(b)) {
         proxy.primary = -1; /* nothing more is routed to it; a new epoch names the next one */
         log_warning("primary '%s' is out: %s", b->name, why);
@@ -705,6 +730,8 @@ void failover_depose(const char *why)
     }
     ha.started = false;
     proxy.primary = -1;
+    ha.leaving = 0;
+    sequencer_drop_acks(); /* never answered: their clients are closed below */
     monitor_fence(0);
     for (int i = 0; i < CONFIG_BACKENDS; i++) {
         struct backend *b = &proxy.backends[i];

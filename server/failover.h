@@ -36,6 +36,8 @@ void failover_takeover(uint64_t epoch);
 void failover_depose(const char *why);
 struct backend;
 void failover_fenced_out(struct backend *b);
+/* Cluster mode: a backend's leaving the in-sync set is not yet committed (sequencer.h). */
+bool failover_acks_held(void);
 
 /* What the backend links report (backend.c). */
 enum backend_state;

@@ -38,6 +38,7 @@ struct request *request_new(struct client *c, const struct command *cmd)
     r->primary = -1;
     r->reply_from = r->other_from = -1;
     r->ready = r->info = r->info_ours = r->unit = r->by_effect = false;
+    r->lost_in_sync = r->ack_held = false;
     r->done = NULL;
     r->owner = NULL;
     return r;

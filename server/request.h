@@ -32,6 +32,8 @@ struct request {
     bool info_ours;    /* INFO: and redpair's section put in front of it */
     bool unit;         /* an element of a unit: runs inside the links' open transactions */
     bool by_effect;    /* a write whose copies on the other backends wait for the primary's */
+    bool lost_in_sync; /* write: an in-sync backend's link was lost before it answered */
+    bool ack_held;     /* cluster mode: answered, but held until the loss is committed */
     /* A request redpair makes for a client (a unit's element, unit.h): the reply goes to done()
      * instead of a reply queue. */
     void (*done)(struct request *r);

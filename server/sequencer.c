@@ -1,9 +1,11 @@
 #include "sequencer.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
 #include "backlog.h"
+#include "cluster.h"
 #include "config.h"
 #include "failover.h"
 #include "holdq.h"
@@ -119,9 +121,46 @@ static void release_effect(struct request *r, const char *reply, size_t len)
     buffer_free(&effect);
 }
 
+static struct request **held;
+static size_t held_len, held_cap;
+
+static void hold_ack(struct request *r)
+{
+    if (held_len == held_cap) {
+        held_cap = held_cap ? held_cap * 2 : 64;
+        held = xrealloc(held, held_cap * sizeof(*held));
+    }
+    r->ack_held = true;
+    request_ref(r);
+    held[held_len++] = r;
+}
+
+static void maybe_answer(struct request *r);
+
+void sequencer_release_acks(void)
+{
+    /* Answering may hold again (another loss meanwhile): take the list as it is now. */
+    struct request **list = held;
+    size_t n = held_len;
+    held = NULL;
+    held_len = held_cap = 0;
+    for (size_t i = 0; i < n; i++) {
+        list[i]->ack_held = list[i]->lost_in_sync = false;
+        maybe_answer(list[i]);
+        request_unref(list[i]);
+    }
+    free(list);
+}
+
+void sequencer_drop_acks(void)
+{
+    for (size_t i = 0; i < held_len; i++) request_unref(held[i]);
+    held_len = 0;
+}
+
 static void maybe_answer(struct request *r)
 {
-    if (r->ready) return;
+    if (r->ready || r->ack_held) return;
     bool primary_done = !(r->awaiting & (1u << r->primary));
     bool answer = proxy.config->write_ack == WRITE_ACK_PRIMARY ? primary_done : r->awaiting == 0;
     if (!answer) return;
@@ -135,6 +174,10 @@ static void maybe_answer(struct request *r)
     if (r->reply_from < 0 && r->awaiting != 0) return; /* the other one may still answer */
     if (r->reply_from < 0) {
         request_error(r, "ERR redpair lost every backend before the write was acknowledged");
+        return;
+    }
+    if (r->lost_in_sync || failover_acks_held()) {
+        hold_ack(r);
         return;
     }
     request_ready(r);
@@ -161,6 +204,7 @@ void sequencer_reply(struct request *r, int backend, const char *reply, size_t l
 
 void sequencer_lost(struct request *r, int backend)
 {
+    if (r->awaiting & (1u << backend) && cluster_enabled()) r->lost_in_sync = true;
     r->awaiting &= (uint8_t) ~(1u << backend);
     r->holding &= (uint8_t) ~(1u << backend);
     if (backend == r->primary && r->by_effect) release_effect(r, NULL, 0);

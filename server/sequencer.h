@@ -22,5 +22,11 @@ void sequencer_reply(struct request *r, int backend, const char *reply, size_t l
 void sequencer_lost(struct request *r, int backend);
 /* No effect write is waiting for its primary's reply: the backlog holds the whole stream so far. */
 bool sequencer_settled(void);
+/* Cluster mode: while failover_acks_held(), writes are answered into a holding list instead of
+ * to their clients, so that a leader deposed before it could commit a backend's loss never
+ * acknowledges a write one server alone holds. Released once the loss is committed; dropped,
+ * unanswered, when the node stops leading. */
+void sequencer_release_acks(void);
+void sequencer_drop_acks(void);
 
 #endif

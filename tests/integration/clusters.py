@@ -314,7 +314,9 @@ class ClusterPair(PairBase):
         if requirepass is not None:
             lines.append("requirepass %s" % requirepass)
         self.requirepass = requirepass
-        self.cluster = Cluster(extra=lines, redis_args=redis_args)
+        # redpair's own probe defaults, as a Pair has them: a busy machine must not make the
+        # suites' servers look down.
+        self.cluster = Cluster(extra=lines, redis_args=redis_args, probe_ms=100, down_ms=1000)
         self.a, self.b = self.cluster.a, self.cluster.b
         self.redpair = _FollowerView(self.cluster, self.cluster.followers()[0])
         if wait_in_sync:

@@ -405,6 +405,28 @@ class PartitionTest(ClusterCase):
         self.settle(c, w)
 
 
+    def test_a_deposed_leader_acknowledges_nothing_one_server_holds(self):
+        """The new leader reaches one server only, the old one (cut off from its peers) both: the
+        old one's link to the fenced server dies, and what it then writes reaches the other alone.
+        Until it has committed that loss (it cannot: it has no majority) it must not acknowledge
+        those writes, or the copy from the fenced server would erase them."""
+        net, c = self.start_netns_cluster()
+        w = self.writers(c)
+        wait_until(lambda: w.acked() > 200, timeout=20, what="writes through both side-cars")
+        old = c.leader()
+        new = next(n for n in c.sidecars if n is not old)
+        net.unreachable(c.nodes.index(new), HUB_IP_B)  # the next leader will not reach b
+        net.cut_peers(c.nodes.index(old))
+        wait_until(lambda: (new.describe() or {}).get("leading"), timeout=15,
+                   what="the majority's leader")
+        acked = w.acked()
+        wait_until(lambda: w.acked() > acked + 100, timeout=20, what="writes through the new leader")
+        net.heal_peers(c.nodes.index(old))
+        net.unreachable(c.nodes.index(new), HUB_IP_B, on=False)
+        c.wait_in_sync(node=new, timeout=30)
+        self.settle(c, w)
+
+
 def _tryagain(r):
     try:
         r.set("x", "1")

@@ -41,6 +41,12 @@ static const struct directive directives[] = {
     {"probe-interval-ms", true, false, false},
     {"down-after-ms", true, false, false},
     {"backlog-size", false, false, false},
+    {"node-id", false, false, false},
+    {"cluster-bind", false, false, true},
+    {"peer", false, false, true},
+    {"cluster-token", false, true, false},
+    {"cluster-dir", false, false, false},
+    {"cluster-election-timeout-ms", false, false, false},
 };
 #define DIRECTIVES (sizeof(directives) / sizeof(directives[0]))
 
@@ -142,6 +148,23 @@ static void format_lines(const struct config *c, line_cb *cb, void *arg)
     emit_ll(cb, arg, "probe-interval-ms", c->probe_interval_ms);
     emit_ll(cb, arg, "down-after-ms", c->down_after_ms);
     emit_ll(cb, arg, "backlog-size", c->backlog_size);
+    if (c->node_id[0]) emit_str(cb, arg, "node-id", c->node_id); /* unset: no line, as peers */
+    if (c->cluster_port) {
+        append_arg(&b, c->cluster_bind);
+        snprintf(num, sizeof(num), "%d", c->cluster_port);
+        append_arg(&b, num);
+        emit(cb, arg, "cluster-bind", &b);
+    }
+    for (int i = 0; i < c->peer_count; i++) {
+        append_arg(&b, c->peers[i].name);
+        append_arg(&b, c->peers[i].host);
+        snprintf(num, sizeof(num), "%d", c->peers[i].port);
+        append_arg(&b, num);
+        emit(cb, arg, "peer", &b);
+    }
+    emit_str(cb, arg, "cluster-token", c->cluster_token);
+    if (c->cluster_dir) emit_str(cb, arg, "cluster-dir", c->cluster_dir);
+    emit_ll(cb, arg, "cluster-election-timeout-ms", c->election_timeout_ms);
     buffer_free(&b);
 }
 
@@ -230,6 +253,7 @@ enum reconfig_status reconfig_prepare(const struct config *running,
                                       struct config *next, char *err, size_t errlen)
 {
     config_init(next);
+    next->witness = running->witness; /* a flag of the command line, not a directive */
     struct copy cp = {next, true, err, errlen};
     format_lines(running, copy_line, &cp);
     if (!cp.ok) return RECONFIG_INVALID;

@@ -304,6 +304,13 @@ class ClusterTest(ClusterCase):
         self.assertIn("redpair_cluster_leader 0\n", follower.api.get("/metrics").body.decode())
         self.assertEqual(follower.api.get("/readyz").status, 200)
         self.assertEqual(c.witness.api.get("/readyz").status, 200)
+        config = leader.api.json("GET", "/api/v1/config")
+        text = repr(config)
+        self.assertIn("********", text)
+        self.assertNotIn("cluster-secret-for-tests", text)  # the cluster token is masked
+        self.assertIn("peer", text)
+        r = leader.api.request("PATCH", "/api/v1/config", body={"cluster-token": "x" * 20})
+        self.assertEqual(r.status, 409, r)
 
         # Operations act on the leader: a follower says where it is.
         r = follower.api.request("POST", "/api/v1/failover")

@@ -596,7 +596,7 @@ bool command_table_learn(struct command_table *t, const char *reply, size_t len,
     /* Built aside and swapped in whole, so a failure leaves the live table as it was. */
     struct command_table fresh = {0};
     struct learn l = {&fresh, err, errlen};
-    struct resp_reply framer;
+    struct resp_reply framer = {0};
     struct resp_value v;
 
     /* Frame first: resp_value_read() may then trust that the value is complete. */

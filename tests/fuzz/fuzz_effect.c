@@ -66,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         buffer_append(&request, buffer_head(&out), buffer_len(&out));
     else
         resp_append_command(&request, argc, argv, argl);
-    struct resp_reply framer;
+    struct resp_reply framer = {0};
     resp_reply_reset(&framer);
     if (resp_reply_parse(&framer, p, (size_t)(end - p)) == RESP_DONE) {
         struct buffer effect = {0};
@@ -76,6 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_command(&effect);
         buffer_free(&effect);
     }
+    resp_reply_reset(&framer);
     buffer_free(&request);
     buffer_free(&out);
     return 0;

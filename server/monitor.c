@@ -1,12 +1,15 @@
 /* The health monitor (monitor.h): one hiredis connection per backend, driven by one timer.
  *
- *   connect ──▶ [AUTH] ─ CONFIG GET save ─ PING ─ INFO          (pipelined, in this order)
+ *   connect ──▶ [AUTH] ─ CONFIG GET save ─ CONFIG GET busy-reply-threshold ─ PING ─ INFO
+ *                                                                (pipelined, in this order)
  *   tick    ──▶ late by more than an interval: redpair itself stalled, that time is forgiven
  *           ──▶ up (or never seen) with no valid answer for down-after-ms ─▶ DOWN, drop
  *           ──▶ a probe unanswered for down-after-ms ─▶ drop (a stalled server's connection)
  *           ──▶ no connection ─▶ connect;  no probe outstanding ─▶ PING ─ INFO
- *   PING answered -LOADING / -MASTERDOWN / -BUSY ─▶ DOWN, drop
+ *   PING answered -LOADING / -MASTERDOWN ─▶ DOWN, drop
  *   PING +PONG and INFO with a run_id ─▶ valid: UP if it was not (DOWN first if run_id changed)
+ *   PING and INFO answered -BUSY while UP ─▶ valid: a script runs, the server is there
+ *   a script out on the data link ─▶ busy-reply-threshold more before DOWN
  *
  * hiredis 0.14 has no timeouts of its own: a SIGSTOPped server accepts TCP in the kernel and
  * never answers, so the tick is what notices (and it reads the socket's error, which hiredis's
@@ -33,7 +36,7 @@
 
 #define WHY_MAX sizeof(((struct probe *)0)->last_error)
 
-enum call_kind { CALL_AUTH, CALL_SAVE, CALL_PING, CALL_INFO, CALL_USER };
+enum call_kind { CALL_AUTH, CALL_SAVE, CALL_BUSY, CALL_PING, CALL_INFO, CALL_USER };
 
 /* One command in flight (the privdata of its hiredis callback), or one NULL reply waiting for
  * the next loop turn. */
@@ -53,6 +56,8 @@ struct watch {
     uint64_t gen;
     bool probing;       /* PING and INFO sent, INFO not answered: at most one probe in flight */
     bool ping_ok;       /* the probe in flight got +PONG */
+    bool ping_busy;     /* or -BUSY */
+    bool script;        /* a script is out on the data link (monitor_script_running) */
     bool down_reported; /* DOWN told, no UP since */
     uint64_t start_ms;
     char why[WHY_MAX]; /* the latest failure, "" when the connection is fine */
@@ -214,6 +219,7 @@ static void open_connection(struct watch *w, uint64_t now)
     else if (cfg->backend_password)
         issue_internal(w, CALL_AUTH, 2, (const char *[]){"AUTH", cfg->backend_password});
     issue_internal(w, CALL_SAVE, 3, (const char *[]){"CONFIG", "GET", "save"});
+    issue_internal(w, CALL_BUSY, 3, (const char *[]){"CONFIG", "GET", "busy-reply-threshold"});
     send_probe(w, now);
 }
 
@@ -233,7 +239,7 @@ static void go_down(struct watch *w, const char *why)
 /* Refused outright, as Sentinel does: the server is there but cannot serve. */
 static bool refusing(const char *err)
 {
-    static const char *const words[] = {"LOADING", "MASTERDOWN", "BUSY"};
+    static const char *const words[] = {"LOADING", "MASTERDOWN"};
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
         size_t n = strlen(words[i]);
         if (strncmp(err, words[i], n) == 0 && (err[n] == ' ' || err[n] == '\0')) return true;
@@ -262,8 +268,9 @@ static void confirmed(struct watch *w, struct probe *fresh)
     int index = (int)(w - mon.w);
     if (w->p.up && strcmp(w->p.run_id, fresh->run_id) != 0) {
         /* Restarted faster than down-after-ms: the HA logic must still see it go. */
-        snprintf(w->p.last_error, sizeof(w->p.last_error), "restarted: run_id %s is now %s",
-                 w->p.run_id, fresh->run_id);
+        char why[sizeof(w->p.last_error)];
+        snprintf(why, sizeof(why), "restarted: run_id %s is now %s", w->p.run_id, fresh->run_id);
+        memcpy(w->p.last_error, why, sizeof(why));
         log_warning("monitor: backend '%s' %s", name_of(w), w->p.last_error);
         w->p.up = false;
         mon.cb(index, MONITOR_DOWN, &w->p);
@@ -280,9 +287,19 @@ static void confirmed(struct watch *w, struct probe *fresh)
     mon.cb(index, MONITOR_UP, &w->p);
 }
 
+static bool busy(const redisReply *reply)
+{
+    return reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "BUSY ", 5) == 0;
+}
+
 static void info_answered(struct watch *w, const redisReply *reply)
 {
     w->probing = false;
+    if (w->ping_busy && busy(reply) && w->p.up) { /* a script runs: the view stands */
+        w->p.last_ok_ms = uv_now(mon.loop);
+        w->why[0] = '\0';
+        return;
+    }
     if (reply->type != REDIS_REPLY_STRING) {
         failed(w, "INFO", reply);
         return;
@@ -318,10 +335,16 @@ static void internal_reply(struct watch *w, const struct call *c, const redisRep
             reply->element[1]->type == REDIS_REPLY_STRING)
             snprintf(w->p.rdb_save, sizeof(w->p.rdb_save), "%s", reply->element[1]->str);
         break;
+    case CALL_BUSY:
+        if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+            reply->element[1]->type == REDIS_REPLY_STRING)
+            w->p.busy_reply_ms = strtoll(reply->element[1]->str, NULL, 10);
+        break;
     case CALL_PING:
         w->p.latency_us = (uv_hrtime() - c->sent_ns) / 1000;
         w->ping_ok = reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "PONG") == 0;
-        if (!w->ping_ok) failed(w, "PING", reply);
+        w->ping_busy = busy(reply);
+        if (!w->ping_ok && !w->ping_busy) failed(w, "PING", reply);
         break;
     case CALL_INFO: info_answered(w, reply); break;
     case CALL_USER: break;
@@ -385,10 +408,11 @@ static void on_tick(uv_timer_t *t)
     (void)t;
     uint64_t now = uv_now(mon.loop);
     forgive_stall(now);
-    uint64_t down_after = (uint64_t)mon.cfg->down_after_ms;
     char why[WHY_MAX];
     for (int i = 0; i < mon.count; i++) {
         struct watch *w = &mon.w[i];
+        uint64_t down_after = (uint64_t)mon.cfg->down_after_ms;
+        if (w->script && w->p.busy_reply_ms > 0) down_after += (uint64_t)w->p.busy_reply_ms;
         if (w->ac && socket_failed(w->ac, why, sizeof(why))) drop(w, why);
         uint64_t since = w->p.up ? w->p.last_ok_ms : w->start_ms;
         if (!w->down_reported && now - since >= down_after) {
@@ -423,6 +447,7 @@ void monitor_start(uv_loop_t *loop, const struct config *cfg, monitor_cb cb)
         struct watch *w = &mon.w[i];
         *w = (struct watch){.gen = w->gen + 1, .start_ms = now};
         w->p.slave_repl_offset = -1;
+        w->p.busy_reply_ms = 5000; /* Redis's default, until the server says */
     }
     uv_timer_init(loop, &mon.tick);
     uv_idle_init(loop, &mon.later);
@@ -437,6 +462,16 @@ void monitor_reconfigure(void)
     uint64_t interval = (uint64_t)mon.cfg->probe_interval_ms; /* down-after-ms: read each tick */
     mon.last_tick_ms = uv_now(mon.loop);
     uv_timer_start(&mon.tick, on_tick, interval, interval);
+}
+
+void monitor_script_running(int backend, bool running)
+{
+    if (backend >= 0 && backend < mon.count) mon.w[backend].script = running;
+}
+
+void monitor_busy_reply_threshold(long long ms)
+{
+    for (int i = 0; i < mon.count; i++) mon.w[i].p.busy_reply_ms = ms;
 }
 
 void monitor_stop(void)

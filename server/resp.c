@@ -659,15 +659,21 @@ void resp_append_array_header(struct buffer *out, long long n)
     buffer_commit(out, put_header(buffer_reserve(out, HEADER_MAX), '*', n));
 }
 
+bool resp_value_next(const char **buf, size_t *len, struct resp_value *v)
+{
+    size_t n = resp_value_read(*buf, *len, v);
+    if (n == 0 || n > *len) return false;
+    *buf += n;
+    *len -= n;
+    return true;
+}
+
 bool resp_value_skip(const char **buf, size_t *len)
 {
     size_t todo = 1; /* without recursing: Lua replies nest deep */
     while (todo > 0) {
         struct resp_value v;
-        size_t n = resp_value_read(*buf, *len, &v);
-        if (n == 0 || n > *len) return false;
-        *buf += n;
-        *len -= n;
+        if (!resp_value_next(buf, len, &v)) return false;
         todo--;
         if (v.type == '*' && v.integer > 0) {
             if ((unsigned long long)v.integer > *len) return false; /* cannot all be there */

@@ -118,6 +118,8 @@ struct resp_value {
 size_t resp_value_read(const char *buf, size_t len, struct resp_value *v);
 /* Steps *buf past one whole value of such a reply, nested arrays included; false if malformed. */
 bool resp_value_skip(const char **buf, size_t *len);
+/* resp_value_read() at *buf, stepping past what it read (an array's header only). */
+bool resp_value_next(const char **buf, size_t *len, struct resp_value *v);
 
 /* Parses exactly n bytes as Redis's string2ll() does: an optional '-', no '+', no leading zeros,
  * no spaces, no "-0", no overflow. */

@@ -366,20 +366,10 @@ enum rewrite_result rewrite_request(const struct command *cmd, int argc, const c
  * Effects: what the primary's reply says happened, as a command for the secondary.
  * ------------------------------------------------------------------------------------------- */
 
-/* The next value of a reply: a whole scalar, or an array's header. */
-static bool read_header(const char **p, size_t *left, struct resp_value *v)
-{
-    size_t n = resp_value_read(*p, *left, v);
-    if (n == 0 || n > *left) return false;
-    *p += n;
-    *left -= n;
-    return true;
-}
-
 static bool read_bulk(const char **p, size_t *left, const char **s, size_t *len)
 {
     struct resp_value v;
-    if (!read_header(p, left, &v) || v.type != '$' || !v.str) return false;
+    if (!resp_value_next(p, left, &v) || v.type != '$' || !v.str) return false;
     *s = v.str;
     *len = v.len;
     return true;
@@ -487,16 +477,16 @@ static bool effect_xautoclaim(int argc, const char *const *argv, const size_t *a
         else if (is_opt(argv[j], argl[j], "justid"))
             justid = true;
     }
-    if (argc < 6 || !read_header(&reply, &len, &v) || v.type != '*' || v.integer < 3 ||
+    if (argc < 6 || !resp_value_next(&reply, &len, &v) || v.type != '*' || v.integer < 3 ||
         !resp_value_skip(&reply, &len)) /* the cursor */
         return false;
     const char *list = reply;
     size_t list_len = len;
-    if (!read_header(&reply, &len, &v) || v.type != '*' || v.integer < 0) return false;
+    if (!resp_value_next(&reply, &len, &v) || v.type != '*' || v.integer < 0) return false;
     claimed = v.integer;
     for (long long i = 0; i < claimed; i++)
         if (!resp_value_skip(&reply, &len)) return false;
-    if (!read_header(&reply, &len, &v) || v.type != '*' || v.integer < 0) return false;
+    if (!resp_value_next(&reply, &len, &v) || v.type != '*' || v.integer < 0) return false;
     deleted = v.integer;
     if (claimed + deleted == 0) return false; /* nothing happened */
     if (claimed + deleted > (long long)list_len || claimed + deleted > INT_MAX - 8) return false;
@@ -506,14 +496,14 @@ static bool effect_xautoclaim(int argc, const char *const *argv, const size_t *a
     args_str(&a, "XCLAIM");
     for (int j = 1; j <= 3; j++) args_push(&a, argv[j], argl[j]);
     args_str(&a, "0");
-    read_header(&list, &list_len, &v);
+    resp_value_next(&list, &list_len, &v);
     for (long long i = 0; i < claimed + deleted; i++) {
-        if (i == claimed) read_header(&list, &list_len, &v); /* the deleted IDs */
+        if (i == claimed) resp_value_next(&list, &list_len, &v); /* the deleted IDs */
         const char *id;
         size_t idlen;
         long long rest = 0; /* an entry is [id, [field, value, ...]] */
         if (i < claimed && !justid) {
-            if (!read_header(&list, &list_len, &v) || v.type != '*' || v.integer < 1) break;
+            if (!resp_value_next(&list, &list_len, &v) || v.type != '*' || v.integer < 1) break;
             rest = v.integer - 1;
         }
         if (!read_bulk(&list, &list_len, &id, &idlen)) break;
@@ -583,7 +573,7 @@ static bool effect_xclaim(int argc, const char *const *argv, const size_t *argl,
             lastlen = argl[opts + 1];
         }
     }
-    if (argc < 6 || ids_end == 5 || !read_header(&reply, &len, &v) || v.type != '*' ||
+    if (argc < 6 || ids_end == 5 || !resp_value_next(&reply, &len, &v) || v.type != '*' ||
         v.integer < 0 || v.integer > ids_end - 5)
         return false;
     long long claimed = v.integer;
@@ -609,7 +599,7 @@ static bool effect_xclaim(int argc, const char *const *argv, const size_t *argl,
         size_t idlen;
         long long rest = 0; /* an entry is [id, [field, value, ...]] */
         if (!justid) {
-            if (!read_header(&reply, &len, &v) || v.type != '*' || v.integer < 1) break;
+            if (!resp_value_next(&reply, &len, &v) || v.type != '*' || v.integer < 1) break;
             rest = v.integer - 1;
         }
         if (!read_bulk(&reply, &len, &id, &idlen) || !stream_id_value(id, idlen, got)) break;

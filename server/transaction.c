@@ -16,7 +16,13 @@ struct transaction {
     struct buffer cmds; /* the queued commands, multibulks end to end */
     unsigned count;
     bool rejected; /* a command failed to queue: EXEC answers EXECABORT */
+    bool pausable; /* one of them writes: CLIENT PAUSE WRITE holds the EXEC (pause.h) */
 };
+
+bool transaction_pausable(const struct client *c)
+{
+    return c->tx && c->tx->pausable;
+}
 
 bool transaction_queues(const struct client *c, const struct command *cmd)
 {
@@ -46,6 +52,11 @@ void transaction_queue(struct client *c, struct request *r, const char *bytes, s
         request_error(r, "ERR %s", cmd->refusal);
         return;
     }
+    if (cmd->flags & CMD_FLAG_NO_MULTI) {
+        t->rejected = true;
+        request_error(r, "ERR Command not allowed inside a transaction");
+        return;
+    }
     /* A subscriber's connection changes mode: not something to do half-way through a unit. */
     if (cmd->local == LOCAL_SUBSCRIBE) {
         t->rejected = true;
@@ -61,6 +72,7 @@ void transaction_queue(struct client *c, struct request *r, const char *bytes, s
     }
     buffer_append(&t->cmds, bytes, len);
     t->count++;
+    t->pausable |= command_pausable(cmd);
     request_reply(r, "+QUEUED\r\n", 9);
 }
 

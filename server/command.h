@@ -57,12 +57,12 @@ enum command_rewrite {
     REWRITE_SET,     /* SET ... EX s|PX ms ... -> PXAT abs-ms */
     REWRITE_GETEX,   /* GETEX key EX s|PX ms   -> PXAT abs-ms */
     REWRITE_RESTORE, /* RESTORE key ttl v      -> ttl absolute + ABSTTL */
-    REWRITE_XTRIM,   /* XTRIM key MAXLEN|MINID ~ n -> exact trimming: MAXLEN|MINID = n */
     /* Mirrored by effect: the secondary gets what the primary's reply says happened. */
     REWRITE_SPOP,         /* -> SREM key popped... */
     REWRITE_INCRBYFLOAT,  /* -> SET key result KEEPTTL */
     REWRITE_HINCRBYFLOAT, /* -> HSET key field result */
-    REWRITE_XADD,         /* -> XADD key ... <the ID the primary chose> ...; ~ trims exactly */
+    REWRITE_XADD,         /* -> XADD key ... <the ID the primary chose> ...; ~ to what it kept */
+    REWRITE_XTRIM,        /* XTRIM key MAXLEN|MINID ~ n -> MAXLEN = <what the primary kept> */
     REWRITE_XAUTOCLAIM,   /* -> XCLAIM key group consumer 0 <claimed and deleted IDs> */
     REWRITE_XCLAIM,       /* -> a script: XCLAIM of the claimed IDs, then of the others */
 };

@@ -36,7 +36,7 @@ struct request *request_new(struct client *c, const struct command *cmd)
     r->awaiting = r->holding = 0;
     r->primary = -1;
     r->reply_from = r->other_from = -1;
-    r->ready = r->info_ours = r->unit = r->by_effect = r->fanout = r->silent = false;
+    r->ready = r->info_ours = r->unit = r->by_effect = r->probing = r->fanout = r->silent = false;
     r->on_ready = NULL;
     r->done = NULL;
     r->owner = NULL;

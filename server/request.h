@@ -31,6 +31,7 @@ struct request {
     bool info_ours;    /* INFO: redpair's section goes in front of the primary's (info.h) */
     bool unit;         /* an element of a unit: runs inside the links' open transactions */
     bool by_effect;    /* a write whose copies on the other backends wait for the primary's */
+    bool probing;      /* and for the probe's reply after it (rewrite_probe) */
     bool fanout;       /* sent to every server, answered from all their replies (fanout.h) */
     bool silent;       /* CLIENT REPLY OFF or SKIP: the reply is dropped, not delivered */
     /* The reply is final: a last look before it goes (CONFIG GET, CONFIG SET), NULL for none. */

@@ -257,7 +257,8 @@ static bool dispatch(struct client *c, int argc, const char *raw, size_t rawlen)
         } else {
             transaction_reject(c);
         }
-        reply_now(c, NULL, "%s", err);
+        /* Redis counts a wrong number of arguments as a rejected call of that command. */
+        reply_now(c, command_named(proxy.commands, argc, c->argv, c->argl), "%s", err);
         return true;
     }
     if (!c->authenticated && !command_no_auth(cmd)) {

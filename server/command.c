@@ -693,28 +693,44 @@ static void unknown_command(int argc, const char *const *argv, const size_t *arg
     }
 }
 
+/* Subcommands are in the same table as "container|sub"; Redis does not know them by that. */
+static const struct command *container_of(const struct command_table *t, int argc,
+                                          const char *const *argv, const size_t *argl)
+{
+    return argc > 0 && !memchr(argv[0], '|', argl[0]) ? command_lookup(t, argv[0], argl[0]) : NULL;
+}
+
+static const struct command *subcommand(const struct command_table *t, const struct command *c,
+                                        const char *arg, size_t len)
+{
+    char full[NAME_MAX_LEN];
+    size_t n = strlen(c->name);
+    if (n + 1 + len > sizeof(full) || memchr(arg, '|', len)) return NULL;
+    memcpy(full, c->name, n);
+    full[n] = '|';
+    memcpy(full + n + 1, arg, len);
+    return command_lookup(t, full, n + 1 + len);
+}
+
+const struct command *command_named(const struct command_table *t, int argc,
+                                    const char *const *argv, const size_t *argl)
+{
+    const struct command *c = container_of(t, argc, argv, argl);
+    return c && c->container && argc >= 2 ? subcommand(t, c, argv[1], argl[1]) : c;
+}
+
 const struct command *command_resolve(const struct command_table *t, int argc,
                                       const char *const *argv, const size_t *argl, char *err,
                                       size_t errlen)
 {
-    const struct command *c = NULL;
-
-    /* Subcommands are in the same table as "container|sub"; Redis does not know them by that. */
-    if (argc > 0 && !memchr(argv[0], '|', argl[0])) c = command_lookup(t, argv[0], argl[0]);
+    const struct command *c = container_of(t, argc, argv, argl);
     if (!c) {
         unknown_command(argc, argv, argl, err, errlen);
         return NULL;
     }
     if (c->container && argc >= 2) {
-        char full[NAME_MAX_LEN];
         size_t n = strlen(c->name);
-        const struct command *sub = NULL;
-        if (n + 1 + argl[1] <= sizeof(full) && !memchr(argv[1], '|', argl[1])) {
-            memcpy(full, c->name, n);
-            full[n] = '|';
-            memcpy(full + n + 1, argv[1], argl[1]);
-            sub = command_lookup(t, full, n + 1 + argl[1]);
-        }
+        const struct command *sub = subcommand(t, c, argv[1], argl[1]);
         if (!sub) {
             struct text e = {err, errlen, 0};
             text_str(&e, "ERR unknown subcommand '");
@@ -854,10 +870,11 @@ bool command_blocks(const struct command *cmd, int argc, const char *const *argv
 
 bool command_pausable(const struct command *cmd)
 {
-    /* EVAL, EVALSHA, FCALL and PFCOUNT are the writes of the stream Redis does not flag so; SCRIPT
-     * LOAD and its kin are not paused by Redis either. */
-    return (cmd->flags & CMD_FLAG_WRITE) ||
-           (cmd->kind == CMD_WRITE && (cmd->runs_script || !strcmp(cmd->name, "pfcount")));
+    /* What Redis 7.0 flags may_replicate, without telling COMMAND: the scripts that may write
+     * (SCRIPT LOAD and its kin are not paused), PFCOUNT, and publishing. */
+    return (cmd->flags & CMD_FLAG_WRITE) || (cmd->kind == CMD_WRITE && cmd->runs_script) ||
+           !strcmp(cmd->name, "pfcount") || !strcmp(cmd->name, "publish") ||
+           !strcmp(cmd->name, "spublish");
 }
 
 const char *command_kind_name(enum command_kind kind)

@@ -129,6 +129,11 @@ const struct command *command_resolve(const struct command_table *t, int argc,
                                       const char *const *argv, const size_t *argl, char *err,
                                       size_t errlen);
 
+/* The command argv names, as command_resolve() finds it, whatever its arity: the one it failed on
+ * for a wrong number of arguments. NULL for a name it does not know. */
+const struct command *command_named(const struct command_table *t, int argc,
+                                    const char *const *argv, const size_t *argl);
+
 /* The keys a command names, as argument positions in argv, found as Redis finds them: the first
  * key, last key and step of the command's entry; for the commands that count their keys (EVAL,
  * FCALL, ZUNIONSTORE, LMPOP, BLMPOP…) the `numkeys` keys after the count, and a destination before

@@ -175,22 +175,28 @@ static long long slowlog_count(const struct request *r)
     return count < 0 ? LLONG_MAX : count;
 }
 
-/* A SLOWLOG entry of redpair's own making: its arguments name the offset key (the mark each
- * transaction ends with, the scripts that keep the key out of sight, the probe that reads it). */
+static bool is(const struct resp_value *v, const char *s)
+{
+    return v->type == '$' && v->len == strlen(s) && !memcmp(v->str, s, v->len);
+}
+
+/* A SLOWLOG entry of redpair's own making, [id, time, duration, arguments, address, name]: its
+ * arguments name the offset key (the mark each transaction ends with, the scripts that keep the
+ * key out of sight), or it came from the monitor's connection (the probes). */
 static bool own_entry(const char *p, size_t len)
 {
     struct resp_value v, args;
-    if (!resp_value_next(&p, &len, &v) || v.type != '*' || v.integer < 4) return false;
+    bool own = false;
+    if (!resp_value_next(&p, &len, &v) || v.type != '*' || v.integer < 6) return false;
     for (int i = 0; i < 3; i++)
         if (!resp_value_skip(&p, &len)) return false;
     if (!resp_value_next(&p, &len, &args) || args.type != '*') return false;
     for (long long i = 0; i < args.integer; i++) {
         if (!resp_value_next(&p, &len, &v)) return false;
-        if (v.type == '$' && v.len == sizeof(BACKEND_OFFSET_KEY) - 1 &&
-            !memcmp(v.str, BACKEND_OFFSET_KEY, v.len))
-            return true;
+        own |= is(&v, BACKEND_OFFSET_KEY);
     }
-    return false;
+    return own || (resp_value_skip(&p, &len) && resp_value_next(&p, &len, &v) &&
+                   is(&v, MONITOR_CLIENT_NAME));
 }
 
 struct element {

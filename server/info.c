@@ -9,10 +9,16 @@
 #include "failover.h"
 #include "hidden.h"
 #include "monitor.h"
+#include "pause.h"
 #include "proxy.h"
 #include "request.h"
 #include "resp.h"
 #include "stats.h"
+
+static unsigned long long blocked(void)
+{
+    return blocked_count() + pause_held();
+}
 
 void info_redpair_section(struct buffer *out)
 {
@@ -32,7 +38,7 @@ void info_redpair_section(struct buffer *out)
                    "divergences:%llu\r\n"
                    "total_commands_processed:%llu\r\n",
                    REDPAIR_VERSION, (unsigned long long)((proxy_now_ms() - proxy.start_ms) / 1000),
-                   proxy.client_count, blocked_count(), config_write_ack_name(cfg->write_ack),
+                   proxy.client_count, (unsigned)blocked(), config_write_ack_name(cfg->write_ack),
                    proxy.primary >= 0 ? proxy.backends[proxy.primary].name : "none",
                    (unsigned long long)failover_epoch(), (unsigned long long)failover_count(),
                    (unsigned long long)resync_count(), (unsigned long long)proxy.stream_offset,
@@ -61,7 +67,53 @@ static const struct {
     {"# Latencystats", stats_info_latencystats},
 };
 
-/* Copies INFO text with each of `ours` in place of the server's section of that name. */
+static unsigned long long clients(void)
+{
+    return (unsigned long long)proxy.client_count;
+}
+
+static unsigned long long connections(void)
+{
+    return proxy.next_client_id;
+}
+
+static unsigned long long commands(void)
+{
+    return proxy.commands_processed;
+}
+
+static unsigned long long ops_per_sec(void)
+{
+    return stats_last_second().ops;
+}
+
+/* The fields about clients and their commands, from redpair: the servers' would count
+ * redpair's links and probes (redis-cli --stat reads them). */
+static const struct {
+    const char *name; /* with its ':' */
+    unsigned long long (*value)(void);
+} fields[] = {
+    {"connected_clients:", clients},
+    {"blocked_clients:", blocked},
+    {"total_connections_received:", connections},
+    {"total_commands_processed:", commands},
+    {"instantaneous_ops_per_sec:", ops_per_sec},
+};
+
+/* A field of `fields`: its line written, with redpair's value. */
+static bool replace_field(const char *line, size_t n, struct buffer *out)
+{
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        size_t len = strlen(fields[i].name);
+        if (n <= len || memcmp(line, fields[i].name, len)) continue;
+        buffer_appendf(out, "%s%llu\r\n", fields[i].name, fields[i].value());
+        return true;
+    }
+    return false;
+}
+
+/* Copies INFO text with each of `ours` in place of the server's section of that name, and
+ * redpair's values in the `fields`. */
 static void replace_sections(const char *text, size_t len, struct buffer *out)
 {
     const char *end = text + len, *line = text;
@@ -71,6 +123,10 @@ static void replace_sections(const char *text, size_t len, struct buffer *out)
         const char *next = nl ? nl + 1 : end;
         size_t n = (size_t)(next - line);
         if (n <= 2 && line[0] == '\r') skipping = false; /* the blank line between sections */
+        if (!skipping && replace_field(line, n, out)) {
+            line = next;
+            continue;
+        }
         size_t i = 0, count = sizeof(ours) / sizeof(ours[0]);
         if (line[0] == '#') {
             skipping = false;

@@ -1,7 +1,7 @@
 /* The health monitor (monitor.h): one hiredis connection per backend, driven by one timer.
  *
- *   connect ──▶ [AUTH] ─ CONFIG GET save ─ CONFIG GET busy-reply-threshold ─ PING ─ INFO
- *                                                                (pipelined, in this order)
+ *   connect ──▶ [AUTH] ─ CLIENT SETNAME ─ CONFIG GET save ─ CONFIG GET busy-reply-threshold
+ *               ─ PING ─ INFO                                    (pipelined, in this order)
  *   tick    ──▶ late by more than an interval: redpair itself stalled, that time is forgiven
  *           ──▶ up (or never seen) with no valid answer for down-after-ms ─▶ DOWN, drop
  *           ──▶ a probe unanswered for down-after-ms ─▶ drop (a stalled server's connection)
@@ -36,7 +36,7 @@
 
 #define WHY_MAX sizeof(((struct probe *)0)->last_error)
 
-enum call_kind { CALL_AUTH, CALL_SAVE, CALL_BUSY, CALL_PING, CALL_INFO, CALL_USER };
+enum call_kind { CALL_AUTH, CALL_NAME, CALL_SAVE, CALL_BUSY, CALL_PING, CALL_INFO, CALL_USER };
 
 /* One command in flight (the privdata of its hiredis callback), or one NULL reply waiting for
  * the next loop turn. */
@@ -218,6 +218,7 @@ static void open_connection(struct watch *w, uint64_t now)
                        (const char *[]){"AUTH", cfg->backend_user, cfg->backend_password});
     else if (cfg->backend_password)
         issue_internal(w, CALL_AUTH, 2, (const char *[]){"AUTH", cfg->backend_password});
+    issue_internal(w, CALL_NAME, 3, (const char *[]){"CLIENT", "SETNAME", MONITOR_CLIENT_NAME});
     issue_internal(w, CALL_SAVE, 3, (const char *[]){"CONFIG", "GET", "save"});
     issue_internal(w, CALL_BUSY, 3, (const char *[]){"CONFIG", "GET", "busy-reply-threshold"});
     send_probe(w, now);
@@ -347,6 +348,7 @@ static void internal_reply(struct watch *w, const struct call *c, const redisRep
         if (!w->ping_ok && !w->ping_busy) failed(w, "PING", reply);
         break;
     case CALL_INFO: info_answered(w, reply); break;
+    case CALL_NAME:
     case CALL_USER: break;
     }
 }

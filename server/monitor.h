@@ -46,6 +46,9 @@ struct probe {
     char last_error[128]; /* why it is down, "" when up */
 };
 
+/* The monitor's connections call themselves so: what they run is redpair's (SLOWLOG). */
+#define MONITOR_CLIENT_NAME "redpair-monitor"
+
 enum monitor_change { MONITOR_UP, MONITOR_DOWN };
 typedef void (*monitor_cb)(int backend, enum monitor_change change, const struct probe *p);
 

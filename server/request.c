@@ -36,7 +36,8 @@ struct request *request_new(struct client *c, const struct command *cmd)
     r->awaiting = r->holding = 0;
     r->primary = -1;
     r->reply_from = r->other_from = -1;
-    r->ready = r->info_ours = r->unit = r->by_effect = r->probing = r->fanout = r->silent = false;
+    r->ready = r->info_ours = r->unit = r->by_effect = r->probing = r->fanout = r->silent =
+        r->uncounted = false;
     r->on_ready = NULL;
     r->done = NULL;
     r->owner = NULL;
@@ -73,7 +74,7 @@ void request_ready(struct request *r)
 {
     r->ready = true;
     if (r->on_ready) r->on_ready(r);
-    stats_command_done(r->cmd, r->start_ns, &r->reply);
+    if (!r->uncounted) stats_command_done(r->cmd, r->start_ns, &r->reply);
     if (r->client)
         client_deliver(r->client);
     else if (r->done)

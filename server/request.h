@@ -34,6 +34,7 @@ struct request {
     bool probing;      /* and for the probe's reply after it (rewrite_probe) */
     bool fanout;       /* sent to every server, answered from all their replies (fanout.h) */
     bool silent;       /* CLIENT REPLY OFF or SKIP: the reply is dropped, not delivered */
+    bool uncounted;    /* not a command run: +QUEUED, redpair's own (INFO commandstats) */
     /* The reply is final: a last look before it goes (CONFIG GET, CONFIG SET), NULL for none. */
     void (*on_ready)(struct request *r);
     /* A request redpair makes for a client (a unit's element, unit.h): the reply goes to done()

@@ -30,6 +30,7 @@ bool sequencer_settled(void)
 
 static void release_effect(struct request *r, const char *reply, size_t len, const char *probe,
                            size_t probe_len);
+static void maybe_answer(struct request *r);
 
 /* The probe's reply came (or its loss): the effect is known. */
 static void probed(struct request *p)
@@ -41,6 +42,7 @@ static void probed(struct request *p)
         release_effect(r, replied ? buffer_head(&r->reply) : NULL,
                        replied ? buffer_len(&r->reply) : 0, buffer_head(&p->reply),
                        buffer_len(&p->reply));
+        maybe_answer(r); /* with nothing to apply elsewhere, nothing else will */
     }
     request_unref(r);
     request_unref(p);
@@ -52,7 +54,7 @@ static void send_probe(struct request *r, int db, const struct buffer *probe)
 {
     struct backend *b = &proxy.backends[proxy.primary];
     struct request *p = request_new(NULL, NULL);
-    p->unit = true;
+    p->unit = p->uncounted = true;
     p->done = probed;
     p->owner = r;
     request_ref(r);

@@ -90,9 +90,14 @@ static void count_error(const struct buffer *reply)
         }
     }
     if (error_count == ERRORS_MAX) return;
-    memcpy(errors[error_count].code, p, n);
-    errors[error_count].code[n] = '\0';
-    errors[error_count++].count = 1;
+    /* In the order of their codes, as Redis lists them. */
+    size_t at = 0;
+    while (at < error_count && strncmp(errors[at].code, p, n) < 0) at++;
+    memmove(&errors[at + 1], &errors[at], (error_count - at) * sizeof(*errors));
+    memcpy(errors[at].code, p, n);
+    errors[at].code[n] = '\0';
+    errors[at].count = 1;
+    error_count++;
 }
 
 void stats_command_done(const struct command *cmd, uint64_t start_ns, const struct buffer *reply)

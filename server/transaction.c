@@ -73,6 +73,7 @@ void transaction_queue(struct client *c, struct request *r, const char *bytes, s
     buffer_append(&t->cmds, bytes, len);
     t->count++;
     t->pausable |= command_pausable(cmd);
+    r->uncounted = true; /* it runs, and counts, at EXEC */
     request_reply(r, "+QUEUED\r\n", 9);
 }
 
@@ -140,7 +141,7 @@ void transaction_exec(struct client *c, struct request *r)
         request_reply(r, "*-1\r\n", 5);
     } else {
         request_ref(r); /* the client may go before the unit is done */
-        unit_run(c, buffer_head(&t->cmds), buffer_len(&t->cmds), t->count, executed, r);
+        unit_run(c, buffer_head(&t->cmds), buffer_len(&t->cmds), t->count, true, executed, r);
     }
     buffer_free(&t->cmds);
     free(t);

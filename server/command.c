@@ -87,6 +87,9 @@ enum refusal {
     REFUSE_ROLES,        /* replication and roles are redpair's to manage */
     REFUSE_SHUTDOWN,     /* stopping belongs to redpair's service, or to maintenance */
     REFUSE_SCRIPT_DEBUG, /* a debugging session is one server's */
+    REFUSE_USERS,        /* redpair's users are its own */
+    REFUSE_MODULE,       /* a module is a file on each server's host */
+    REFUSE_MIGRATE,      /* both servers would move the keys */
 };
 
 /* "%s" is the command as a client types it: "CONFIG GET". */
@@ -100,6 +103,12 @@ static const char *const refusal_format[] = {
                         "a server out with the admin API (POST /api/v1/backends/NAME/maintenance)",
     [REFUSE_SCRIPT_DEBUG] = "%s is not available through redpair: the Lua debugger needs a "
                             "connection of its own to one server; debug against a server directly",
+    [REFUSE_USERS] = "%s is not available through redpair, whose one user is default (its "
+                     "requirepass); the servers' users are its backend-user",
+    [REFUSE_MODULE] = "%s is not available through redpair: load a module on each server "
+                      "directly, then restart redpair, which learns its commands at start-up",
+    [REFUSE_MIGRATE] = "%s is not available through redpair: both servers would move the keys; "
+                       "copy them with DUMP and RESTORE",
 };
 
 struct rule {
@@ -240,13 +249,16 @@ static const struct rule rules[] = {
     LOCAL("memory|purge", LOCAL_FANOUT),
     LOCAL("debug", LOCAL_DEBUG),
     LOCAL("monitor", LOCAL_MONITOR),
-    /* The primary describes itself as any Redis would: a standalone server's CLUSTER answers
-     * that cluster support is disabled. */
+    /* The primary describes itself as any Redis would: a standalone server's CLUSTER, ASKING,
+     * READONLY and READWRITE answer that cluster support is disabled. */
     READ("module|list"),
     READ("memory|stats"),
     READ("memory|doctor"),
     READ("memory|malloc-stats"),
     READ("cluster"),
+    READ("asking"),
+    READ("readonly"),
+    READ("readwrite"),
 
     /* Roles and the processes are redpair's to manage. */
     REFUSE("replicaof", REFUSE_ROLES),
@@ -254,10 +266,11 @@ static const struct rule rules[] = {
     REFUSE("failover", REFUSE_ROLES),
     REFUSE("sync", REFUSE_ROLES),
     REFUSE("psync", REFUSE_ROLES),
+    REFUSE("replconf", REFUSE_ROLES),
     REFUSE("shutdown", REFUSE_SHUTDOWN),
-    ADMIN("acl"),
-    ADMIN("module"),
-    ADMIN("migrate"),
+    REFUSE("acl", REFUSE_USERS),
+    REFUSE("module", REFUSE_MODULE),
+    REFUSE("migrate", REFUSE_MIGRATE),
 };
 
 static bool rule_matches(const char *rule, const char *name)

@@ -232,9 +232,13 @@ REFUSALS = [
     (("DEBUG", "DIGEST"), "DEBUG DIGEST is not available through redpair: the servers hold "
      "redpair's offset key, so it is not the digest of your data; DEBUG DIGEST-VALUE of your keys "
      "is"),
-    (("ACL", "SETUSER", "bob", "on"), "ACL SETUSER is not available through redpair: " + ADMIN_HINT),
-    (("ACL", "LIST"), "ACL LIST is not available through redpair: " + ADMIN_HINT),
-    (("MODULE", "LOAD", "/x.so"), "MODULE LOAD is not available through redpair: " + ADMIN_HINT),
+    (("ACL", "SETUSER", "bob", "on"), "ACL SETUSER is not available through redpair, whose one "
+     "user is default (its requirepass); the servers' users are its backend-user"),
+    (("MODULE", "LOAD", "/x.so"), "MODULE LOAD is not available through redpair: load a module on "
+     "each server directly, then restart redpair, which learns its commands at start-up"),
+    (("MIGRATE", "h", "1", "k", "0", "1"), "MIGRATE is not available through redpair: both servers "
+     "would move the keys; copy them with DUMP and RESTORE"),
+    (("PFSELFTEST",), "PFSELFTEST is not available through redpair: " + ADMIN_HINT),
     (("SCRIPT", "DEBUG", "YES"), "SCRIPT DEBUG is not available through redpair: the Lua debugger "
      "needs a connection of its own to one server; debug against a server directly"),
 ]

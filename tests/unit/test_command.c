@@ -206,7 +206,7 @@ START_TEST(test_classification)
      * as it is typed. */
     const char *roles = "is not available through redpair, which manages the servers' roles: use "
                         "the admin API (POST /api/v1/failover, POST /api/v1/backends/NAME/resync)";
-    const char *role_cmds[] = {"replicaof", "slaveof", "failover", "sync", "psync"};
+    const char *role_cmds[] = {"replicaof", "slaveof", "failover", "sync", "psync", "replconf"};
     for (size_t i = 0; i < sizeof(role_cmds) / sizeof(role_cmds[0]); i++) {
         char text[256], upper[16];
         size_t n = strlen(role_cmds[i]);
@@ -221,16 +221,32 @@ START_TEST(test_classification)
     const char *admin = "is not available through redpair: send it to each server directly (the "
                         "admin API lists them: GET /api/v1/backends)";
     const char *admins[][2] = {
-        {"acl|setuser", "ACL SETUSER"}, {"acl|list", "ACL LIST"},
-        {"module|load", "MODULE LOAD"}, {"migrate", "MIGRATE"},
         {"pfselftest", "PFSELFTEST"}, /* by its admin flag */
-        {"replconf", "REPLCONF"},
+        {"pfdebug", "PFDEBUG"},
     };
     for (size_t i = 0; i < sizeof(admins) / sizeof(admins[0]); i++) {
         char text[256];
         snprintf(text, sizeof(text), "%s %s", admins[i][1], admin);
         assert_refused(admins[i][0], text);
     }
+    assert_refused("acl|setuser", "ACL SETUSER is not available through redpair, whose one user "
+                                  "is default (its requirepass); the servers' users are its "
+                                  "backend-user");
+    assert_refused("module|load", "MODULE LOAD is not available through redpair: load a module on "
+                                  "each server directly, then restart redpair, which learns its "
+                                  "commands at start-up");
+    assert_refused("migrate", "MIGRATE is not available through redpair: both servers would move "
+                              "the keys; copy them with DUMP and RESTORE");
+    /* A standalone server's own answer, from the primary. */
+    const char *cluster_reads[] = {"cluster|info", "asking", "readonly", "readwrite"};
+    for (size_t i = 0; i < sizeof(cluster_reads) / sizeof(cluster_reads[0]); i++)
+        ck_assert_int_eq(get(cluster_reads[i])->kind, CMD_READ);
+    ck_assert(get("eval")->runs_script && get("fcall_ro")->runs_script);
+    ck_assert(!get("script|load")->runs_script);
+    ck_assert(command_pausable(get("set")) && command_pausable(get("eval")));
+    ck_assert(command_pausable(get("publish")) && command_pausable(get("pfcount")));
+    ck_assert(!command_pausable(get("get")) && !command_pausable(get("eval_ro")));
+    ck_assert(!command_pausable(get("script|load")));
 
     ck_assert_str_eq(command_kind_name(CMD_READ), "read");
     ck_assert_str_eq(command_kind_name(CMD_WRITE), "write");

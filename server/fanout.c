@@ -323,73 +323,79 @@ static bool all_of(const struct part *parts, int n, char type, struct list *list
     return true;
 }
 
+/* The integers of every reply, added up or their smallest. */
+static bool merge_integers(struct buffer *out, const struct part *parts, int n, bool sum)
+{
+    long long total = 0, oldest = LLONG_MAX;
+    for (int i = 0; i < n; i++) {
+        struct resp_value v;
+        if (!resp_value_read(parts[i].p, parts[i].len, &v) || v.type != ':') return false;
+        total += v.integer;
+        if (v.integer < oldest) oldest = v.integer;
+    }
+    resp_append_integer(out, sum ? total : oldest);
+    return true;
+}
+
+/* The one reply made of all of them, into out; false when it is one server's as it came. */
+static bool merge(const struct request *r, enum merge merge, const struct part *parts, int n,
+                  struct buffer *out)
+{
+    struct list lists[CONFIG_BACKENDS];
+    switch (merge) {
+    case OLDEST:
+    case SUM: return n > 1 && merge_integers(out, parts, n, merge == SUM);
+    case SLOWLOG:
+    case SLOWLOG_LEN:
+    case HISTORY:
+        if (!all_of(parts, n, '*', lists)) return false;
+        merge_lists(out, parts, lists, n, merge, merge == SLOWLOG ? slowlog_count(r) : LLONG_MAX);
+        return true;
+    case LATEST:
+    case HISTOGRAM:
+        if (!all_of(parts, n, '*', lists)) return false;
+        merge_labelled(out, parts, lists, n, merge == LATEST ? 1 : 2);
+        return true;
+    case TEXT:
+        if (n < 2 || !all_of(parts, n, '$', lists)) return false;
+        merge_text(out, parts, n);
+        return true;
+    case ALL:
+    case KILLED:
+    case PRIMARY: break;
+    }
+    return false;
+}
+
+/* The reply that speaks for all when they are not merged: an error if any server gave one, the
+ * primary's first, as that is what went wrong; for a kill, +OK if any killed. */
+static int chosen_part(enum merge merge, const struct part *parts, int n, int primary)
+{
+    int chosen = primary >= 0 ? primary : 0;
+    for (int i = 0; i < n; i++)
+        if (parts[i].p[0] == '-' && parts[chosen].p[0] != '-') chosen = i;
+    for (int i = 0; merge == KILLED && i < n; i++)
+        if (parts[i].len == 5 && !memcmp(parts[i].p, "+OK\r\n", 5)) chosen = i;
+    return chosen;
+}
+
 static void combine(struct request *r)
 {
     struct part parts[CONFIG_BACKENDS];
-    struct list lists[CONFIG_BACKENDS];
     int primary, n = parts_of(r, parts, &primary);
     const struct kind *k = kind_of(r->cmd);
     if (n == 0) {
         request_error(r, "ERR redpair lost the connection to every backend before they replied");
         return;
     }
-    /* An error from any server, the primary's first: that is what went wrong. */
-    int chosen = primary >= 0 ? primary : 0;
-    for (int i = 0; i < n; i++)
-        if (parts[i].p[0] == '-' && parts[chosen].p[0] != '-') chosen = i;
-    if (k->merge == KILLED)
-        for (int i = 0; i < n; i++)
-            if (parts[i].len == 5 && !memcmp(parts[i].p, "+OK\r\n", 5)) chosen = i;
-
-    struct buffer out = {0};
-    long long sum = 0, oldest = LLONG_MAX;
-    bool merged = false;
-    if (n > 1 || k->merge == SLOWLOG || k->merge == SLOWLOG_LEN || k->merge == LATEST ||
-        k->merge == HISTOGRAM) {
-        merged = true;
-        switch (k->merge) {
-        case OLDEST:
-        case SUM:
-            if (!all_of(parts, n, ':', lists)) {
-                merged = false;
-                break;
-            }
-            for (int i = 0; i < n; i++) {
-                struct resp_value v;
-                resp_value_read(parts[i].p, parts[i].len, &v);
-                sum += v.integer;
-                if (v.integer < oldest) oldest = v.integer;
-            }
-            resp_append_integer(&out, k->merge == SUM ? sum : oldest);
-            break;
-        case SLOWLOG:
-        case SLOWLOG_LEN:
-        case HISTORY:
-            if (!(merged = all_of(parts, n, '*', lists))) break;
-            merge_lists(&out, parts, lists, n, k->merge,
-                        k->merge == SLOWLOG ? slowlog_count(r) : LLONG_MAX);
-            break;
-        case LATEST:
-        case HISTOGRAM:
-            if (!(merged = all_of(parts, n, '*', lists))) break;
-            merge_labelled(&out, parts, lists, n, k->merge == LATEST ? 1 : 2);
-            break;
-        case TEXT:
-            if (!(merged = all_of(parts, n, '$', lists))) break;
-            merge_text(&out, parts, n);
-            break;
-        case ALL:
-        case KILLED:
-        case PRIMARY: merged = false; break;
-        }
-    }
+    /* The combined reply goes into `other`, then takes the place of the first, whose buffer the
+     * parts point into. */
     buffer_clear(&r->other);
-    if (merged)
-        buffer_append(&r->other, buffer_head(&out), buffer_len(&out));
-    else
+    if (!merge(r, k->merge, parts, n, &r->other)) {
+        int chosen = chosen_part(k->merge, parts, n, primary);
+        buffer_clear(&r->other);
         buffer_append(&r->other, parts[chosen].p, parts[chosen].len);
-    buffer_free(&out);
-    /* The combined reply replaces the first, whose buffer the parts pointed into. */
+    }
     struct buffer swap = r->reply;
     r->reply = r->other;
     r->other = swap;

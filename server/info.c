@@ -127,16 +127,15 @@ static void replace_sections(const char *text, size_t len, struct buffer *out)
             line = next;
             continue;
         }
-        size_t i = 0, count = sizeof(ours) / sizeof(ours[0]);
         if (line[0] == '#') {
             skipping = false;
-            while (i < count && !(n >= strlen(ours[i].header) + 2 &&
-                                  !memcmp(line, ours[i].header, strlen(ours[i].header)) &&
-                                  line[strlen(ours[i].header)] == '\r'))
-                i++;
-            if (i < count) {
+            for (size_t i = 0; !skipping && i < sizeof(ours) / sizeof(ours[0]); i++) {
+                size_t hn = strlen(ours[i].header);
+                if (n < hn + 2 || memcmp(line, ours[i].header, hn) || line[hn] != '\r') continue;
                 ours[i].write(out);
-                skipping = true;
+                skipping = true; /* the server's lines of it */
+            }
+            if (skipping) {
                 line = next;
                 continue;
             }

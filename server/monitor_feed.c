@@ -102,7 +102,8 @@ void monitor_feed(const struct client *c, const struct command *cmd, int argc,
             append_repr(&line, argv[i], argl[i]);
     }
     buffer_append(&line, "\r\n", 2);
-    for (unsigned i = 0; i < count; i++)
+    /* Backwards: one over its output limit is closed, and the last takes its place. */
+    for (unsigned i = count; i-- > 0;)
         if (!monitors[i]->reply_off)
             client_append(monitors[i], buffer_head(&line), buffer_len(&line));
     buffer_free(&line);

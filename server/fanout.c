@@ -388,18 +388,16 @@ static void combine(struct request *r)
         request_error(r, "ERR redpair lost the connection to every backend before they replied");
         return;
     }
-    /* The combined reply goes into `other`, then takes the place of the first, whose buffer the
-     * parts point into. */
-    buffer_clear(&r->other);
-    if (!merge(r, k->merge, parts, n, &r->other)) {
+    /* Made aside: the parts point into the request's buffers. */
+    struct buffer combined = {0};
+    if (!merge(r, k->merge, parts, n, &combined)) {
         int chosen = chosen_part(k->merge, parts, n, primary);
-        buffer_clear(&r->other);
-        buffer_append(&r->other, parts[chosen].p, parts[chosen].len);
+        buffer_clear(&combined);
+        buffer_append(&combined, parts[chosen].p, parts[chosen].len);
     }
-    struct buffer swap = r->reply;
-    r->reply = r->other;
-    r->other = swap;
+    buffer_free(&r->reply);
     buffer_clear(&r->other);
+    r->reply = combined;
     if (!strcmp(r->cmd->name, "config|resetstat") && buffer_head(&r->reply)[0] == '+') {
         stats_reset();
         proxy.commands_processed = 0;

@@ -117,13 +117,9 @@ static void set_ready(struct request *r)
     resp_request_init(&parser, proxy.config->proto_max_bulk_len);
     if (resp_request_parse(&parser, buffer_head(sent), buffer_len(sent)) == RESP_DONE) {
         resp_request_args(&parser, buffer_head(sent), &argv, &argl, &cap);
-        for (int i = 2; i + 1 < parser.argc; i += 2) {
+        for (int i = 2; i + 1 < parser.argc; i += 2)
             remember(argv[i], argl[i], argv[i + 1], argl[i + 1]);
-            /* The monitor waits that long for a server running a script (monitor.h). */
-            if (resp_arg_is(argv[i], argl[i], "busy-reply-threshold") ||
-                resp_arg_is(argv[i], argl[i], "lua-time-limit"))
-                monitor_busy_reply_threshold(strtoll(argv[i + 1], NULL, 10));
-        }
+        monitor_settings_changed(); /* busy-reply-threshold, save: the monitor reads them */
     }
     resp_request_free(&parser);
     free(argv);

@@ -187,6 +187,13 @@ static void send_probe(struct watch *w, uint64_t now)
     w->p.last_probe_ms = now;
 }
 
+/* The settings a connection reads: at connect, and again when CONFIG SET changed them. */
+static void read_settings(struct watch *w)
+{
+    issue_internal(w, CALL_SAVE, 3, (const char *[]){"CONFIG", "GET", "save"});
+    issue_internal(w, CALL_BUSY, 3, (const char *[]){"CONFIG", "GET", "busy-reply-threshold"});
+}
+
 static void open_connection(struct watch *w, uint64_t now)
 {
     const struct config *cfg = mon.cfg;
@@ -219,8 +226,7 @@ static void open_connection(struct watch *w, uint64_t now)
     else if (cfg->backend_password)
         issue_internal(w, CALL_AUTH, 2, (const char *[]){"AUTH", cfg->backend_password});
     issue_internal(w, CALL_NAME, 3, (const char *[]){"CLIENT", "SETNAME", MONITOR_CLIENT_NAME});
-    issue_internal(w, CALL_SAVE, 3, (const char *[]){"CONFIG", "GET", "save"});
-    issue_internal(w, CALL_BUSY, 3, (const char *[]){"CONFIG", "GET", "busy-reply-threshold"});
+    read_settings(w);
     send_probe(w, now);
 }
 
@@ -471,9 +477,10 @@ void monitor_script_running(int backend, bool running)
     if (backend >= 0 && backend < mon.count) mon.w[backend].script = running;
 }
 
-void monitor_busy_reply_threshold(long long ms)
+void monitor_settings_changed(void)
 {
-    for (int i = 0; i < mon.count; i++) mon.w[i].p.busy_reply_ms = ms;
+    for (int i = 0; i < mon.count; i++)
+        if (mon.w[i].ac) read_settings(&mon.w[i]);
 }
 
 void monitor_stop(void)

@@ -59,8 +59,9 @@ void monitor_stop(void);
 void monitor_reconfigure(void);
 /* The backend's data link has a script out (backend.h): it may not answer for a while. */
 void monitor_script_running(int backend, bool running);
-/* busy-reply-threshold was set, on every backend, through CONFIG SET. */
-void monitor_busy_reply_threshold(long long ms);
+/* CONFIG SET went through: the settings the probe reads once (save, busy-reply-threshold) are
+ * read again. */
+void monitor_settings_changed(void);
 const struct probe *monitor_probe(int backend);
 
 /* One control command on the backend's monitor connection, in order with the probes. The reply

@@ -271,6 +271,7 @@ static bool dispatch(struct client *c, int argc, const char *raw, size_t rawlen)
         return true;
     }
     if (c->monitoring && !monitor_feed_allows(cmd)) {
+        transaction_reject(c);
         reply_now(c, cmd, "%s", "ERR Replica can't interact with the keyspace");
         return true;
     }

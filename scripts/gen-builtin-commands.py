@@ -36,6 +36,8 @@ FLAGS = [
     ("fast", "CMD_FLAG_FAST"),
     ("movablekeys", "CMD_FLAG_MOVABLEKEYS"),
     ("no_multi", "CMD_FLAG_NO_MULTI"),
+    ("allow_busy", "CMD_FLAG_ALLOW_BUSY"),
+    ("skip_monitor", "CMD_FLAG_SKIP_MONITOR"),
 ]
 
 

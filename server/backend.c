@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_commands.h"
 #include "failover.h"
 #include "fence.h"
 #include "log.h"
@@ -144,7 +145,16 @@ static void emit(struct backend *b, struct request *req, uint64_t offset, int db
     select_db(b, db);
     buffer_append(&b->out.queued, bytes, len);
     fifo_push(b, req, offset, PENDING_REPLY);
+    if (req && req->cmd && req->cmd->runs_script) {
+        b->fifo[(b->fifo_head + b->fifo_len - 1) % b->fifo_cap].script = true;
+        if (!b->scripts_out++) monitor_script_running(b->index, true);
+    }
     proxy_mark_backend_dirty(b);
+}
+
+static void script_done(struct backend *b)
+{
+    if (!--b->scripts_out) monitor_script_running(b->index, false);
 }
 
 /* A write that turned out to need nothing here still moves the offset key, so both servers'
@@ -268,6 +278,8 @@ static void link_lost(struct backend *b, const char *why)
     b->tx_len = 0;
     b->exec_left = -1;
     b->tx_open = b->tx_writes = b->in_unit = false;
+    if (b->scripts_out) monitor_script_running(b->index, false);
+    b->scripts_out = 0;
     buffer_clear(&b->in);
     buffer_clear(&b->out.queued);
     resp_reply_reset(&b->framer);
@@ -291,7 +303,8 @@ void backend_disable(struct backend *b, const char *why)
 static void link_ready(struct backend *b)
 {
     b->connected = true;
-    scripts_load_into(b); /* a server that restarted lost them */
+    scripts_load_into(b);     /* a server that restarted lost them */
+    config_commands_apply(b); /* and the settings CONFIG SET gave the pair */
     log_verbose("backend '%s' (%s:%d) link connected as %s", b->name, b->host, b->port,
                 b->local_addr);
     failover_link_up(b);
@@ -356,6 +369,7 @@ static bool deliver(struct backend *b, struct pending p, const char *reply, size
     bool error = reply[0] == '-';
     switch ((enum pending_kind)p.kind) {
     case PENDING_REPLY:
+        if (p.script) script_done(b);
         if (p.offset && p.offset > b->acked_offset) b->acked_offset = p.offset;
         if (p.req) {
             request_backend_reply(p.req, b->index, reply, len);

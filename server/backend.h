@@ -60,6 +60,7 @@ struct pending {
     uint64_t offset; /* stream offset of a write, 0 otherwise */
     uint8_t kind;
     bool queued; /* sent inside MULTI: +QUEUED first, the reply in the EXEC array */
+    bool script; /* runs a script: the server may be busy until it answers */
 };
 
 struct backend {
@@ -100,6 +101,11 @@ struct backend {
     size_t tx_len, tx_cap;
     long long exec_left; /* elements of the EXEC array still to match, -1 outside one */
     size_t exec_pos;
+    /* Scripts sent and not yet answered. A server reads nothing more from the connection a
+     * script of it came on until the script ends, so what follows on the link waits (SCRIPT
+     * KILL goes on the monitor's connection); other connections get -BUSY past its
+     * busy-reply-threshold, the monitor's probes among them (monitor.h). */
+    unsigned scripts_out;
 
     struct holdq holds;
 };

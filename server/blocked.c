@@ -326,7 +326,7 @@ static void attempt(struct blocked *b)
     if (b->answered_once) build_retry(b);
     b->nready = 0;
     b->in_flight = true;
-    unit_run(b->client, buffer_head(&b->attempt), buffer_len(&b->attempt), b->lookups + 1,
+    unit_run(b->client, buffer_head(&b->attempt), buffer_len(&b->attempt), b->lookups + 1, false,
              attempted, b);
 }
 

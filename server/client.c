@@ -11,6 +11,8 @@
 #include "hidden.h"
 #include "local.h"
 #include "log.h"
+#include "monitor_feed.h"
+#include "pause.h"
 #include "proxy.h"
 #include "pubsub.h"
 #include "relay.h"
@@ -119,6 +121,8 @@ void client_close(struct client *c)
     if (c->next) c->next->prev = c->prev;
     proxy.client_count--;
     proxy_forget_client(c);
+    pause_client_closed(c);
+    monitor_feed_client_closed(c);
     pubsub_client_closed(c);
     blocked_client_closed(c);
     transaction_free(c);
@@ -164,7 +168,7 @@ void client_deliver(struct client *c)
         if (!c->head) c->tail = NULL;
         c->queued--;
         r->client = NULL;
-        client_append(c, buffer_head(&r->reply), buffer_len(&r->reply));
+        if (!r->silent) client_append(c, buffer_head(&r->reply), buffer_len(&r->reply));
         request_unref(r);
     }
     maybe_resume(c);
@@ -204,6 +208,7 @@ void client_flush(struct client *c)
 
 static void enqueue(struct client *c, struct request *r)
 {
+    r->silent = c->silent;
     if (c->tail)
         c->tail->next = r;
     else
@@ -212,9 +217,11 @@ static void enqueue(struct client *c, struct request *r)
     c->queued++;
 }
 
+/* A command refused before it runs: counted as rejected, not as a call. */
 static void reply_now(struct client *c, const struct command *cmd, const char *fmt, const char *msg)
 {
-    struct request *r = request_new(c, cmd);
+    struct request *r = request_new(c, NULL);
+    if (cmd) stats_command_rejected(cmd);
     enqueue(c, r);
     request_error(r, fmt, msg);
 }
@@ -234,14 +241,21 @@ static void encoded(struct client *c, int argc, const char *raw, size_t rawlen, 
     *len = buffer_len(&c->multibulk);
 }
 
-static void dispatch(struct client *c, int argc, const char *raw, size_t rawlen)
+/* Runs one command; false when CLIENT PAUSE holds it, to run again once the pause ends. */
+static bool dispatch(struct client *c, int argc, const char *raw, size_t rawlen)
 {
     char err[COMMAND_ERROR_MAX];
-    proxy.commands_processed++;
     const struct command *cmd =
         command_resolve(proxy.commands, argc, c->argv, c->argl, err, sizeof(err));
     c->last_cmd = cmd;
     c->last_ms = uv_now(proxy.loop);
+    if (cmd && (c->authenticated || command_no_auth(cmd)) && pubsub_allows(c, cmd) &&
+        pause_holds(c, cmd))
+        return false;
+    proxy.commands_processed++;
+    /* As Redis: SKIP silences the command after it, whatever that is, even one refused. */
+    c->silent = c->reply_off || c->reply_skip_next;
+    c->reply_skip_next = false;
     if (!cmd) {
         if (strncmp(err, "EXECABORT", 9) == 0) { /* a malformed EXEC ends the transaction */
             transaction_free(c);
@@ -249,17 +263,23 @@ static void dispatch(struct client *c, int argc, const char *raw, size_t rawlen)
         } else {
             transaction_reject(c);
         }
-        reply_now(c, NULL, "%s", err);
-        return;
+        /* Redis counts a wrong number of arguments as a rejected call of that command. */
+        reply_now(c, command_named(proxy.commands, argc, c->argv, c->argl), "%s", err);
+        return true;
     }
     if (!c->authenticated && !command_no_auth(cmd)) {
         transaction_reject(c);
         reply_now(c, cmd, "%s", "NOAUTH Authentication required.");
-        return;
+        return true;
     }
     if (!pubsub_allows(c, cmd)) {
         reply_now(c, cmd, PUBSUB_CONTEXT_ERROR, cmd->name);
-        return;
+        return true;
+    }
+    if (c->monitoring && !monitor_feed_allows(cmd)) {
+        transaction_reject(c);
+        reply_now(c, cmd, "%s", "ERR Replica can't interact with the keyspace");
+        return true;
     }
 
     const char *bytes;
@@ -268,15 +288,18 @@ static void dispatch(struct client *c, int argc, const char *raw, size_t rawlen)
     encoded(c, argc, raw, rawlen, &bytes, &len);
     struct request *r = request_new(c, cmd);
     enqueue(c, r);
-    if (transaction_queues(c, cmd))
+    bool queued = transaction_queues(c, cmd);
+    if (queued)
         transaction_queue(c, r, bytes, len);
     else if (command_blocks(cmd, argc, c->argv, c->argl, &timeout_ms))
         blocked_start(c, r, argc, c->argv, c->argl, bytes, len, timeout_ms);
     else
         client_execute(c, r, argc, c->argv, c->argl, bytes, len);
+    if (!queued) monitor_feed(c, cmd, argc, c->argv, c->argl);
     tracking_command_done(c, cmd);
     /* Redis serves the clients a command woke before it runs the next one. */
     blocked_run_retries();
+    return true;
 }
 
 void client_execute(struct client *c, struct request *r, int argc, const char *const *argv,
@@ -373,7 +396,7 @@ void client_unblocked(struct client *c)
 static void process_input(struct client *c)
 {
     while (!c->closing && !c->closed && buffer_len(&c->in)) {
-        if (c->blocked) {
+        if (c->blocked || c->postponed) {
             /* Its input waits, but a closed connection must still be seen. */
             if (buffer_len(&c->in) > BLOCKED_INPUT_MAX) set_reading(c, false);
             return;
@@ -396,7 +419,7 @@ static void process_input(struct client *c)
         int argc = c->parser.argc;
         if (argc > 0) {
             resp_request_args(&c->parser, raw, &c->argv, &c->argl, &c->argv_cap);
-            dispatch(c, argc, raw, c->parser.size);
+            if (!dispatch(c, argc, raw, c->parser.size)) return; /* held: parsed again later */
         }
         buffer_consume(&c->in, c->parser.size);
         resp_request_reset(&c->parser);

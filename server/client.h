@@ -46,6 +46,11 @@ struct client {
     uint64_t created_ms, last_ms;   /* uv_now() at accept and at its latest command */
     const struct command *last_cmd; /* NULL before the first, or after an unknown one */
     bool no_evict;
+    /* CLIENT REPLY: OFF drops every reply, SKIP the next command's; `silent` is the command
+     * being run's, which its requests take. */
+    bool reply_off, reply_skip_next, silent;
+    bool postponed;            /* held by CLIENT PAUSE: input waits (pause.h) */
+    bool monitoring;           /* MONITOR: fed every command run (monitor_feed.h) */
     struct pubsub *pubsub;     /* while subscribed: its connection to the primary (pubsub.h) */
     struct transaction *tx;    /* inside MULTI: the queued commands (transaction.h) */
     struct keylink *watching;  /* WATCHed keys (watch.h) */

@@ -9,6 +9,7 @@
 #include "blocked.h"
 #include "client.h"
 #include "command.h"
+#include "pause.h"
 #include "proxy.h"
 #include "pubsub.h"
 #include "request.h"
@@ -35,8 +36,7 @@ void client_set_name(struct client *c, const char *name, size_t len)
 
 /* --- CLIENT INFO and CLIENT LIST ------------------------------------------------------------ */
 
-/* "ip:port", "[ip6]:port", or Redis's "?:0" when the socket cannot say. */
-static void address(const struct client *x, bool local, char *out, size_t n)
+void client_address(const struct client *x, bool local, char *out, size_t n)
 {
     struct sockaddr_storage sa;
     int len = sizeof(sa);
@@ -65,11 +65,11 @@ static void info_line(struct buffer *out, const struct client *x, bool asking, s
     int fd = -1, sub, psub, ssub;
     uint64_t now = uv_now(proxy.loop);
 
-    address(x, false, addr, sizeof(addr));
-    address(x, true, laddr, sizeof(laddr));
+    client_address(x, false, addr, sizeof(addr));
+    client_address(x, true, laddr, sizeof(laddr));
     uv_fileno((const uv_handle_t *)&x->tcp, &fd);
     if (pubsub_subscribed(x)) *f++ = 'P';
-    if (x->blocked) *f++ = 'b';
+    if (x->blocked || x->postponed) *f++ = 'b';
     if (x->tx) *f++ = 'x';
     if (x->closing) *f++ = 'c';
     if (x->no_evict) *f++ = 'e';
@@ -189,7 +189,7 @@ struct kill_filter {
 static bool address_is(const struct client *x, bool local, const char *want, size_t len)
 {
     char addr[80];
-    address(x, local, addr, sizeof(addr));
+    client_address(x, local, addr, sizeof(addr));
     return strlen(addr) == len && memcmp(addr, want, len) == 0;
 }
 
@@ -311,6 +311,24 @@ static void setinfo(struct request *r, const char *const *argv, const size_t *ar
     }
 }
 
+/* CLIENT REPLY ON|OFF|SKIP: replies dropped in redpair, the servers know nothing of it. OFF
+ * and SKIP go unanswered themselves, as in Redis. */
+static void reply_mode(struct client *c, struct request *r, const char *arg, size_t len)
+{
+    if (resp_arg_is(arg, len, "on")) {
+        c->reply_off = c->reply_skip_next = r->silent = false;
+    } else if (resp_arg_is(arg, len, "off")) {
+        c->reply_off = r->silent = true;
+    } else if (resp_arg_is(arg, len, "skip")) {
+        c->reply_skip_next = !c->reply_off;
+        r->silent = true;
+    } else {
+        request_error(r, "ERR syntax error");
+        return;
+    }
+    reply(r, "+OK\r\n");
+}
+
 enum sub {
     SUB_ID,
     SUB_GETNAME,
@@ -326,6 +344,8 @@ enum sub {
     SUB_UNBLOCK,
     SUB_REPLY,
     SUB_SETINFO,
+    SUB_PAUSE,
+    SUB_UNPAUSE,
     SUB_HELP,
 };
 
@@ -347,6 +367,8 @@ static const struct {
     [SUB_UNBLOCK] = {"unblock", -3},
     [SUB_REPLY] = {"reply", 3},
     [SUB_SETINFO] = {"setinfo", 4},
+    [SUB_PAUSE] = {"pause", -3},
+    [SUB_UNPAUSE] = {"unpause", 2},
     [SUB_HELP] = {"help", 2},
 };
 
@@ -407,15 +429,13 @@ void client_command(struct client *c, struct request *r, int argc, const char *c
     case SUB_GETREDIR: tracking_getredir(c, r); return;
     case SUB_CACHING: tracking_caching(c, r, argv[2], argl[2]); return;
     case SUB_UNBLOCK: unblock(r, argc, argv, argl); return;
-    case SUB_REPLY:
-        if (resp_arg_is(argv[2], argl[2], "on"))
-            reply(r, "+OK\r\n");
-        else if (resp_arg_is(argv[2], argl[2], "off") || resp_arg_is(argv[2], argl[2], "skip"))
-            request_error(r, "ERR CLIENT REPLY OFF and SKIP are not supported by redpair yet");
-        else
-            request_error(r, "ERR syntax error");
-        return;
+    case SUB_REPLY: reply_mode(c, r, argv[2], argl[2]); return;
     case SUB_SETINFO: setinfo(r, argv, argl); return;
+    case SUB_PAUSE: pause_command(r, argc, argv, argl); return;
+    case SUB_UNPAUSE:
+        pause_end();
+        reply(r, "+OK\r\n");
+        return;
     case SUB_HELP: /* the server's own text */
         resp_append_command(&text, argc, argv, argl);
         client_send_read(c, r, buffer_head(&text), buffer_len(&text));

@@ -84,11 +84,12 @@ enum refusal {
     REFUSE_NONE,
     REFUSE_UNSUPPORTED,
     REFUSE_ADMIN,        /* acts on one server: send it there directly */
-    REFUSE_CONFIG,       /* redpair's configuration is its admin API's */
     REFUSE_ROLES,        /* replication and roles are redpair's to manage */
     REFUSE_SHUTDOWN,     /* stopping belongs to redpair's service, or to maintenance */
-    REFUSE_SCRIPT_KILL,  /* the links are busy behind the running script */
     REFUSE_SCRIPT_DEBUG, /* a debugging session is one server's */
+    REFUSE_USERS,        /* redpair's users are its own */
+    REFUSE_MODULE,       /* a module is a file on each server's host */
+    REFUSE_MIGRATE,      /* both servers would move the keys */
 };
 
 /* "%s" is the command as a client types it: "CONFIG GET". */
@@ -96,17 +97,18 @@ static const char *const refusal_format[] = {
     [REFUSE_UNSUPPORTED] = "command '%s' is not supported by redpair yet",
     [REFUSE_ADMIN] = "%s is not available through redpair: send it to each server directly (the "
                      "admin API lists them: GET /api/v1/backends)",
-    [REFUSE_CONFIG] = "%s is not available through redpair: use the admin API (GET/PATCH "
-                      "/api/v1/config)",
     [REFUSE_ROLES] = "%s is not available through redpair, which manages the servers' roles: use "
                      "the admin API (POST /api/v1/failover, POST /api/v1/backends/NAME/resync)",
     [REFUSE_SHUTDOWN] = "%s is not available through redpair: stop redpair with SIGTERM, or take "
                         "a server out with the admin API (POST /api/v1/backends/NAME/maintenance)",
-    [REFUSE_SCRIPT_KILL] = "%s is not available through redpair: a script runs on both servers, "
-                           "and redpair's link to each waits behind it; send it to each server "
-                           "directly (the admin API lists them: GET /api/v1/backends)",
     [REFUSE_SCRIPT_DEBUG] = "%s is not available through redpair: the Lua debugger needs a "
                             "connection of its own to one server; debug against a server directly",
+    [REFUSE_USERS] = "%s is not available through redpair, whose one user is default (its "
+                     "requirepass); the servers' users are its backend-user",
+    [REFUSE_MODULE] = "%s is not available through redpair: load a module on each server "
+                      "directly, then restart redpair, which learns its commands at start-up",
+    [REFUSE_MIGRATE] = "%s is not available through redpair: both servers would move the keys; "
+                       "copy them with DUMP and RESTORE",
 };
 
 struct rule {
@@ -205,7 +207,7 @@ static const struct rule rules[] = {
     WRITE("script|load"),
     WRITE("script|flush"),
     READ("script|exists"),
-    REFUSE("script|kill", REFUSE_SCRIPT_KILL),
+    LOCAL("script|kill", LOCAL_FANOUT),
     REFUSE("script|debug", REFUSE_SCRIPT_DEBUG),
     WRITE("function|load"),
     WRITE("function|delete"),
@@ -213,8 +215,8 @@ static const struct rule rules[] = {
     WRITE("function|restore"),
     READ("function|list"),
     READ("function|dump"),
-    READ("function|stats"),
-    REFUSE("function|kill", REFUSE_SCRIPT_KILL),
+    LOCAL("function|stats", LOCAL_FANOUT), /* on the monitor's connection: a script may run */
+    LOCAL("function|kill", LOCAL_FANOUT),
 
     /* Transactions are queued and WATCH is tracked by redpair (transaction.h, watch.h). */
     LOCAL("multi", LOCAL_MULTI),
@@ -224,27 +226,51 @@ static const struct rule rules[] = {
     LOCAL("unwatch", LOCAL_UNWATCH),
     UNSUPPORTED("waitaof"),
 
-    /* Server administration belongs to redpair, which must know about it. */
-    REFUSE("config", REFUSE_CONFIG),
+    /* The pair administered as one Redis: settings through the write stream, so both servers
+     * change at the same point of it (config_commands.h); what every server does or keeps on its
+     * own, sent to each and answered from all (fanout.h). */
+    LOCAL("config|get", LOCAL_CONFIG),
+    LOCAL("config|set", LOCAL_CONFIG),
+    LOCAL("config|resetstat", LOCAL_FANOUT),
+    LOCAL("config|rewrite", LOCAL_FANOUT),
+    LOCAL("save", LOCAL_FANOUT),
+    LOCAL("bgsave", LOCAL_FANOUT),
+    LOCAL("bgrewriteaof", LOCAL_FANOUT),
+    LOCAL("lastsave", LOCAL_FANOUT),
+    LOCAL("slowlog|get", LOCAL_FANOUT),
+    LOCAL("slowlog|len", LOCAL_FANOUT),
+    LOCAL("slowlog|reset", LOCAL_FANOUT),
+    LOCAL("latency|latest", LOCAL_FANOUT),
+    LOCAL("latency|history", LOCAL_FANOUT),
+    LOCAL("latency|reset", LOCAL_FANOUT),
+    LOCAL("latency|graph", LOCAL_FANOUT),
+    LOCAL("latency|doctor", LOCAL_FANOUT),
+    LOCAL("latency|histogram", LOCAL_FANOUT),
+    LOCAL("memory|purge", LOCAL_FANOUT),
+    LOCAL("debug", LOCAL_DEBUG),
+    LOCAL("monitor", LOCAL_MONITOR),
+    /* The primary describes itself as any Redis would: a standalone server's CLUSTER, ASKING,
+     * READONLY and READWRITE answer that cluster support is disabled. */
+    READ("module|list"),
+    READ("memory|stats"),
+    READ("memory|doctor"),
+    READ("memory|malloc-stats"),
+    READ("cluster"),
+    READ("asking"),
+    READ("readonly"),
+    READ("readwrite"),
+
+    /* Roles and the processes are redpair's to manage. */
     REFUSE("replicaof", REFUSE_ROLES),
     REFUSE("slaveof", REFUSE_ROLES),
     REFUSE("failover", REFUSE_ROLES),
     REFUSE("sync", REFUSE_ROLES),
     REFUSE("psync", REFUSE_ROLES),
+    REFUSE("replconf", REFUSE_ROLES),
     REFUSE("shutdown", REFUSE_SHUTDOWN),
-    ADMIN("debug"),
-    ADMIN("monitor"),
-    ADMIN("cluster"),
-    ADMIN("acl"),
-    ADMIN("module"),
-    ADMIN("memory"),
-    ADMIN("save"),
-    ADMIN("bgsave"),
-    ADMIN("bgrewriteaof"),
-    ADMIN("migrate"),
-    ADMIN("latency"),
-    ADMIN("slowlog"),
-    ADMIN("lastsave"),
+    REFUSE("acl", REFUSE_USERS),
+    REFUSE("module", REFUSE_MODULE),
+    REFUSE("migrate", REFUSE_MIGRATE),
 };
 
 static bool rule_matches(const char *rule, const char *name)
@@ -281,6 +307,10 @@ static void classify_keys(struct command *c)
     }
 }
 
+/* The commands that run a script or a function: a long one keeps a server busy (backend.h). */
+static const char *const script_runners[] = {"eval",    "evalsha",    "fcall",
+                                             "eval_ro", "evalsha_ro", "fcall_ro"};
+
 /* Fills kind, local, rewrite, refusal and where the keys are from name and flags. The refusal text
  * lives in the same allocation as the name, so freeing the name frees both. */
 static void classify(struct command *c)
@@ -295,6 +325,9 @@ static void classify(struct command *c)
                    : !strcmp(c->name, "script|load")                       ? 2
                    : !strcmp(c->name, "script|flush")                      ? -1
                                                                            : 0;
+    c->runs_script = false;
+    for (size_t i = 0; i < sizeof(script_runners) / sizeof(script_runners[0]); i++)
+        c->runs_script |= !strcmp(c->name, script_runners[i]);
     if (c->flags & CMD_FLAG_WRITE) {
         c->kind = CMD_WRITE;
     } else if (c->flags & CMD_FLAG_READONLY) {
@@ -458,11 +491,7 @@ struct cursor {
 
 static bool next_value(struct cursor *c, struct resp_value *v)
 {
-    size_t n = resp_value_read(c->p, c->left, v);
-    if (n == 0 || n > c->left) return false;
-    c->p += n;
-    c->left -= n;
-    return true;
+    return resp_value_next(&c->p, &c->left, v);
 }
 
 static bool skip_value(struct cursor *c)
@@ -504,6 +533,8 @@ static unsigned flag_bit(const char *s, size_t len)
         {"fast", CMD_FLAG_FAST},
         {"movablekeys", CMD_FLAG_MOVABLEKEYS},
         {"no_multi", CMD_FLAG_NO_MULTI},
+        {"allow_busy", CMD_FLAG_ALLOW_BUSY},
+        {"skip_monitor", CMD_FLAG_SKIP_MONITOR},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (strlen(names[i].name) != len) continue;
@@ -596,7 +627,7 @@ bool command_table_learn(struct command_table *t, const char *reply, size_t len,
     /* Built aside and swapped in whole, so a failure leaves the live table as it was. */
     struct command_table fresh = {0};
     struct learn l = {&fresh, err, errlen};
-    struct resp_reply framer;
+    struct resp_reply framer = {0};
     struct resp_value v;
 
     /* Frame first: resp_value_read() may then trust that the value is complete. */
@@ -675,28 +706,44 @@ static void unknown_command(int argc, const char *const *argv, const size_t *arg
     }
 }
 
+/* Subcommands are in the same table as "container|sub"; Redis does not know them by that. */
+static const struct command *container_of(const struct command_table *t, int argc,
+                                          const char *const *argv, const size_t *argl)
+{
+    return argc > 0 && !memchr(argv[0], '|', argl[0]) ? command_lookup(t, argv[0], argl[0]) : NULL;
+}
+
+static const struct command *subcommand(const struct command_table *t, const struct command *c,
+                                        const char *arg, size_t len)
+{
+    char full[NAME_MAX_LEN];
+    size_t n = strlen(c->name);
+    if (n + 1 + len > sizeof(full) || memchr(arg, '|', len)) return NULL;
+    memcpy(full, c->name, n);
+    full[n] = '|';
+    memcpy(full + n + 1, arg, len);
+    return command_lookup(t, full, n + 1 + len);
+}
+
+const struct command *command_named(const struct command_table *t, int argc,
+                                    const char *const *argv, const size_t *argl)
+{
+    const struct command *c = container_of(t, argc, argv, argl);
+    return c && c->container && argc >= 2 ? subcommand(t, c, argv[1], argl[1]) : c;
+}
+
 const struct command *command_resolve(const struct command_table *t, int argc,
                                       const char *const *argv, const size_t *argl, char *err,
                                       size_t errlen)
 {
-    const struct command *c = NULL;
-
-    /* Subcommands are in the same table as "container|sub"; Redis does not know them by that. */
-    if (argc > 0 && !memchr(argv[0], '|', argl[0])) c = command_lookup(t, argv[0], argl[0]);
+    const struct command *c = container_of(t, argc, argv, argl);
     if (!c) {
         unknown_command(argc, argv, argl, err, errlen);
         return NULL;
     }
     if (c->container && argc >= 2) {
-        char full[NAME_MAX_LEN];
         size_t n = strlen(c->name);
-        const struct command *sub = NULL;
-        if (n + 1 + argl[1] <= sizeof(full) && !memchr(argv[1], '|', argl[1])) {
-            memcpy(full, c->name, n);
-            full[n] = '|';
-            memcpy(full + n + 1, argv[1], argl[1]);
-            sub = command_lookup(t, full, n + 1 + argl[1]);
-        }
+        const struct command *sub = subcommand(t, c, argv[1], argl[1]);
         if (!sub) {
             struct text e = {err, errlen, 0};
             text_str(&e, "ERR unknown subcommand '");
@@ -832,6 +879,15 @@ bool command_blocks(const struct command *cmd, int argc, const char *const *argv
         return true;
     *timeout_ms = (long long)ceill(seconds * 1000);
     return true;
+}
+
+bool command_pausable(const struct command *cmd)
+{
+    /* What Redis 7.0 flags may_replicate, without telling COMMAND: the scripts that may write
+     * (SCRIPT LOAD and its kin are not paused), PFCOUNT, and publishing. */
+    return (cmd->flags & CMD_FLAG_WRITE) || (cmd->kind == CMD_WRITE && cmd->runs_script) ||
+           !strcmp(cmd->name, "pfcount") || !strcmp(cmd->name, "publish") ||
+           !strcmp(cmd->name, "spublish");
 }
 
 const char *command_kind_name(enum command_kind kind)

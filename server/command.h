@@ -3,7 +3,9 @@
  *   read     sent to the primary only
  *   write    given the next offset in the write stream and sent to both backends
  *   local    answered by redpair itself (PING, ECHO, QUIT, SELECT, AUTH, INFO, CLIENT, HELLO,
- *            RESET, WAIT, ROLE, the subscriptions of Pub/Sub, MULTI, EXEC, DISCARD, WATCH)
+ *            RESET, WAIT, ROLE, the subscriptions of Pub/Sub, MULTI, EXEC, DISCARD, WATCH,
+ *            MONITOR), or by it on the servers' behalf (CONFIG, DEBUG, and the commands every
+ *            server runs on its own: SAVE, SLOWLOG, LATENCY, SCRIPT KILL …, see fanout.h)
  *   refused  known but not (yet) safe to proxy: the client gets `refusal`
  *
  * Names, arity, flags and key positions are learned at start-up from the primary's own `COMMAND`
@@ -39,6 +41,10 @@ enum command_local {
     LOCAL_DISCARD,
     LOCAL_WATCH, /* WATCH, UNWATCH (watch.h) */
     LOCAL_UNWATCH,
+    LOCAL_CONFIG,  /* CONFIG GET and SET (config_commands.h) */
+    LOCAL_FANOUT,  /* run by every server on its own, answered from all (fanout.h) */
+    LOCAL_DEBUG,   /* the DEBUG subcommands that only read, to the primary */
+    LOCAL_MONITOR, /* MONITOR (monitor_feed.h) */
 };
 
 /* How a write is made deterministic before it enters the stream (see rewrite.h). */
@@ -51,28 +57,30 @@ enum command_rewrite {
     REWRITE_SET,     /* SET ... EX s|PX ms ... -> PXAT abs-ms */
     REWRITE_GETEX,   /* GETEX key EX s|PX ms   -> PXAT abs-ms */
     REWRITE_RESTORE, /* RESTORE key ttl v      -> ttl absolute + ABSTTL */
-    REWRITE_XTRIM,   /* XTRIM key MAXLEN|MINID ~ n -> exact trimming: MAXLEN|MINID = n */
     /* Mirrored by effect: the secondary gets what the primary's reply says happened. */
     REWRITE_SPOP,         /* -> SREM key popped... */
     REWRITE_INCRBYFLOAT,  /* -> SET key result KEEPTTL */
     REWRITE_HINCRBYFLOAT, /* -> HSET key field result */
-    REWRITE_XADD,         /* -> XADD key ... <the ID the primary chose> ...; ~ trims exactly */
+    REWRITE_XADD,         /* -> XADD key ... <the ID the primary chose> ...; ~ to what it kept */
+    REWRITE_XTRIM,        /* XTRIM key MAXLEN|MINID ~ n -> MAXLEN = <what the primary kept> */
     REWRITE_XAUTOCLAIM,   /* -> XCLAIM key group consumer 0 <claimed and deleted IDs> */
     REWRITE_XCLAIM,       /* -> a script: XCLAIM of the claimed IDs, then of the others */
 };
 
-#define CMD_FLAG_WRITE       (1u << 0)
-#define CMD_FLAG_READONLY    (1u << 1)
-#define CMD_FLAG_DENYOOM     (1u << 2)
-#define CMD_FLAG_ADMIN       (1u << 3)
-#define CMD_FLAG_PUBSUB      (1u << 4)
-#define CMD_FLAG_NOSCRIPT    (1u << 5)
-#define CMD_FLAG_BLOCKING    (1u << 6)
-#define CMD_FLAG_LOADING     (1u << 7)
-#define CMD_FLAG_STALE       (1u << 8)
-#define CMD_FLAG_FAST        (1u << 9)
-#define CMD_FLAG_MOVABLEKEYS (1u << 10)
-#define CMD_FLAG_NO_MULTI    (1u << 11)
+#define CMD_FLAG_WRITE        (1u << 0)
+#define CMD_FLAG_READONLY     (1u << 1)
+#define CMD_FLAG_DENYOOM      (1u << 2)
+#define CMD_FLAG_ADMIN        (1u << 3)
+#define CMD_FLAG_PUBSUB       (1u << 4)
+#define CMD_FLAG_NOSCRIPT     (1u << 5)
+#define CMD_FLAG_BLOCKING     (1u << 6)
+#define CMD_FLAG_LOADING      (1u << 7)
+#define CMD_FLAG_STALE        (1u << 8)
+#define CMD_FLAG_FAST         (1u << 9)
+#define CMD_FLAG_MOVABLEKEYS  (1u << 10)
+#define CMD_FLAG_NO_MULTI     (1u << 11)
+#define CMD_FLAG_ALLOW_BUSY   (1u << 12) /* runs while the server is busy in a script */
+#define CMD_FLAG_SKIP_MONITOR (1u << 13)
 
 struct command {
     char *name;     /* lowercase full name: "get", "object|encoding" */
@@ -84,6 +92,7 @@ struct command {
     enum command_local local;
     enum command_rewrite rewrite;
     int script_at; /* EVAL, EVAL_RO, SCRIPT LOAD: the argument holding a script; SCRIPT FLUSH: -1 */
+    bool runs_script; /* EVAL, EVALSHA, FCALL and their read-only twins: may keep a server busy */
     /* Keys the key range does not give, found once from the name: counted by the argument at
      * numkeys_at (EVAL, ZUNIONSTORE, BLMPOP…, 0 for none) after a destination key at numkeys_dest
      * (0 for none); or after STREAMS (XREAD, XREADGROUP). */
@@ -120,6 +129,11 @@ const struct command *command_resolve(const struct command_table *t, int argc,
                                       const char *const *argv, const size_t *argl, char *err,
                                       size_t errlen);
 
+/* The command argv names, as command_resolve() finds it, whatever its arity: the one it failed on
+ * for a wrong number of arguments. NULL for a name it does not know. */
+const struct command *command_named(const struct command_table *t, int argc,
+                                    const char *const *argv, const size_t *argl);
+
 /* The keys a command names, as argument positions in argv, found as Redis finds them: the first
  * key, last key and step of the command's entry; for the commands that count their keys (EVAL,
  * FCALL, ZUNIONSTORE, LMPOP, BLMPOP…) the `numkeys` keys after the count, and a destination before
@@ -152,6 +166,10 @@ const char *command_kind_name(enum command_kind kind);
 /* How much of an argument Redis shows in an error: it formats arguments with "%s", so they end
  * at a NUL byte; at most max bytes. */
 size_t command_arg_shown(const char *s, size_t len, size_t max);
+
+/* Commands that CLIENT PAUSE WRITE holds, as Redis does: writes, and what may write or replicate
+ * though not flagged so (scripts, PFCOUNT). */
+bool command_pausable(const struct command *cmd);
 
 /* Commands a client may send before it authenticates, as Redis flags them no_auth. */
 static inline bool command_no_auth(const struct command *c)

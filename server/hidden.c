@@ -91,6 +91,13 @@ bool hidden_rewrite(const struct command *cmd, int db, int argc, const char *con
     return true;
 }
 
+bool hidden_key(const char *name, size_t len)
+{
+    static const char offset[] = BACKEND_OFFSET_KEY, fence[] = FENCE_KEY;
+    return (len == sizeof(offset) - 1 && !memcmp(name, offset, len)) ||
+           (len == sizeof(fence) - 1 && !memcmp(name, fence, len));
+}
+
 void hidden_fix_info(const char *text, size_t len, struct buffer *out)
 {
     static const char tag[] = "\r\ndb0:keys=";

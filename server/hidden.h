@@ -17,6 +17,8 @@
  */
 bool hidden_rewrite(const struct command *cmd, int db, int argc, const char *const *argv,
                     const size_t *argl, struct buffer *out);
+/* One of redpair's own keys, by name (the offset key, the fence key). */
+bool hidden_key(const char *name, size_t len);
 /* INFO text: the hidden keys fewer in "db0:keys=N,…" (the line goes when N reaches 0). */
 void hidden_fix_info(const char *text, size_t len, struct buffer *out);
 

@@ -47,7 +47,8 @@ void keyspace_written(const struct client *c, const struct command *cmd, int db,
 
     bool flushall = strcmp(cmd->name, "flushall") == 0;
     if (flushall || strcmp(cmd->name, "flushdb") == 0) {
-        touch_db(flushall ? -1 : db, false);
+        /* Nothing is there to serve, but an XREADGROUP waiter learns that its stream went. */
+        touch_db(flushall ? -1 : db, wake);
         tracking_touch_all(); /* as Redis: every cached key goes, whichever database */
         return;
     }

@@ -7,11 +7,14 @@
 #include "backend.h"
 #include "blocked.h"
 #include "client.h"
-#include "cluster.h"
 #include "client_commands.h"
 #include "command.h"
+#include "config_commands.h"
+#include "fanout.h"
 #include "failover.h"
+#include "info.h"
 #include "monitor.h"
+#include "monitor_feed.h"
 #include "proxy.h"
 #include "pubsub.h"
 #include "request.h"
@@ -142,6 +145,8 @@ static void reset(struct client *c, struct request *r)
     client_set_name(c, NULL, 0);
     c->authenticated = proxy.config->requirepass == NULL;
     c->no_evict = false;
+    c->reply_off = c->reply_skip_next = r->silent = false;
+    monitor_feed_client_closed(c);
     reply_bytes(r, "+RESET\r\n");
 }
 
@@ -160,72 +165,35 @@ static void select_db(struct client *c, struct request *r, const char *arg, size
     reply_bytes(r, "+OK\r\n");
 }
 
-void local_info_section(struct buffer *out)
-{
-    const struct config *cfg = proxy.config;
-    buffer_appendf(out,
-                   "# redpair\r\n"
-                   "redpair_version:%s\r\n"
-                   "uptime_in_seconds:%llu\r\n"
-                   "connected_clients:%d\r\n"
-                   "blocked_clients:%u\r\n"
-                   "write_ack:%s\r\n"
-                   "primary:%s\r\n"
-                   "epoch:%llu\r\n"
-                   "failovers:%llu\r\n"
-                   "resyncs:%llu\r\n"
-                   "stream_offset:%llu\r\n"
-                   "divergences:%llu\r\n"
-                   "total_commands_processed:%llu\r\n",
-                   REDPAIR_VERSION, (unsigned long long)((proxy_now_ms() - proxy.start_ms) / 1000),
-                   proxy.client_count, blocked_count(), config_write_ack_name(cfg->write_ack),
-                   proxy.primary >= 0 ? proxy.backends[proxy.primary].name : "none",
-                   (unsigned long long)failover_epoch(), (unsigned long long)failover_count(),
-                   (unsigned long long)resync_count(), (unsigned long long)proxy.stream_offset,
-                   (unsigned long long)proxy.divergences,
-                   (unsigned long long)proxy.commands_processed);
-    for (int i = 0; i < CONFIG_BACKENDS; i++) {
-        const struct backend *b = &proxy.backends[i];
-        buffer_appendf(
-            out,
-            "backend_%s:addr=%s:%d,state=%s,role=%s,acked_offset=%llu,lag=%llu,"
-            "run_id=%s\r\n",
-            b->name, b->host, b->port, backend_state_name(b->state),
-            i == proxy.primary ? "primary" : "secondary", (unsigned long long)b->acked_offset,
-            (unsigned long long)(proxy.stream_offset - b->acked_offset), monitor_probe(i)->run_id);
-    }
-    if (cluster_enabled()) /* the node that answers: through a follower, the leader */
-        buffer_appendf(out,
-                       "cluster_node:%s\r\ncluster_leader:%s\r\ncluster_term:%llu\r\n"
-                       "cluster_voters:%d\r\ncluster_peers_up:%d\r\n",
-                       cfg->node_id, cluster_leader_name() ? cluster_leader_name() : "none",
-                       (unsigned long long)cluster_term(), cluster_voters(), cluster_peers_up());
-}
+/* The DEBUG subcommands that only read, answered by the primary. The others change or stop the
+ * server they run on, which redpair's link to it would wait behind. */
+static const char *const debug_reads[] = {
+    "help",   "object",   "digest-value", "error",    "htstats",    "htstats-key",
+    "sdslen", "listpack", "quicklist",    "protocol", "structsize", "client-eviction",
+};
 
-static void info(struct client *c, struct request *r, int argc, const char *const *argv,
-                 const size_t *argl)
+static void debug(struct client *c, struct request *r, int argc, const char *const *argv,
+                  const size_t *argl)
 {
-    if (argc == 2 && resp_arg_is(argv[1], argl[1], "redpair")) {
-        struct buffer body = {0};
-        local_info_section(&body);
-        buffer_clear(&r->reply);
-        resp_append_bulk(&r->reply, buffer_head(&body), buffer_len(&body));
-        buffer_free(&body);
-        request_ready(r);
+    if (resp_arg_is(argv[1], argl[1], "digest")) {
+        request_error(r, "ERR DEBUG DIGEST is not available through redpair: the servers hold "
+                         "redpair's offset key, so it is not the digest of your data; DEBUG "
+                         "DIGEST-VALUE of your keys is");
         return;
     }
-    /* Sections only the server has get the server's INFO alone; the defaults get both. */
-    bool ours = argc == 1;
-    for (int i = 1; i < argc; i++)
-        ours |=
-            resp_arg_is(argv[i], argl[i], "all") || resp_arg_is(argv[i], argl[i], "everything") ||
-            resp_arg_is(argv[i], argl[i], "default") || resp_arg_is(argv[i], argl[i], "redpair");
-    r->info = true;
-    r->info_ours = ours;
-    struct buffer cmd = {0};
-    resp_append_command(&cmd, argc, argv, argl);
-    client_send_read(c, r, buffer_head(&cmd), buffer_len(&cmd));
-    buffer_free(&cmd);
+    for (size_t i = 0; i < sizeof(debug_reads) / sizeof(debug_reads[0]); i++) {
+        if (!resp_arg_is(argv[1], argl[1], debug_reads[i])) continue;
+        struct buffer cmd = {0};
+        resp_append_command(&cmd, argc, argv, argl);
+        client_send_read(c, r, buffer_head(&cmd), buffer_len(&cmd));
+        buffer_free(&cmd);
+        return;
+    }
+    request_error(r,
+                  "ERR DEBUG %.*s is not available through redpair: it changes or stops the "
+                  "server it runs on; send it to each server directly (the admin API lists them: "
+                  "GET /api/v1/backends)",
+                  (int)command_arg_shown(argv[1], argl[1], 128), argv[1]);
 }
 
 /* WAIT numreplicas timeout: how many backends other than the primary hold the client's writes.
@@ -276,14 +244,7 @@ static void wait_replicas(struct request *r, int argc, const char *const *argv, 
         request_error(r, "ERR value is not an integer or out of range");
         return;
     }
-    if (!resp_parse_ll(argv[2], argl[2], &timeout)) {
-        request_error(r, "ERR timeout is not an integer or out of range");
-        return;
-    }
-    if (timeout < 0) {
-        request_error(r, "ERR timeout is negative");
-        return;
-    }
+    if (!request_timeout(r, argv[2], argl[2], &timeout)) return;
     uint64_t target = proxy.config->write_ack == WRITE_ACK_ALL ? 0 : proxy.stream_offset;
     long long n = replicas_holding(target);
     if (n >= want || target == 0) {
@@ -335,7 +296,7 @@ void local_execute(struct client *c, struct request *r, int argc, const char *co
         return;
     case LOCAL_SELECT: select_db(c, r, argv[1], argl[1]); return;
     case LOCAL_AUTH: auth(c, r, argc, argv, argl); return;
-    case LOCAL_INFO: info(c, r, argc, argv, argl); return;
+    case LOCAL_INFO: info_command(c, r, argc, argv, argl); return;
     case LOCAL_CLIENT: client_command(c, r, argc, argv, argl); return;
     case LOCAL_HELLO: hello(c, r, argc, argv, argl); return;
     case LOCAL_RESET: reset(c, r); return;
@@ -363,6 +324,10 @@ void local_execute(struct client *c, struct request *r, int argc, const char *co
         watch_clear(c);
         reply_bytes(r, "+OK\r\n");
         return;
+    case LOCAL_CONFIG: config_command(c, r, argc, argv, argl); return;
+    case LOCAL_FANOUT: fanout_command(c, r, argc, argv, argl); return;
+    case LOCAL_DEBUG: debug(c, r, argc, argv, argl); return;
+    case LOCAL_MONITOR: monitor_feed_start(c, r); return;
     case LOCAL_NONE: break;
     }
     request_error(r, "ERR command '%s' has no local handler", r->cmd->name);

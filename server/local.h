@@ -6,15 +6,11 @@
 
 #include <stddef.h>
 
-#include "buffer.h"
-
 struct client;
 struct request;
 
 /* Executes a local command: answers the request, or forwards it (INFO, CLIENT HELP). */
 void local_execute(struct client *c, struct request *r, int argc, const char *const *argv,
                    const size_t *argl);
-/* Appends the "# redpair" INFO section. */
-void local_info_section(struct buffer *out);
 
 #endif

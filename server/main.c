@@ -97,7 +97,7 @@ static bool roundtrip(int fd, int argc, const char **argv, struct buffer *reply)
     bool ok = write(fd, buffer_head(&req), buffer_len(&req)) == (ssize_t)buffer_len(&req);
     buffer_free(&req);
 
-    struct resp_reply framer;
+    struct resp_reply framer = {0};
     resp_reply_reset(&framer);
     buffer_clear(reply);
     while (ok) {

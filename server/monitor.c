@@ -1,12 +1,16 @@
+#define _GNU_SOURCE /* memmem */
 /* The health monitor (monitor.h): one hiredis connection per backend, driven by one timer.
  *
- *   connect ──▶ [AUTH] ─ CONFIG GET save ─ PING ─ INFO          (pipelined, in this order)
+ *   connect ──▶ [AUTH] ─ CLIENT SETNAME ─ CONFIG GET save ─ CONFIG GET busy-reply-threshold
+ *               ─ PING ─ INFO                                    (pipelined, in this order)
  *   tick    ──▶ late by more than an interval: redpair itself stalled, that time is forgiven
  *           ──▶ up (or never seen) with no valid answer for down-after-ms ─▶ DOWN, drop
  *           ──▶ a probe unanswered for down-after-ms ─▶ drop (a stalled server's connection)
  *           ──▶ no connection ─▶ connect;  no probe outstanding ─▶ PING ─ INFO
- *   PING answered -LOADING / -MASTERDOWN / -BUSY ─▶ DOWN, drop
+ *   PING answered -LOADING / -MASTERDOWN ─▶ DOWN, drop
  *   PING +PONG and INFO with a run_id ─▶ valid: UP if it was not (DOWN first if run_id changed)
+ *   PING and INFO answered -BUSY while UP ─▶ valid: a script runs, the server is there
+ *   a script out on the data link ─▶ busy-reply-threshold more before DOWN
  *
  * hiredis 0.14 has no timeouts of its own: a SIGSTOPped server accepts TCP in the kernel and
  * never answers, so the tick is what notices (and it reads the socket's error, which hiredis's
@@ -38,6 +42,7 @@ enum call_kind {
     CALL_AUTH,
     CALL_NAME,
     CALL_SAVE,
+    CALL_BUSY,
     CALL_PING,
     CALL_INFO,
     CALL_FENCE,
@@ -66,6 +71,8 @@ struct watch {
     uint64_t gen;
     bool probing;       /* PING and INFO sent, INFO not answered: at most one probe in flight */
     bool ping_ok;       /* the probe in flight got +PONG */
+    bool ping_busy;     /* or -BUSY */
+    bool script;        /* a script is out on the data link (monitor_script_running) */
     bool down_reported; /* DOWN told, no UP since */
     uint64_t start_ms;
     char why[WHY_MAX]; /* the latest failure, "" when the connection is fine */
@@ -213,6 +220,13 @@ static void send_probe(struct watch *w, uint64_t now)
     w->p.last_probe_ms = now;
 }
 
+/* The settings a connection reads: at connect, and again when CONFIG SET changed them. */
+static void read_settings(struct watch *w)
+{
+    issue_internal(w, CALL_SAVE, 3, (const char *[]){"CONFIG", "GET", "save"});
+    issue_internal(w, CALL_BUSY, 3, (const char *[]){"CONFIG", "GET", "busy-reply-threshold"});
+}
+
 static void open_connection(struct watch *w, uint64_t now)
 {
     const struct config *cfg = mon.cfg;
@@ -244,21 +258,21 @@ static void open_connection(struct watch *w, uint64_t now)
                        (const char *[]){"AUTH", cfg->backend_user, cfg->backend_password});
     else if (cfg->backend_password)
         issue_internal(w, CALL_AUTH, 2, (const char *[]){"AUTH", cfg->backend_password});
-    if (config_clustered(cfg)) {
-        char name[96];
-        if (mon.fence_epoch)
-            fence_client_name(name, sizeof(name), mon.fence_epoch, cfg->node_id, "monitor");
-        else
-            snprintf(name, sizeof(name), "redpair-probe-%s", cfg->node_id);
-        issue_internal(w, CALL_NAME, 3, (const char *[]){"CLIENT", "SETNAME", name});
-        if (mon.fence_epoch) {
-            char digits[24];
-            const char *fence[FENCE_ARGC];
-            issue_internal(w, CALL_FENCE, fence_command(mon.fence_epoch, fence, digits), fence);
-            issue_internal(w, CALL_LIST, 2, (const char *[]){"CLIENT", "LIST"});
-        }
+    char name[96];
+    if (!config_clustered(cfg))
+        snprintf(name, sizeof(name), "%s", MONITOR_CLIENT_NAME);
+    else if (mon.fence_epoch)
+        fence_client_name(name, sizeof(name), mon.fence_epoch, cfg->node_id, "monitor");
+    else
+        snprintf(name, sizeof(name), "%s-%s", MONITOR_CLIENT_NAME, cfg->node_id);
+    issue_internal(w, CALL_NAME, 3, (const char *[]){"CLIENT", "SETNAME", name});
+    if (mon.fence_epoch) {
+        char digits[24];
+        const char *fence[FENCE_ARGC];
+        issue_internal(w, CALL_FENCE, fence_command(mon.fence_epoch, fence, digits), fence);
+        issue_internal(w, CALL_LIST, 2, (const char *[]){"CLIENT", "LIST"});
     }
-    issue_internal(w, CALL_SAVE, 3, (const char *[]){"CONFIG", "GET", "save"});
+    read_settings(w);
     send_probe(w, now);
 }
 
@@ -278,7 +292,7 @@ static void go_down(struct watch *w, const char *why)
 /* Refused outright, as Sentinel does: the server is there but cannot serve. */
 static bool refusing(const char *err)
 {
-    static const char *const words[] = {"LOADING", "MASTERDOWN", "BUSY"};
+    static const char *const words[] = {"LOADING", "MASTERDOWN"};
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
         size_t n = strlen(words[i]);
         if (strncmp(err, words[i], n) == 0 && (err[n] == ' ' || err[n] == '\0')) return true;
@@ -307,10 +321,9 @@ static void confirmed(struct watch *w, struct probe *fresh)
     int index = (int)(w - mon.w);
     if (w->p.up && strcmp(w->p.run_id, fresh->run_id) != 0) {
         /* Restarted faster than down-after-ms: the HA logic must still see it go. */
-        char was[sizeof(w->p.run_id)];
-        memcpy(was, w->p.run_id, sizeof(was));
-        snprintf(w->p.last_error, sizeof(w->p.last_error), "restarted: run_id %s is now %s", was,
-                 fresh->run_id);
+        char why[sizeof(w->p.last_error)];
+        snprintf(why, sizeof(why), "restarted: run_id %s is now %s", w->p.run_id, fresh->run_id);
+        memcpy(w->p.last_error, why, sizeof(why));
         log_warning("monitor: backend '%s' %s", name_of(w), w->p.last_error);
         w->p.up = false;
         mon.cb(index, MONITOR_DOWN, &w->p);
@@ -327,9 +340,19 @@ static void confirmed(struct watch *w, struct probe *fresh)
     mon.cb(index, MONITOR_UP, &w->p);
 }
 
+static bool busy(const redisReply *reply)
+{
+    return reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "BUSY ", 5) == 0;
+}
+
 static void info_answered(struct watch *w, const redisReply *reply)
 {
     w->probing = false;
+    if (w->ping_busy && busy(reply) && w->p.up) { /* a script runs: the view stands */
+        w->p.last_ok_ms = uv_now(mon.loop);
+        w->why[0] = '\0';
+        return;
+    }
     if (reply->type != REDIS_REPLY_STRING) {
         failed(w, "INFO", reply);
         return;
@@ -420,10 +443,16 @@ static void internal_reply(struct watch *w, const struct call *c, const redisRep
             reply->element[1]->type == REDIS_REPLY_STRING)
             snprintf(w->p.rdb_save, sizeof(w->p.rdb_save), "%s", reply->element[1]->str);
         break;
+    case CALL_BUSY:
+        if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+            reply->element[1]->type == REDIS_REPLY_STRING)
+            w->p.busy_reply_ms = strtoll(reply->element[1]->str, NULL, 10);
+        break;
     case CALL_PING:
         w->p.latency_us = (uv_hrtime() - c->sent_ns) / 1000;
         w->ping_ok = reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "PONG") == 0;
-        if (!w->ping_ok) failed(w, "PING", reply);
+        w->ping_busy = busy(reply);
+        if (!w->ping_ok && !w->ping_busy) failed(w, "PING", reply);
         break;
     case CALL_INFO: info_answered(w, reply); break;
     case CALL_NAME: break;
@@ -500,10 +529,11 @@ static void on_tick(uv_timer_t *t)
     (void)t;
     uint64_t now = uv_now(mon.loop);
     forgive_stall(now);
-    uint64_t down_after = (uint64_t)mon.cfg->down_after_ms;
     char why[WHY_MAX];
     for (int i = 0; i < mon.count; i++) {
         struct watch *w = &mon.w[i];
+        uint64_t down_after = (uint64_t)mon.cfg->down_after_ms;
+        if (w->script && w->p.busy_reply_ms > 0) down_after += (uint64_t)w->p.busy_reply_ms;
         if (w->ac && socket_failed(w->ac, why, sizeof(why))) drop(w, why);
         uint64_t since = w->p.up ? w->p.last_ok_ms : w->start_ms;
         if (!w->down_reported && now - since >= down_after) {
@@ -539,6 +569,7 @@ void monitor_start(uv_loop_t *loop, const struct config *cfg, monitor_cb cb)
         *w = (struct watch){.gen = w->gen + 1, .start_ms = now};
         w->waiting_tail = &w->waiting;
         w->p.slave_repl_offset = -1;
+        w->p.busy_reply_ms = 5000; /* Redis's default, until the server says */
     }
     uv_timer_init(loop, &mon.tick);
     uv_idle_init(loop, &mon.later);
@@ -553,6 +584,17 @@ void monitor_reconfigure(void)
     uint64_t interval = (uint64_t)mon.cfg->probe_interval_ms; /* down-after-ms: read each tick */
     mon.last_tick_ms = uv_now(mon.loop);
     uv_timer_start(&mon.tick, on_tick, interval, interval);
+}
+
+void monitor_script_running(int backend, bool running)
+{
+    if (backend >= 0 && backend < mon.count) mon.w[backend].script = running;
+}
+
+void monitor_settings_changed(void)
+{
+    for (int i = 0; i < mon.count; i++)
+        if (mon.w[i].ac) read_settings(&mon.w[i]);
 }
 
 void monitor_stop(void)
@@ -598,6 +640,13 @@ void monitor_command(int backend, monitor_reply_cb cb, void *arg, int argc, cons
         return;
     }
     issue(w, c, argc, argv);
+}
+
+bool monitor_client_named(const char *name, size_t len)
+{
+    static const char prefix[] = "redpair-";
+    return len >= sizeof(prefix) - 1 && memcmp(name, prefix, sizeof(prefix) - 1) == 0 &&
+           memmem(name, len, "monitor", 7) != NULL;
 }
 
 void monitor_fence(uint64_t epoch)

@@ -2,8 +2,12 @@
  * so a slow data stream never hides a live server and a dead one is seen even when idle.
  *
  *   every probe-interval-ms:  PING, then INFO   ──▶ struct probe (latest view of the server)
- *   no valid answer for down-after-ms, or -LOADING / -MASTERDOWN / -BUSY answers ──▶ down
+ *   no valid answer for down-after-ms, or -LOADING / -MASTERDOWN answers ──▶ down
  *   a valid answer again ──▶ up
+ *
+ * A server running a script redpair sent it is alive though it answers nothing until its
+ * busy-reply-threshold, then -BUSY until the script ends: it is given that threshold more before
+ * it is down, and -BUSY answers count as valid while it was up.
  *
  * Changes of up/down and of run_id are reported through the callback given to monitor_start; the
  * HA logic (failover.c) decides what they mean. The same connection carries the HA logic's own
@@ -34,12 +38,18 @@ struct probe {
     long long used_memory, maxmemory;
     char maxmemory_policy[32];
     bool aof_enabled;
-    char rdb_save[128]; /* CONFIG GET save, "" when off (read once per connection) */
-    long long keys;     /* sum over INFO keyspace */
+    char rdb_save[128];      /* CONFIG GET save, "" when off (read once per connection) */
+    long long busy_reply_ms; /* CONFIG GET busy-reply-threshold (once per connection) */
+    long long keys;          /* sum over INFO keyspace */
     long long uptime_s;
     char version[32];     /* redis_version */
     char last_error[128]; /* why it is down, "" when up */
 };
+
+/* The monitor's connections call themselves so: what they run is redpair's (SLOWLOG). In a
+ * cluster they carry the node's name, and the epoch on a leader's (fence.h). */
+#define MONITOR_CLIENT_NAME "redpair-monitor"
+bool monitor_client_named(const char *name, size_t len);
 
 /* FENCED: the connection, opened under monitor_fence's epoch, has stored it on the server and
  * killed the older leaders' connections; FENCED_OUT: the server holds a newer epoch. */
@@ -51,6 +61,11 @@ void monitor_start(uv_loop_t *loop, const struct config *cfg, monitor_cb cb);
 void monitor_stop(void);
 /* Re-reads probe-interval-ms and down-after-ms from the config (live change). */
 void monitor_reconfigure(void);
+/* The backend's data link has a script out (backend.h): it may not answer for a while. */
+void monitor_script_running(int backend, bool running);
+/* CONFIG SET went through: the settings the probe reads once (save, busy-reply-threshold) are
+ * read again. */
+void monitor_settings_changed(void);
 const struct probe *monitor_probe(int backend);
 
 /* Cluster leader: every connection is (re)opened to fence the backend under epoch first

@@ -25,6 +25,7 @@
 #include "client.h"
 #include "command.h"
 #include "config.h"
+#include "hidden.h"
 #include "log.h"
 #include "netaddr.h"
 #include "outbuf.h"
@@ -206,6 +207,7 @@ static void on_handle_closed(uv_handle_t *h)
         if (ps->client) uv_timer_start(&ps->retry, on_retry, ps->retry_ms, 0);
     }
     if (--ps->handles > 0 || ps->client) return;
+    resp_reply_reset(&ps->framer);
     buffer_free(&ps->in);
     buffer_free(&ps->held);
     outbuf_free(&ps->out);
@@ -361,6 +363,34 @@ static bool is_push(const char *p, size_t len)
             (memcmp(kind.str, "pmessage", 8) == 0 || memcmp(kind.str, "smessage", 8) == 0));
 }
 
+/* The length of a "<prefix><db>__:" at the start of a channel name, or 0. */
+static size_t channel_db_prefix(const struct resp_value *channel, const char *prefix)
+{
+    size_t n = strlen(prefix), i = n;
+    if (channel->len <= n || memcmp(channel->str, prefix, n)) return 0;
+    while (i < channel->len && channel->str[i] >= '0' && channel->str[i] <= '9') i++;
+    if (i == n || channel->len - i < 3 || memcmp(channel->str + i, "__:", 3)) return 0;
+    return i + 3;
+}
+
+/* A keyspace notification about one of redpair's own keys (hidden.h), which every write moves on
+ * the primary: clients never see the keys, so not their events either. "message" and "pmessage"
+ * end with channel and payload: __keyspace@<db>__:<key> <event>, __keyevent@<db>__:<event> <key>.
+ */
+static bool about_hidden_key(const char *p, size_t len)
+{
+    struct resp_value v, channel = {0}, payload = {0};
+    if (!resp_value_next(&p, &len, &v) || v.integer < 3) return false;
+    for (long long i = 0; i < v.integer; i++) {
+        channel = payload;
+        if (!resp_value_next(&p, &len, &payload) || payload.type != '$' || !payload.str)
+            return false;
+    }
+    size_t at = channel_db_prefix(&channel, "__keyspace@");
+    if (at) return hidden_key(channel.str + at, channel.len - at);
+    return channel_db_prefix(&channel, "__keyevent@") && hidden_key(payload.str, payload.len);
+}
+
 static void on_reply(struct pubsub *ps, const char *p, size_t len)
 {
     if (p[0] == '-') {
@@ -372,6 +402,7 @@ static void on_reply(struct pubsub *ps, const char *p, size_t len)
         return;
     }
     if (is_push(p, len)) {
+        if (about_hidden_key(p, len)) return;
         if (ps->barrier)
             buffer_append(&ps->held, p, len);
         else

@@ -5,8 +5,7 @@
 #include <stdlib.h>
 
 #include "client.h"
-#include "hidden.h"
-#include "local.h"
+#include "fanout.h"
 #include "proxy.h"
 #include "resp.h"
 #include "sequencer.h"
@@ -37,8 +36,10 @@ struct request *request_new(struct client *c, const struct command *cmd)
     r->awaiting = r->holding = 0;
     r->primary = -1;
     r->reply_from = r->other_from = -1;
-    r->ready = r->info = r->info_ours = r->unit = r->by_effect = false;
+    r->ready = r->info_ours = r->unit = r->by_effect = r->probing = r->fanout = r->silent =
+        r->uncounted = false;
     r->lost_in_sync = r->ack_held = false;
+    r->on_ready = NULL;
     r->done = NULL;
     r->owner = NULL;
     return r;
@@ -73,7 +74,8 @@ void request_unref(struct request *r)
 void request_ready(struct request *r)
 {
     r->ready = true;
-    stats_command_done(r->cmd, r->start_ns);
+    if (r->on_ready) r->on_ready(r);
+    if (!r->uncounted) stats_command_done(r->cmd, r->start_ns, &r->reply);
     if (r->client)
         client_deliver(r->client);
     else if (r->done)
@@ -99,24 +101,17 @@ void request_error(struct request *r, const char *fmt, ...)
     request_ready(r);
 }
 
-/* INFO through redpair: its own section first, then the primary's, in one bulk. */
-static void reply_info(struct request *r, const char *reply, size_t len)
+bool request_timeout(struct request *r, const char *arg, size_t len, long long *timeout)
 {
-    struct resp_value v;
-    if (resp_value_read(reply, len, &v) == 0 || v.type != '$' || !v.str) {
-        request_reply(r, reply, len);
-        return;
+    if (!resp_parse_ll(arg, len, timeout)) {
+        request_error(r, "ERR timeout is not an integer or out of range");
+        return false;
     }
-    struct buffer body = {0};
-    if (r->info_ours) {
-        local_info_section(&body);
-        buffer_append(&body, "\r\n", 2);
+    if (*timeout < 0) {
+        request_error(r, "ERR timeout is negative");
+        return false;
     }
-    hidden_fix_info(v.str, v.len, &body);
-    buffer_clear(&r->reply);
-    resp_append_bulk(&r->reply, buffer_head(&body), buffer_len(&body));
-    buffer_free(&body);
-    request_ready(r);
+    return true;
 }
 
 void request_backend_reply(struct request *r, int backend, const char *reply, size_t len)
@@ -125,17 +120,22 @@ void request_backend_reply(struct request *r, int backend, const char *reply, si
         sequencer_reply(r, backend, reply, len);
         return;
     }
+    if (r->fanout) {
+        fanout_reply(r, backend, reply, len);
+        return;
+    }
     r->awaiting &= (uint8_t) ~(1u << backend);
-    if (r->info)
-        reply_info(r, reply, len);
-    else
-        request_reply(r, reply, len);
+    request_reply(r, reply, len);
 }
 
 void request_backend_lost(struct request *r, int backend)
 {
     if (r->offset) {
         sequencer_lost(r, backend);
+        return;
+    }
+    if (r->fanout) {
+        fanout_reply(r, backend, NULL, 0);
         return;
     }
     r->awaiting &= (uint8_t) ~(1u << backend);

@@ -28,12 +28,17 @@ struct request {
     int8_t reply_from; /* backend whose reply is in `reply`, -1 if none yet */
     int8_t other_from; /* backend whose reply is in `other`, -1 if none */
     bool ready;        /* `reply` is final: deliver when the request reaches the queue's head */
-    bool info;         /* INFO: the reply's keyspace line corrected (hidden.h) */
-    bool info_ours;    /* INFO: and redpair's section put in front of it */
+    bool info_ours;    /* INFO: redpair's section goes in front of the primary's (info.h) */
     bool unit;         /* an element of a unit: runs inside the links' open transactions */
     bool by_effect;    /* a write whose copies on the other backends wait for the primary's */
     bool lost_in_sync; /* write: an in-sync backend's link was lost before it answered */
     bool ack_held;     /* cluster mode: answered, but held until the loss is committed */
+    bool probing;      /* and for the probe's reply after it (rewrite_probe) */
+    bool fanout;       /* sent to every server, answered from all their replies (fanout.h) */
+    bool silent;       /* CLIENT REPLY OFF or SKIP: the reply is dropped, not delivered */
+    bool uncounted;    /* not a command run: +QUEUED, redpair's own (INFO commandstats) */
+    /* The reply is final: a last look before it goes (CONFIG GET, CONFIG SET), NULL for none. */
+    void (*on_ready)(struct request *r);
     /* A request redpair makes for a client (a unit's element, unit.h): the reply goes to done()
      * instead of a reply queue. */
     void (*done)(struct request *r);
@@ -52,6 +57,9 @@ void request_ready(struct request *r);
 /* A read's reply (or a local one) arrived: copy it and make the request ready. */
 void request_reply(struct request *r, const char *reply, size_t len);
 void request_error(struct request *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A timeout argument as Redis reads one (WAIT, CLIENT PAUSE): false, with r answered Redis's
+ * error, when it is not an integer or is negative. */
+bool request_timeout(struct request *r, const char *arg, size_t len, long long *timeout);
 
 /* Called when a backend link delivers, or loses, its part of a request. */
 void request_backend_reply(struct request *r, int backend, const char *reply, size_t len);

@@ -376,12 +376,38 @@ enum resp_result resp_request_parse(struct resp_request *r, const char *buf, siz
  * Reply framer.
  * ------------------------------------------------------------------------------------------- */
 
+/* A complete (or failed) reply leaves no array open: what a deep one took goes at once. */
+static void close_arrays(struct resp_reply *r)
+{
+    if (r->cap) free(r->heap);
+    r->heap = NULL;
+    r->cap = 0;
+}
+
 void resp_reply_reset(struct resp_reply *r)
 {
+    close_arrays(r);
     r->size = 0;
     r->error = NULL;
     r->depth = 0;
     r->pos = 0;
+}
+
+static long long *open_arrays(struct resp_reply *r)
+{
+    return r->cap ? r->heap : r->stack;
+}
+
+static void open_array(struct resp_reply *r, long long elements)
+{
+    size_t room = r->cap ? r->cap : RESP_REPLY_STACK;
+    if (r->depth == room) {
+        long long *grown = xrealloc(r->cap ? r->heap : NULL, 2 * room * sizeof(*grown));
+        if (!r->cap) memcpy(grown, r->stack, sizeof(r->stack));
+        r->heap = grown;
+        r->cap = 2 * room;
+    }
+    open_arrays(r)[r->depth++] = elements;
 }
 
 /* Redis ends every reply line with \r\n and never puts one inside a line. Returns the offset of
@@ -419,12 +445,18 @@ static size_t read_number(const char *buf, size_t len, long long *v)
     return cr + 2;
 }
 
+static enum resp_result reply_failed(struct resp_reply *r, const char *error)
+{
+    r->error = error;
+    close_arrays(r);
+    return RESP_ERROR;
+}
+
 static enum resp_result bad_number(struct resp_reply *r, char type)
 {
-    r->error = type == ':'   ? "Protocol error: invalid integer in reply"
-               : type == '$' ? "Protocol error: invalid bulk length in reply"
-                             : "Protocol error: invalid multibulk length in reply";
-    return RESP_ERROR;
+    return reply_failed(r, type == ':'   ? "Protocol error: invalid integer in reply"
+                           : type == '$' ? "Protocol error: invalid bulk length in reply"
+                                         : "Protocol error: invalid multibulk length in reply");
 }
 
 enum resp_result resp_reply_parse(struct resp_reply *r, const char *buf, size_t len)
@@ -453,33 +485,28 @@ enum resp_result resp_reply_parse(struct resp_reply *r, const char *buf, size_t 
             if (n == 0) return RESP_MORE;
             if (n == SIZE_MAX || (*p != ':' && v < -1)) return bad_number(r, *p);
             break;
-        default: r->error = "Protocol error: invalid reply type byte"; return RESP_ERROR;
+        default: return reply_failed(r, "Protocol error: invalid reply type byte");
         }
 
         if (*p == '$' && v >= 0) {
             /* Skip the payload unread; only its terminator is checked, to catch a desync. */
             unsigned long long need = (unsigned long long)n + (unsigned long long)v + 2;
             if (need > avail) return RESP_MORE;
-            if (p[need - 2] != '\r' || p[need - 1] != '\n') {
-                r->error = "Protocol error: bulk reply not terminated by CRLF";
-                return RESP_ERROR;
-            }
+            if (p[need - 2] != '\r' || p[need - 1] != '\n')
+                return reply_failed(r, "Protocol error: bulk reply not terminated by CRLF");
             n = (size_t)need;
         }
         r->pos += n;
 
-        if (*p == '*' && v > 0) {
-            if (r->depth == RESP_REPLY_MAX_DEPTH) {
-                r->error = "Protocol error: reply nested too deeply";
-                return RESP_ERROR;
-            }
-            r->left[r->depth++] = v;
-            continue;
-        }
-        /* A complete value: it may complete the arrays around it too. */
-        while (r->depth > 0 && --r->left[r->depth - 1] == 0) r->depth--;
-        if (r->depth == 0) {
+        /* This value is an element of the innermost open array: when it is the last one, that
+         * array ends with it and is closed now. An array's own last element never is an open
+         * array (it was closed as that element started), so closing one is enough. */
+        if (r->depth > 0 && --open_arrays(r)[r->depth - 1] == 0) r->depth--;
+        if (*p == '*' && v > 0)
+            open_array(r, v);
+        else if (r->depth == 0) {
             r->size = r->pos;
+            close_arrays(r);
             return RESP_DONE;
         }
     }
@@ -632,15 +659,21 @@ void resp_append_array_header(struct buffer *out, long long n)
     buffer_commit(out, put_header(buffer_reserve(out, HEADER_MAX), '*', n));
 }
 
+bool resp_value_next(const char **buf, size_t *len, struct resp_value *v)
+{
+    size_t n = resp_value_read(*buf, *len, v);
+    if (n == 0 || n > *len) return false;
+    *buf += n;
+    *len -= n;
+    return true;
+}
+
 bool resp_value_skip(const char **buf, size_t *len)
 {
     size_t todo = 1; /* without recursing: Lua replies nest deep */
     while (todo > 0) {
         struct resp_value v;
-        size_t n = resp_value_read(*buf, *len, &v);
-        if (n == 0 || n > *len) return false;
-        *buf += n;
-        *len -= n;
+        if (!resp_value_next(buf, len, &v)) return false;
         todo--;
         if (v.type == '*' && v.integer > 0) {
             if ((unsigned long long)v.integer > *len) return false; /* cannot all be there */

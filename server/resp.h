@@ -24,9 +24,8 @@
 
 #include "buffer.h"
 
-#define RESP_INLINE_MAX      (64 * 1024) /* longest inline command or length line, as Redis */
-#define RESP_MULTIBULK_MAX   (1L << 20)  /* most arguments in one command */
-#define RESP_REPLY_MAX_DEPTH 1024 /* deepest nesting of arrays in a reply (Lua can nest 140+) */
+#define RESP_INLINE_MAX    (64 * 1024) /* longest inline command or length line, as Redis */
+#define RESP_MULTIBULK_MAX (1L << 20)  /* most arguments in one command */
 /* Before AUTH a client may send no more than Redis allows one: a password needs no megabytes. */
 #define RESP_UNAUTH_MULTIBULK_MAX 10
 #define RESP_UNAUTH_BULK_MAX      16384
@@ -81,17 +80,27 @@ static inline bool resp_arg_is(const char *arg, size_t len, const char *word)
     return len == strlen(word) && strncasecmp(arg, word, len) == 0;
 }
 
+/* A reply may nest as deep as a server sends it (a Lua table holding itself nests some 8000
+ * arrays deep), and must never break a link. So the framer keeps, per open array, how many of its
+ * elements have not started yet, and forgets an array as soon as its last element starts: a chain
+ * of arrays nested as their last element, as Lua sends them, costs one level. Other nesting grows
+ * the stack onto the heap, by at most 8 bytes per level of the reply, whose own bytes are at least
+ * 4 per level. */
+#define RESP_REPLY_STACK 16
+
 struct resp_reply {
     /* Result, valid after RESP_DONE until the next resp_reply_reset(). */
     size_t size;
     const char *error; /* after RESP_ERROR */
 
-    /* Framer progress: unfinished element counts of the open arrays. */
-    int depth;
-    long long left[RESP_REPLY_MAX_DEPTH];
+    /* Framer progress: the open arrays' elements not yet started, innermost last. */
+    size_t depth, cap; /* cap: room in `heap`, 0 while `stack` holds them */
+    long long *heap;
+    long long stack[RESP_REPLY_STACK];
     size_t pos;
 };
 
+/* Ready for the next reply; also gives back what a deep one took. */
 void resp_reply_reset(struct resp_reply *r);
 enum resp_result resp_reply_parse(struct resp_reply *r, const char *buf, size_t len);
 
@@ -109,6 +118,8 @@ struct resp_value {
 size_t resp_value_read(const char *buf, size_t len, struct resp_value *v);
 /* Steps *buf past one whole value of such a reply, nested arrays included; false if malformed. */
 bool resp_value_skip(const char **buf, size_t *len);
+/* resp_value_read() at *buf, stepping past what it read (an array's header only). */
+bool resp_value_next(const char **buf, size_t *len, struct resp_value *v);
 
 /* Parses exactly n bytes as Redis's string2ll() does: an optional '-', no '+', no leading zeros,
  * no spaces, no "-0", no overflow. */

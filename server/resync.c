@@ -7,6 +7,7 @@
 
 #include "backend.h"
 #include "client.h"
+#include "config_commands.h"
 #include "failover.h"
 #include "log.h"
 #include "monitor.h"
@@ -91,6 +92,7 @@ static void on_promoted(void *arg, const struct redisReply *reply)
     }
     uv_timer_stop(&r->timer);
     r->phase = IDLE;
+    config_commands_apply(b); /* a copy carries the data, not the settings changed through us */
     b->acked_offset = proxy.stream_offset;
     store_event(failover_epoch(), "resync", b->name, "full resync done at offset %llu",
                 (unsigned long long)proxy.stream_offset);

@@ -321,28 +321,27 @@ static bool parse_xargs(bool xadd, int argc, const char *const *argv, const size
     return i < argc && pairs >= 2 && pairs % 2 == 0;
 }
 
-/* Approximate trimming ("~") cuts at whole nodes of the stream's radix tree, whose layout is each
- * server's own (stream-node-max-entries, history), so the two could keep different entries. Both
- * trim exactly instead: "~" becomes "=", and LIMIT, which Redis allows with "~" only, goes. A
- * client asked for at least that many entries kept, and gets exactly that many. */
-static enum rewrite_result rewrite_xtrim(bool xadd, int argc, const char *const *argv,
-                                         const size_t *argl, struct buffer *out)
+/* The arguments of an XADD or XTRIM with its "~" trimming made exact: to `kept` entries
+ * (MAXLEN = kept) when given, else to the threshold asked (= in place of ~, LIMIT dropped, which
+ * Redis allows with ~ only); an XADD's ID replaced by `id` when given. */
+static void exact_trim(struct args *a, int argc, const char *const *argv, const size_t *argl,
+                       const struct xargs *x, const char *id, size_t idlen, const char *kept)
 {
-    struct xargs x;
-    struct args a;
-
-    if (!parse_xargs(xadd, argc, argv, argl, &x) || !x.approx) return REWRITE_UNCHANGED;
-    args_init(&a, argc);
     for (int j = 0; j < argc; j++) {
-        if (j == x.approx)
-            args_str(&a, "=");
-        else if (x.limit && (j == x.limit || j == x.limit + 1))
+        if (x->approx && j == x->approx - 1 && kept) {
+            args_str(a, "MAXLEN");
+        } else if (x->approx && j == x->approx) {
+            args_str(a, "=");
+        } else if (x->approx && j == x->approx + 1 && kept) {
+            args_str(a, kept);
+        } else if (x->limit && (j == x->limit || j == x->limit + 1)) {
             continue;
-        else
-            args_push(&a, argv[j], argl[j]);
+        } else if (id && j == x->id) {
+            args_push(a, id, idlen);
+        } else {
+            args_push(a, argv[j], argl[j]);
+        }
     }
-    args_emit(&a, out);
-    return REWRITE_DONE;
 }
 
 enum rewrite_result rewrite_request(const struct command *cmd, int argc, const char *const *argv,
@@ -356,8 +355,6 @@ enum rewrite_result rewrite_request(const struct command *cmd, int argc, const c
     case REWRITE_SET: return rewrite_set(false, argc, argv, argl, now_ms, out);
     case REWRITE_GETEX: return rewrite_set(true, argc, argv, argl, now_ms, out);
     case REWRITE_RESTORE: return rewrite_restore(argc, argv, argl, now_ms, out);
-    case REWRITE_XADD: return rewrite_xtrim(true, argc, argv, argl, out);
-    case REWRITE_XTRIM: return rewrite_xtrim(false, argc, argv, argl, out);
     default: return REWRITE_UNCHANGED;
     }
 }
@@ -366,20 +363,10 @@ enum rewrite_result rewrite_request(const struct command *cmd, int argc, const c
  * Effects: what the primary's reply says happened, as a command for the secondary.
  * ------------------------------------------------------------------------------------------- */
 
-/* The next value of a reply: a whole scalar, or an array's header. */
-static bool read_header(const char **p, size_t *left, struct resp_value *v)
-{
-    size_t n = resp_value_read(*p, *left, v);
-    if (n == 0 || n > *left) return false;
-    *p += n;
-    *left -= n;
-    return true;
-}
-
 static bool read_bulk(const char **p, size_t *left, const char **s, size_t *len)
 {
     struct resp_value v;
-    if (!read_header(p, left, &v) || v.type != '$' || !v.str) return false;
+    if (!resp_value_next(p, left, &v) || v.type != '$' || !v.str) return false;
     *s = v.str;
     *len = v.len;
     return true;
@@ -446,25 +433,38 @@ static bool effect_float(enum command_rewrite rw, int argc, const char *const *a
     return false;
 }
 
-/* XADD -> the same XADD with the ID the primary chose in place of "*" or "<ms>-*": the same
- * entry, the same stream. A nil reply (NOMKSTREAM, no stream) or an error is nothing. */
-static bool effect_xadd(int argc, const char *const *argv, const size_t *argl, const char *reply,
-                        size_t len, struct buffer *out)
+/* The integer the probe (rewrite_probe) answered, as text: the entries the primary kept. */
+static const char *kept_entries(const char *probe, size_t len, char *out, size_t outlen)
 {
-    const char *id;
-    size_t idlen;
-    struct xargs x;
-    struct args a;
+    struct resp_value v;
+    if (!probe || !resp_value_next(&probe, &len, &v) || v.type != ':' || v.integer < 0) return NULL;
+    snprintf(out, outlen, "%lld", v.integer);
+    return out;
+}
 
-    if (!read_bulk(&reply, &len, &id, &idlen)) return false;
-    if (!parse_xargs(true, argc, argv, argl, &x)) return false;
-    args_init(&a, argc);
-    for (int j = 0; j < argc; j++) {
-        if (j == x.id)
-            args_push(&a, id, idlen);
-        else
-            args_push(&a, argv[j], argl[j]);
-    }
+/* XADD -> the same XADD with the ID the primary chose in place of "*" or "<ms>-*", "~" trimming
+ * made exact to the entries the primary kept: the same entries, the same stream. XTRIM with "~"
+ * -> XTRIM key MAXLEN = <kept>. Without the probe's answer (its link went between the two
+ * replies) the trim is exact to the threshold asked, which "~" allows. A nil reply (NOMKSTREAM,
+ * no stream) or an error is nothing. */
+static bool effect_stream(bool xadd, int argc, const char *const *argv, const size_t *argl,
+                          const char *reply, size_t len, const char *probe, size_t probe_len,
+                          struct buffer *out)
+{
+    const char *id = NULL;
+    size_t idlen = 0;
+    struct xargs x;
+    struct resp_value v;
+    char kept[24];
+
+    if (xadd ? !read_bulk(&reply, &len, &id, &idlen)
+             : !resp_value_next(&reply, &len, &v) || v.type != ':')
+        return false;
+    if (!parse_xargs(xadd, argc, argv, argl, &x)) return false;
+    struct args a;
+    args_init(&a, argc + 1);
+    exact_trim(&a, argc, argv, argl, &x, id, idlen,
+               kept_entries(probe, probe_len, kept, sizeof(kept)));
     args_emit(&a, out);
     return true;
 }
@@ -487,16 +487,16 @@ static bool effect_xautoclaim(int argc, const char *const *argv, const size_t *a
         else if (is_opt(argv[j], argl[j], "justid"))
             justid = true;
     }
-    if (argc < 6 || !read_header(&reply, &len, &v) || v.type != '*' || v.integer < 3 ||
+    if (argc < 6 || !resp_value_next(&reply, &len, &v) || v.type != '*' || v.integer < 3 ||
         !resp_value_skip(&reply, &len)) /* the cursor */
         return false;
     const char *list = reply;
     size_t list_len = len;
-    if (!read_header(&reply, &len, &v) || v.type != '*' || v.integer < 0) return false;
+    if (!resp_value_next(&reply, &len, &v) || v.type != '*' || v.integer < 0) return false;
     claimed = v.integer;
     for (long long i = 0; i < claimed; i++)
         if (!resp_value_skip(&reply, &len)) return false;
-    if (!read_header(&reply, &len, &v) || v.type != '*' || v.integer < 0) return false;
+    if (!resp_value_next(&reply, &len, &v) || v.type != '*' || v.integer < 0) return false;
     deleted = v.integer;
     if (claimed + deleted == 0) return false; /* nothing happened */
     if (claimed + deleted > (long long)list_len || claimed + deleted > INT_MAX - 8) return false;
@@ -506,14 +506,14 @@ static bool effect_xautoclaim(int argc, const char *const *argv, const size_t *a
     args_str(&a, "XCLAIM");
     for (int j = 1; j <= 3; j++) args_push(&a, argv[j], argl[j]);
     args_str(&a, "0");
-    read_header(&list, &list_len, &v);
+    resp_value_next(&list, &list_len, &v);
     for (long long i = 0; i < claimed + deleted; i++) {
-        if (i == claimed) read_header(&list, &list_len, &v); /* the deleted IDs */
+        if (i == claimed) resp_value_next(&list, &list_len, &v); /* the deleted IDs */
         const char *id;
         size_t idlen;
         long long rest = 0; /* an entry is [id, [field, value, ...]] */
         if (i < claimed && !justid) {
-            if (!read_header(&list, &list_len, &v) || v.type != '*' || v.integer < 1) break;
+            if (!resp_value_next(&list, &list_len, &v) || v.type != '*' || v.integer < 1) break;
             rest = v.integer - 1;
         }
         if (!read_bulk(&list, &list_len, &id, &idlen)) break;
@@ -583,7 +583,7 @@ static bool effect_xclaim(int argc, const char *const *argv, const size_t *argl,
             lastlen = argl[opts + 1];
         }
     }
-    if (argc < 6 || ids_end == 5 || !read_header(&reply, &len, &v) || v.type != '*' ||
+    if (argc < 6 || ids_end == 5 || !resp_value_next(&reply, &len, &v) || v.type != '*' ||
         v.integer < 0 || v.integer > ids_end - 5)
         return false;
     long long claimed = v.integer;
@@ -609,7 +609,7 @@ static bool effect_xclaim(int argc, const char *const *argv, const size_t *argl,
         size_t idlen;
         long long rest = 0; /* an entry is [id, [field, value, ...]] */
         if (!justid) {
-            if (!read_header(&reply, &len, &v) || v.type != '*' || v.integer < 1) break;
+            if (!resp_value_next(&reply, &len, &v) || v.type != '*' || v.integer < 1) break;
             rest = v.integer - 1;
         }
         if (!read_bulk(&reply, &len, &id, &idlen) || !stream_id_value(id, idlen, got)) break;
@@ -644,36 +644,66 @@ bool rewrite_by_effect(const struct command *cmd, int argc, const char *const *a
                        const size_t *argl)
 {
     struct xargs x;
+    bool xadd = cmd->rewrite == REWRITE_XADD;
     if (!rewrite_needs_effect(cmd)) return false;
-    if (cmd->rewrite != REWRITE_XADD || !parse_xargs(true, argc, argv, argl, &x)) return true;
-    return argv[x.id][argl[x.id] - 1] == '*'; /* "*" or "<ms>-*": the primary picks */
+    if (!xadd && cmd->rewrite != REWRITE_XTRIM) return true;
+    if (!parse_xargs(xadd, argc, argv, argl, &x)) return xadd; /* both refuse it alike */
+    /* "~" cuts at whole nodes of each server's own radix tree, whose layout need not match;
+     * "*" or "<ms>-*": the primary picks the ID. */
+    return x.approx || (xadd && argv[x.id][argl[x.id] - 1] == '*');
+}
+
+/* The arguments of a request as it was sent, a multibulk, into `in` (they point into it);
+ * args_free() it after. */
+static bool sent_args(const char *request, size_t len, struct args *in)
+{
+    struct resp_request r;
+    resp_request_init(&r, LLONG_MAX);
+    bool ok = resp_request_parse(&r, request, len) == RESP_DONE;
+    args_init(in, ok ? r.argc : 0);
+    for (int i = 0; ok && i < r.argc; i++)
+        args_push(in, resp_request_arg(&r, request, i), r.argv[i].len);
+    resp_request_free(&r);
+    return ok;
+}
+
+bool rewrite_probe(const struct command *cmd, const char *request, size_t len, struct buffer *out)
+{
+    struct args in;
+    struct xargs x;
+    bool xadd = cmd->rewrite == REWRITE_XADD, probe = false;
+    if (!xadd && cmd->rewrite != REWRITE_XTRIM) return false;
+    if (sent_args(request, len, &in) && parse_xargs(xadd, in.argc, in.argv, in.argl, &x) &&
+        x.approx) {
+        resp_append_command(out, 2, (const char *[]){"XLEN", in.argv[1]},
+                            (const size_t[]){4, in.argl[1]});
+        probe = true;
+    }
+    args_free(&in);
+    return probe;
 }
 
 bool rewrite_effect(const struct command *cmd, const char *request, size_t request_len,
-                    const char *reply, size_t reply_len, struct buffer *out)
+                    const char *reply, size_t reply_len, const char *probe, size_t probe_len,
+                    struct buffer *out)
 {
-    struct resp_request r;
+    struct args in;
     bool ok = false;
 
     if (!rewrite_needs_effect(cmd)) return false;
-    resp_request_init(&r, LLONG_MAX);
-    if (resp_request_parse(&r, request, request_len) == RESP_DONE) {
-        struct args in;
-        args_init(&in, r.argc);
-        for (int i = 0; i < r.argc; i++)
-            args_push(&in, resp_request_arg(&r, request, i), r.argv[i].len);
-        if (cmd->rewrite == REWRITE_SPOP)
-            ok = in.argc >= 2 && effect_spop(in.argv[1], in.argl[1], reply, reply_len, out);
-        else if (cmd->rewrite == REWRITE_XADD)
-            ok = effect_xadd(in.argc, in.argv, in.argl, reply, reply_len, out);
-        else if (cmd->rewrite == REWRITE_XAUTOCLAIM)
-            ok = effect_xautoclaim(in.argc, in.argv, in.argl, reply, reply_len, out);
-        else if (cmd->rewrite == REWRITE_XCLAIM)
-            ok = effect_xclaim(in.argc, in.argv, in.argl, reply, reply_len, out);
-        else
-            ok = effect_float(cmd->rewrite, in.argc, in.argv, in.argl, reply, reply_len, out);
-        args_free(&in);
-    }
-    resp_request_free(&r);
+    if (!sent_args(request, request_len, &in))
+        ok = false;
+    else if (cmd->rewrite == REWRITE_SPOP)
+        ok = in.argc >= 2 && effect_spop(in.argv[1], in.argl[1], reply, reply_len, out);
+    else if (cmd->rewrite == REWRITE_XADD || cmd->rewrite == REWRITE_XTRIM)
+        ok = effect_stream(cmd->rewrite == REWRITE_XADD, in.argc, in.argv, in.argl, reply,
+                           reply_len, probe, probe_len, out);
+    else if (cmd->rewrite == REWRITE_XAUTOCLAIM)
+        ok = effect_xautoclaim(in.argc, in.argv, in.argl, reply, reply_len, out);
+    else if (cmd->rewrite == REWRITE_XCLAIM)
+        ok = effect_xclaim(in.argc, in.argv, in.argl, reply, reply_len, out);
+    else
+        ok = effect_float(cmd->rewrite, in.argc, in.argv, in.argl, reply, reply_len, out);
+    args_free(&in);
     return ok;
 }

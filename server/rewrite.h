@@ -11,6 +11,8 @@
  *                       INCRBYFLOAT k 1.5 -> "3"  secondary: SET k 3 KEEPTTL
  *                       XADD s * f v -> "1700000000000-0"
  *                                         secondary: XADD s 1700000000000-0 f v
+ *                       XADD s MAXLEN ~ 100 * f v, then (probe) XLEN s -> 180
+ *                                         secondary: XADD s MAXLEN = 180 <its ID> f v
  *                       XAUTOCLAIM s g c 60000 0 -> claimed 1-1, deleted 2-1
  *                                         secondary: XCLAIM s g c 0 1-1 2-1
  */
@@ -38,15 +40,22 @@ static inline bool rewrite_needs_effect(const struct command *cmd)
     return cmd->rewrite >= REWRITE_SPOP;
 }
 
-/* Whether this call of such a command is mirrored by effect: not an XADD that names its ID, which
- * every server applies alike. */
+/* Whether this call of such a command is mirrored by effect: not an XADD that names its ID, nor
+ * an XTRIM, which every server applies alike, unless they trim with "~". */
 bool rewrite_by_effect(const struct command *cmd, int argc, const char *const *argv,
                        const size_t *argl);
 
+/* For a write mirrored by effect whose reply does not say it all: appends to `out` the read that,
+ * run on the primary right after it in the same transaction, does. XADD and XTRIM trimming with
+ * "~": XLEN of the stream, the entries the primary kept. False when none is needed. */
+bool rewrite_probe(const struct command *cmd, const char *request, size_t len, struct buffer *out);
+
 /* For a write with rewrite_needs_effect(): from the request as sent to the primary (a multibulk)
- * and the primary's complete reply, appends to `out` the command that reproduces the effect on
- * the secondary. Returns false when there is nothing to reproduce (an error reply, a nil pop). */
+ * and the primary's complete reply, and the probe's (NULL: none, or it was lost), appends to
+ * `out` the command that reproduces the effect on the secondary. Returns false when there is
+ * nothing to reproduce (an error reply, a nil pop). */
 bool rewrite_effect(const struct command *cmd, const char *request, size_t request_len,
-                    const char *reply, size_t reply_len, struct buffer *out);
+                    const char *reply, size_t reply_len, const char *probe, size_t probe_len,
+                    struct buffer *out);
 
 #endif

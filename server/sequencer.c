@@ -30,6 +30,41 @@ bool sequencer_settled(void)
     return !holdq_busy(&backlog_holds);
 }
 
+static void release_effect(struct request *r, const char *reply, size_t len, const char *probe,
+                           size_t probe_len);
+static void maybe_answer(struct request *r);
+
+/* The probe's reply came (or its loss): the effect is known. */
+static void probed(struct request *p)
+{
+    struct request *r = p->owner;
+    if (r->probing) {
+        r->probing = false;
+        bool replied = r->reply_from == r->primary;
+        release_effect(r, replied ? buffer_head(&r->reply) : NULL,
+                       replied ? buffer_len(&r->reply) : 0, buffer_head(&p->reply),
+                       buffer_len(&p->reply));
+        maybe_answer(r); /* with nothing to apply elsewhere, nothing else will */
+    }
+    request_unref(r);
+    request_unref(p);
+}
+
+/* The read that tells the effect goes right after the write, in the primary's same transaction:
+ * nothing comes between the two, and their replies come together. */
+static void send_probe(struct request *r, int db, const struct buffer *probe)
+{
+    struct backend *b = &proxy.backends[proxy.primary];
+    struct request *p = request_new(NULL, NULL);
+    p->unit = p->uncounted = true;
+    p->done = probed;
+    p->owner = r;
+    request_ref(r);
+    r->probing = true;
+    backend_send(b, p, db, buffer_head(probe), buffer_len(probe));
+    if (!r->unit) backend_unit_end(b);
+}
+
 void sequencer_write(struct request *r, int db, const char *bytes, size_t len)
 {
     if (proxy.primary < 0) {
@@ -60,6 +95,9 @@ void sequencer_write(struct request *r, int db, const char *bytes, size_t len)
             backend_send(b, r, db, bytes, len);
         }
     }
+    struct buffer probe = {0};
+    if (by_effect && rewrite_probe(r->cmd, bytes, len, &probe)) send_probe(r, db, &probe);
+    buffer_free(&probe);
 }
 
 /* Shows a reply in a log line: printable, one line, bounded. */
@@ -101,11 +139,12 @@ static void compare(struct request *r, int other, const char *reply, size_t len)
 }
 
 /* The others' copies of an effect write wait for this: what the primary actually did. */
-static void release_effect(struct request *r, const char *reply, size_t len)
+static void release_effect(struct request *r, const char *reply, size_t len, const char *probe,
+                           size_t probe_len)
 {
     struct buffer effect = {0};
     bool any = reply && rewrite_effect(r->cmd, buffer_head(&r->effect), buffer_len(&r->effect),
-                                       reply, len, &effect);
+                                       reply, len, probe, probe_len, &effect);
     size_t n = any ? buffer_len(&effect) : 0;
     holdq_resolve(&backlog_holds, r, buffer_head(&effect), n, backlog_released, NULL);
     for (int i = 0; i < CONFIG_BACKENDS; i++) {
@@ -190,7 +229,7 @@ void sequencer_reply(struct request *r, int backend, const char *reply, size_t l
     if (backend == r->primary) {
         buffer_append(&r->reply, reply, len);
         r->reply_from = (int8_t)backend;
-        if (r->by_effect) release_effect(r, reply, len);
+        if (r->by_effect && !r->probing) release_effect(r, reply, len, NULL, 0);
         if (r->other_from >= 0)
             compare(r, r->other_from, buffer_head(&r->other), buffer_len(&r->other));
     } else if (r->reply_from >= 0) {
@@ -207,6 +246,9 @@ void sequencer_lost(struct request *r, int backend)
     if (r->awaiting & (1u << backend) && cluster_enabled()) r->lost_in_sync = true;
     r->awaiting &= (uint8_t) ~(1u << backend);
     r->holding &= (uint8_t) ~(1u << backend);
-    if (backend == r->primary && r->by_effect) release_effect(r, NULL, 0);
+    if (backend == r->primary && r->by_effect) {
+        r->probing = false; /* the probe, after it on the same link, is lost too */
+        release_effect(r, NULL, 0, NULL, 0);
+    }
     maybe_answer(r);
 }

@@ -1,6 +1,9 @@
 #include "stats.h"
 
+#include <stdio.h>
 #include <string.h>
+
+#include "command.h"
 
 /* Redis with its subcommands has about 400 commands; modules add a few. Commands beyond the
  * table still count in the per-second figures, just not broken down. */
@@ -63,15 +66,110 @@ static void rotate(uint64_t s)
     second_index = s;
 }
 
-void stats_command_done(const struct command *cmd, uint64_t start_ns)
+/* Error replies by their code, the first word ("ERR", "WRONGTYPE"), as INFO errorstats shows
+ * them. Redis stops adding codes at 128, so that a client inventing codes cannot grow the table;
+ * so does redpair. */
+#define ERRORS_MAX     128
+#define ERROR_CODE_MAX 64
+
+static struct {
+    char code[ERROR_CODE_MAX];
+    uint64_t count;
+} errors[ERRORS_MAX];
+static size_t error_count;
+
+static void count_error(const struct buffer *reply)
+{
+    const char *p = buffer_head(reply) + 1, *end = buffer_head(reply) + buffer_len(reply);
+    size_t n = 0;
+    while (p + n < end && p[n] != ' ' && p[n] != '\r' && n < ERROR_CODE_MAX - 1) n++;
+    for (size_t i = 0; i < error_count; i++) {
+        if (strlen(errors[i].code) == n && memcmp(errors[i].code, p, n) == 0) {
+            errors[i].count++;
+            return;
+        }
+    }
+    if (error_count == ERRORS_MAX) return;
+    /* In the order of their codes, as Redis lists them. */
+    size_t at = 0;
+    while (at < error_count && strncmp(errors[at].code, p, n) < 0) at++;
+    memmove(&errors[at + 1], &errors[at], (error_count - at) * sizeof(*errors));
+    memcpy(errors[at].code, p, n);
+    errors[at].code[n] = '\0';
+    errors[at].count = 1;
+    error_count++;
+}
+
+void stats_command_done(const struct command *cmd, uint64_t start_ns, const struct buffer *reply)
 {
     uint64_t now = stats_clock(), us = (now - start_ns) / 1000;
     unsigned bucket = bucket_of(us);
+    bool error = buffer_len(reply) && buffer_head(reply)[0] == '-';
     if (now / NS_PER_SEC != second_index) rotate(now / NS_PER_SEC);
     add(&second_cur, bucket, us);
+    if (error) count_error(reply);
     if (!cmd) return;
     struct stats_command *e = entry_for(cmd);
-    if (e) add(&e->latency, bucket, us);
+    if (!e) return;
+    add(&e->latency, bucket, us);
+    e->failed += error;
+}
+
+void stats_command_rejected(const struct command *cmd)
+{
+    struct stats_command *e = entry_for(cmd);
+    if (e) e->rejected++;
+}
+
+void stats_reset(void)
+{
+    for (size_t i = 0; i < entry_count; i++) {
+        struct stats_command *e = &entries[i];
+        e->base_count = e->latency.count;
+        e->base_sum_us = e->latency.sum_us;
+        e->base_failed = e->failed;
+        e->base_rejected = e->rejected;
+    }
+    error_count = 0;
+}
+
+void stats_info_commandstats(struct buffer *out)
+{
+    buffer_appendf(out, "# Commandstats\r\n");
+    for (size_t i = 0; i < entry_count; i++) {
+        const struct stats_command *e = &entries[i];
+        uint64_t calls = e->latency.count - e->base_count,
+                 rejected = e->rejected - e->base_rejected;
+        if (!calls && !rejected) continue;
+        uint64_t usec = e->latency.sum_us - e->base_sum_us;
+        buffer_appendf(out,
+                       "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,"
+                       "failed_calls=%llu\r\n",
+                       e->cmd->name, (unsigned long long)calls, (unsigned long long)usec,
+                       calls ? (double)usec / (double)calls : 0.0, (unsigned long long)rejected,
+                       (unsigned long long)(e->failed - e->base_failed));
+    }
+}
+
+void stats_info_errorstats(struct buffer *out)
+{
+    buffer_appendf(out, "# Errorstats\r\n");
+    for (size_t i = 0; i < error_count; i++)
+        buffer_appendf(out, "errorstat_%s:count=%llu\r\n", errors[i].code,
+                       (unsigned long long)errors[i].count);
+}
+
+/* Since start: the buckets cannot be taken apart at a reset. */
+void stats_info_latencystats(struct buffer *out)
+{
+    buffer_appendf(out, "# Latencystats\r\n");
+    for (size_t i = 0; i < entry_count; i++) {
+        const struct stats_histogram *h = &entries[i].latency;
+        if (h->count == entries[i].base_count) continue;
+        buffer_appendf(out, "latency_percentiles_usec_%s:p50=%.3f,p99=%.3f,p99.9=%.3f\r\n",
+                       entries[i].cmd->name, (double)stats_quantile_us(h, 0.5),
+                       (double)stats_quantile_us(h, 0.99), (double)stats_quantile_us(h, 0.999));
+    }
 }
 
 size_t stats_commands(const struct stats_command **out)

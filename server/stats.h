@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "buffer.h"
+
 struct command;
 
 /* Latency buckets, Prometheus-style upper bounds in microseconds; the last bucket is +Inf. */
@@ -30,6 +32,11 @@ struct stats_histogram {
 struct stats_command {
     const struct command *cmd;
     struct stats_histogram latency;
+    uint64_t failed;   /* of those, replies that were errors */
+    uint64_t rejected; /* refused before they ran (NOAUTH, …): not counted in latency */
+    /* The figures at the last CONFIG RESETSTAT: INFO shows what came since, while /metrics
+     * counters keep counting, as a Prometheus counter must. */
+    uint64_t base_count, base_sum_us, base_failed, base_rejected;
 };
 
 struct stats {
@@ -44,8 +51,20 @@ static inline uint64_t stats_clock(void)
     return uv_hrtime();
 }
 
-/* A command's reply is ready: counts it with the time since start_ns (from stats_clock). */
-void stats_command_done(const struct command *cmd, uint64_t start_ns);
+/* A command's reply is ready: counts it with the time since start_ns (from stats_clock), and an
+ * error reply by its code (INFO errorstats). cmd NULL: no command ran (an unknown one, a protocol
+ * error). */
+void stats_command_done(const struct command *cmd, uint64_t start_ns, const struct buffer *reply);
+/* cmd was refused before it ran (its error reply is counted by stats_command_done). */
+void stats_command_rejected(const struct command *cmd);
+/* CONFIG RESETSTAT: INFO's counters start again from zero. */
+void stats_reset(void);
+
+/* INFO's sections of redpair's own view, each with its header: commandstats, errorstats and
+ * latencystats, as Redis 7.0 words them. */
+void stats_info_commandstats(struct buffer *out);
+void stats_info_errorstats(struct buffer *out);
+void stats_info_latencystats(struct buffer *out);
 
 /* Every command seen so far, in first-seen order. */
 size_t stats_commands(const struct stats_command **out);

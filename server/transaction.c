@@ -16,7 +16,13 @@ struct transaction {
     struct buffer cmds; /* the queued commands, multibulks end to end */
     unsigned count;
     bool rejected; /* a command failed to queue: EXEC answers EXECABORT */
+    bool pausable; /* one of them writes: CLIENT PAUSE WRITE holds the EXEC (pause.h) */
 };
+
+bool transaction_pausable(const struct client *c)
+{
+    return c->tx && c->tx->pausable;
+}
 
 bool transaction_queues(const struct client *c, const struct command *cmd)
 {
@@ -46,6 +52,11 @@ void transaction_queue(struct client *c, struct request *r, const char *bytes, s
         request_error(r, "ERR %s", cmd->refusal);
         return;
     }
+    if (cmd->flags & CMD_FLAG_NO_MULTI) {
+        t->rejected = true;
+        request_error(r, "ERR Command not allowed inside a transaction");
+        return;
+    }
     /* A subscriber's connection changes mode: not something to do half-way through a unit. */
     if (cmd->local == LOCAL_SUBSCRIBE) {
         t->rejected = true;
@@ -61,6 +72,8 @@ void transaction_queue(struct client *c, struct request *r, const char *bytes, s
     }
     buffer_append(&t->cmds, bytes, len);
     t->count++;
+    t->pausable |= command_pausable(cmd);
+    r->uncounted = true; /* it runs, and counts, at EXEC */
     request_reply(r, "+QUEUED\r\n", 9);
 }
 
@@ -128,7 +141,7 @@ void transaction_exec(struct client *c, struct request *r)
         request_reply(r, "*-1\r\n", 5);
     } else {
         request_ref(r); /* the client may go before the unit is done */
-        unit_run(c, buffer_head(&t->cmds), buffer_len(&t->cmds), t->count, executed, r);
+        unit_run(c, buffer_head(&t->cmds), buffer_len(&t->cmds), t->count, true, executed, r);
     }
     buffer_free(&t->cmds);
     free(t);

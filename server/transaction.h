@@ -30,6 +30,8 @@ void transaction_reject(struct client *c);
 void transaction_multi(struct client *c, struct request *r);
 void transaction_exec(struct client *c, struct request *r);
 void transaction_discard(struct client *c, struct request *r);
+/* Whether c's queue holds a command CLIENT PAUSE WRITE holds. */
+bool transaction_pausable(const struct client *c);
 /* Commands queued by c, -1 outside MULTI (CLIENT LIST's multi=). */
 int transaction_queued(const struct client *c);
 /* Drops the queue, if any (RESET, a closed connection). */

@@ -6,6 +6,7 @@
 #include "client.h"
 #include "command.h"
 #include "config.h"
+#include "monitor_feed.h"
 #include "proxy.h"
 #include "request.h"
 #include "resp.h"
@@ -34,7 +35,7 @@ const struct buffer *unit_reply(const struct unit *u, unsigned i)
     return &u->elements[i]->reply;
 }
 
-void unit_run(struct client *c, const char *cmds, size_t len, unsigned count,
+void unit_run(struct client *c, const char *cmds, size_t len, unsigned count, bool own,
               void (*done)(struct unit *u), void *owner)
 {
     struct unit *u = xrealloc(NULL, sizeof(*u));
@@ -58,11 +59,13 @@ void unit_run(struct client *c, const char *cmds, size_t len, unsigned count,
         r->done = element_done;
         r->owner = u;
         r->unit = true;
+        r->uncounted = !own;
         u->elements[i] = r;
         if (cmd)
             client_execute(c, r, argc, argv, argl, cmds, parser.size);
         else /* the table changed under the queued command */
             request_error(r, "%s", err);
+        if (cmd && own) monitor_feed(c, cmd, argc, argv, argl);
         cmds += parser.size;
         len -= parser.size;
         resp_request_reset(&parser);

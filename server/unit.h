@@ -15,6 +15,7 @@
 #ifndef REDPAIR_UNIT_H
 #define REDPAIR_UNIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "buffer.h"
@@ -31,9 +32,11 @@ struct unit {
 };
 
 /* Runs the count commands that cmds holds (multibulks laid end to end) for client c, in its
- * database. done(u) is called once every element has its reply, possibly before unit_run
- * returns; the unit is freed after it. */
-void unit_run(struct client *c, const char *cmds, size_t len, unsigned count,
+ * database. own: they are the client's commands (a transaction's), each shown to MONITOR and
+ * counted in INFO as it runs; a blocking command's attempts are redpair's. done(u) is called
+ * once every element has its reply, possibly before unit_run returns; the unit is freed after
+ * it. */
+void unit_run(struct client *c, const char *cmds, size_t len, unsigned count, bool own,
               void (*done)(struct unit *u), void *owner);
 /* Element i's reply: one complete RESP value. */
 const struct buffer *unit_reply(const struct unit *u, unsigned i);

@@ -61,7 +61,8 @@ test('commands and a pipeline', () =>
     const counted = await many.exec();
     assert.deepEqual(counted.at(-1), [null, 500]);
 
-    await assert.rejects(r.call('CONFIG', 'GET', 'maxmemory'), /not available through redpair/);
+    assert.deepEqual(await r.call('CONFIG', 'GET', 'maxmemory'), ['maxmemory', '0']);
+    await assert.rejects(r.call('CONFIG', 'SET', 'port', '1'), /not through redpair/);
   }));
 
 test('connection name, database and HELLO', () =>

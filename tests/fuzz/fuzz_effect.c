@@ -1,11 +1,13 @@
 /* Fuzzes the deterministic rewrites and the effects mirrored from a primary's reply. The input is
- * a command, its arguments one per line, then a line "\x01" and the primary's reply bytes:
+ * a command, its arguments one per line, then a line "\x01" and the primary's reply bytes, and
+ * after them those of the probe (rewrite_probe), if any:
  *
  *     xclaim\ns\ng\nc\n0\n1-1\n\x01\n*1\r\n$3\r\n1-1\r\n
+ *     xtrim\ns\nMAXLEN\n~\n5\n\x01\n:3\r\n:7\r\n
  *
  * rewrite_request() runs on the arguments; rewrite_effect() runs on them (as the primary was
- * sent them) and on the first complete reply framed from the rest, as the daemon does. Whatever
- * either writes must be exactly one well-formed command. */
+ * sent them) and on the complete replies framed from the rest, as the daemon does. Whatever any
+ * of them writes must be exactly one well-formed command. */
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -66,16 +68,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         buffer_append(&request, buffer_head(&out), buffer_len(&out));
     else
         resp_append_command(&request, argc, argv, argl);
-    struct resp_reply framer;
-    resp_reply_reset(&framer);
+    struct resp_reply framer = {0}, probe_framer = {0};
     if (resp_reply_parse(&framer, p, (size_t)(end - p)) == RESP_DONE) {
-        struct buffer effect = {0};
+        struct buffer effect = {0}, probe = {0};
+        rewrite_probe(cmd, buffer_head(&request), buffer_len(&request), &probe);
+        check_command(&probe);
+        const char *q = p + framer.size; /* the probe's reply, if one follows */
+        bool probed = resp_reply_parse(&probe_framer, q, (size_t)(end - q)) == RESP_DONE;
         bool ok = rewrite_effect(cmd, buffer_head(&request), buffer_len(&request), p, framer.size,
-                                 &effect);
+                                 probed ? q : NULL, probed ? probe_framer.size : 0, &effect);
+        buffer_free(&probe);
         CHECK(ok == (buffer_len(&effect) > 0));
         check_command(&effect);
         buffer_free(&effect);
     }
+    resp_reply_reset(&framer);
+    resp_reply_reset(&probe_framer);
     buffer_free(&request);
     buffer_free(&out);
     return 0;

@@ -20,13 +20,14 @@ static uint64_t hash(const uint8_t *p, size_t n)
 
 static void check_result(const struct resp_reply *r, enum resp_result res, size_t len)
 {
-    CHECK(r->depth >= 0 && r->depth <= RESP_REPLY_MAX_DEPTH);
+    CHECK(r->depth <= r->pos); /* every open array took bytes */
+    CHECK(r->cap == 0 || r->depth <= r->cap);
     CHECK(r->pos <= len);
     if (res == RESP_ERROR) {
         CHECK(r->error && strncmp(r->error, "Protocol error: ", 16) == 0);
     } else if (res == RESP_DONE) {
         CHECK(r->size > 0 && r->size <= len);
-        CHECK(r->depth == 0);
+        CHECK(r->depth == 0 && r->cap == 0);
     } else {
         CHECK(res == RESP_MORE);
     }
@@ -109,7 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint64_t h = hash(data, size);
     size_t step = 1 + (size_t)((h >> 8) % 7);
-    struct resp_reply whole, split, steps;
+    struct resp_reply whole = {0}, split = {0}, steps = {0};
     size_t off = 0;
 
     resp_reply_reset(&whole);
@@ -151,5 +152,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         off += whole.size;
         resp_reply_reset(&whole);
     }
+    resp_reply_reset(&whole);
+    resp_reply_reset(&split);
+    resp_reply_reset(&steps);
     return 0;
 }

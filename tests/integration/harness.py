@@ -180,27 +180,29 @@ class RawConn:
             self._fill()
 
     def _skip_value(self, start):
-        """Returns the offset just after the complete value starting at start, reading as needed."""
-        while len(self.buf) <= start:
-            self._fill()
-        t = self.buf[start : start + 1]
-        end = self._line_end(start)
-        if t in (b"+", b"-", b":"):
-            return end + 2
-        n = int(self.buf[start + 1 : end])
-        if t == b"$":
-            if n < 0:
-                return end + 2
-            need = end + 2 + n + 2
-            while len(self.buf) < need:
+        """Returns the offset just after the complete value starting at start, reading as needed.
+        Without recursing: a Lua reply may nest arrays thousands deep."""
+        pos, todo = start, 1
+        while todo:
+            while len(self.buf) <= pos:
                 self._fill()
-            return need
-        if t == b"*":
+            t = self.buf[pos : pos + 1]
+            end = self._line_end(pos)
+            todo -= 1
+            if t in (b"+", b"-", b":"):
+                pos = end + 2
+                continue
+            if t not in (b"$", b"*"):
+                raise AssertionError("not a RESP reply: %r" % bytes(self.buf[pos : pos + 64]))
+            n = int(self.buf[pos + 1 : end])
             pos = end + 2
-            for _ in range(max(n, 0)):
-                pos = self._skip_value(pos)
-            return pos
-        raise AssertionError("not a RESP reply: %r" % bytes(self.buf[start : start + 64]))
+            if t == b"*":
+                todo += max(n, 0)
+            elif n >= 0:
+                pos += n + 2
+                while len(self.buf) < pos:
+                    self._fill()
+        return pos
 
     def read_reply(self):
         """The raw bytes of the next complete reply."""

@@ -599,6 +599,41 @@ CORNERS = {
         ("pipe", W, [("MULTI",), ("DEL", "c10"), ("RPUSH", "c10", "x"), ("EXEC",)]),
         ("wake", 0),
     ],
+    # a flush or a swap takes the stream away: Redis tells the XREADGROUP waiter, while a BLPOP
+    # or an XREAD waiter has nothing to be served and waits on
+    "FLUSHALL under XREADGROUP and BLPOP": [
+        (W, ("XGROUP", "CREATE", "c14", "g", "$", "MKSTREAM")),
+        ("block", 0, ("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "c14", ">")),
+        ("block", 1, ("BLPOP", "c14:l", "0")),
+        ("block", 2, ("XREAD", "BLOCK", "0", "STREAMS", "c14:x", "$")),
+        (W, ("FLUSHALL",)),
+        ("wake", 0),
+        ("quiet", 1),
+        ("quiet", 2),
+        (W, ("RPUSH", "c14:l", "v")),
+        ("wake", 1),
+        (W, ("XADD", "c14:x", "1-1", "f", "v")),
+        ("wake", 2),
+    ],
+    "FLUSHDB under XREADGROUP": [
+        (0, ("SELECT", "1")),
+        (W, ("SELECT", "1")),
+        (W, ("XGROUP", "CREATE", "c15", "g", "$", "MKSTREAM")),
+        ("block", 0, ("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "c15", ">")),
+        (W, ("FLUSHDB",)),
+        ("wake", 0),
+        (W, ("SELECT", "0")),
+    ],
+    "SWAPDB under XREADGROUP": [
+        (0, ("SELECT", "1")),
+        (W, ("SELECT", "1")),
+        (W, ("XGROUP", "CREATE", "c16", "g", "$", "MKSTREAM")),
+        ("block", 0, ("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "c16", ">")),
+        (W, ("SWAPDB", "1", "2")),
+        ("wake", 0),
+        (W, ("SWAPDB", "1", "2")),
+        (W, ("SELECT", "0")),
+    ],
     # a consumer made or deleted does not wake a waiter either
     "XGROUP CREATECONSUMER and DELCONSUMER under XREADGROUP": [
         (W, ("XGROUP", "CREATE", "c11", "g", "$", "MKSTREAM")),

@@ -564,7 +564,7 @@ END_TEST
  * byte by byte. */
 static void check_reply(const char *in, size_t len, size_t size)
 {
-    struct resp_reply r;
+    struct resp_reply r = {0};
     if (size == 0) size = len;
     resp_reply_reset(&r);
     char *whole = prefix(in, len);
@@ -600,7 +600,7 @@ static void check_reply(const char *in, size_t len, size_t size)
 
 static void check_reply_error(const char *in, size_t len, const char *error)
 {
-    struct resp_reply r;
+    struct resp_reply r = {0};
     resp_reply_reset(&r);
     char *whole = prefix(in, len);
     ck_assert_int_eq(resp_reply_parse(&r, whole, len), RESP_ERROR);
@@ -653,21 +653,52 @@ START_TEST(test_reply_nested)
     CHECK_REPLY("*2\r\n*2\r\n:1\r\n:2\r\n*2\r\n:3\r\n:4\r\n", 0);
     CHECK_REPLY("*2\r\n-ERR a\r\n*1\r\n$2\r\n\r\n\r\n*1\r\n", 24);
 
-    /* RESP_REPLY_MAX_DEPTH open arrays are fine, one more is not. */
-    char in[(RESP_REPLY_MAX_DEPTH + 2) * 4 + 16];
+    /* Any depth a server sends is framed (a Lua table holding itself nests 8000 deep): nested as
+     * the last element, it costs one level; nested first, the stack grows. */
+    enum { DEEP = 20000 };
+    struct resp_reply r = {0};
+    char *in = malloc(DEEP * 16 + 64);
     size_t len = 0;
-    for (int i = 0; i < RESP_REPLY_MAX_DEPTH; i++) len += (size_t)sprintf(in + len, "*1\r\n");
-    len += (size_t)sprintf(in + len, ":1\r\n");
-    check_reply(in, len, len);
+    for (int i = 0; i < DEEP; i++) len += (size_t)sprintf(in + len, "*1\r\n");
+    len += (size_t)sprintf(in + len, "-ERR reached lua stack limit\r\n");
+    resp_reply_reset(&r);
+    ck_assert_int_eq(resp_reply_parse(&r, in, len), RESP_DONE);
+    ck_assert_uint_eq(r.size, len);
+    for (size_t k = 0; k < len; k += 997) { /* never more than one array open */
+        resp_reply_reset(&r);
+        ck_assert_int_eq(resp_reply_parse(&r, in, k), RESP_MORE);
+        ck_assert_uint_le(r.depth, 1);
+    }
     len = 0;
-    for (int i = 0; i <= RESP_REPLY_MAX_DEPTH; i++) len += (size_t)sprintf(in + len, "*1\r\n");
+    for (int i = 0; i < DEEP; i++) len += (size_t)sprintf(in + len, "*2\r\n");
+    for (int i = 0; i < DEEP; i++) len += (size_t)sprintf(in + len, ":%d\r\n", i % 10);
     len += (size_t)sprintf(in + len, ":1\r\n");
-    check_reply_error(in, len, "Protocol error: reply nested too deeply");
+    resp_reply_reset(&r);
+    ck_assert_int_eq(resp_reply_parse(&r, in, len - 4), RESP_MORE);
+    ck_assert_uint_eq(r.depth, 1); /* every array but the innermost waits for its second */
+    ck_assert_int_eq(resp_reply_parse(&r, in, len), RESP_DONE);
+    ck_assert_uint_eq(r.size, len);
+    len = 0;
+    for (int i = 0; i < DEEP; i++) len += (size_t)sprintf(in + len, "*2\r\n*1\r\n");
+    len += (size_t)sprintf(in + len, ":0\r\n");
+    for (int i = 0; i < DEEP; i++) len += (size_t)sprintf(in + len, "+x\r\n");
+    resp_reply_reset(&r);
+    ck_assert_int_eq(resp_reply_parse(&r, in, len - 4), RESP_MORE);
+    ck_assert_uint_eq(r.depth, 1);
+    resp_reply_reset(&r);
+    size_t half = len - (size_t)DEEP * 4 / 2;
+    ck_assert_int_eq(resp_reply_parse(&r, in, half), RESP_MORE);
+    ck_assert_int_eq(resp_reply_parse(&r, in, len), RESP_DONE);
+    ck_assert_uint_eq(r.size, len);
+    ck_assert_uint_eq(r.cap, 0); /* what the stack took went with the reply */
+    resp_reply_reset(&r);
+    free(in);
+    char small[1024];
     /* Depth is about nesting, not about how many arrays there are. */
     len = 0;
-    len += (size_t)sprintf(in + len, "*200\r\n");
-    for (int i = 0; i < 200; i++) len += (size_t)sprintf(in + len, "*0\r\n");
-    check_reply(in, len, len);
+    len += (size_t)sprintf(small + len, "*200\r\n");
+    for (int i = 0; i < 200; i++) len += (size_t)sprintf(small + len, "*0\r\n");
+    check_reply(small, len, len);
 }
 END_TEST
 
@@ -699,7 +730,7 @@ START_TEST(test_reply_errors)
     CHECK_REPLY_ERROR("*1\r\n$0\r\nab", "Protocol error: bulk reply not terminated by CRLF");
 
     /* A failed framer stays failed. */
-    struct resp_reply r;
+    struct resp_reply r = {0};
     resp_reply_reset(&r);
     ck_assert_int_eq(resp_reply_parse(&r, S("?")), RESP_ERROR);
     ck_assert_int_eq(resp_reply_parse(&r, S("+OK\r\n")), RESP_ERROR);
@@ -714,7 +745,7 @@ START_TEST(test_reply_stream)
     static const char in[] = "+OK\r\n$3\r\nbar\r\n*2\r\n$1\r\na\r\n$-1\r\n:42\r\n-ERR x\r\n*-1\r\n"
                              "*1\r\n*1\r\n+deep\r\n";
     static const size_t sizes[] = {5, 9, 16, 5, 8, 5, 15};
-    struct resp_reply r;
+    struct resp_reply r = {0};
     struct buffer b = {0};
     size_t fed = 0, reads = 0;
     int done = 0;

@@ -1,6 +1,7 @@
 /* Data-path statistics: latency buckets, per-command entries, quantiles. */
 #include <check.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "command.h"
 #include "stats.h"
@@ -41,11 +42,16 @@ END_TEST
 START_TEST(test_commands)
 {
     struct command get = {.name = "get"}, set = {.name = "set"};
+    struct buffer ok = {0}, err = {0}, wrongtype = {0}, text = {0};
+    buffer_appendf(&ok, "+OK\r\n");
+    buffer_appendf(&err, "-ERR syntax error\r\n");
+    buffer_appendf(&wrongtype, "-WRONGTYPE Operation against a key holding the wrong kind\r\n");
     uint64_t now = stats_clock();
-    stats_command_done(&get, now);
-    stats_command_done(&set, now);
-    stats_command_done(&get, now - 3000000000ull); /* 3 s: the +Inf bucket */
-    stats_command_done(NULL, now);                 /* unknown: counted per second only */
+    stats_command_done(&get, now, &ok);
+    stats_command_done(&set, now, &err);
+    stats_command_done(&get, now - 3000000000ull, &wrongtype); /* 3 s: the +Inf bucket */
+    stats_command_done(NULL, now, &err); /* unknown: counted per second only */
+    stats_command_rejected(&set);
 
     const struct stats_command *all;
     ck_assert_uint_eq(stats_commands(&all), 2);
@@ -53,8 +59,37 @@ START_TEST(test_commands)
     ck_assert_uint_eq(all[0].latency.count, 2);
     ck_assert_uint_eq(all[0].latency.buckets[STATS_BUCKETS - 1], 1);
     ck_assert_uint_ge(all[0].latency.sum_us, 3000000);
+    ck_assert_uint_eq(all[0].failed, 1);
     ck_assert_ptr_eq(all[1].cmd, &set);
     ck_assert_uint_eq(all[1].latency.count, 1);
+    ck_assert_uint_eq(all[1].rejected, 1);
+
+    stats_info_errorstats(&text);
+    ck_assert_str_eq(buffer_head(&text), "# Errorstats\r\nerrorstat_ERR:count=2\r\n"
+                                         "errorstat_WRONGTYPE:count=1\r\n");
+    buffer_clear(&text);
+    stats_info_commandstats(&text);
+    ck_assert_ptr_nonnull(strstr(buffer_head(&text), "\r\ncmdstat_get:calls=2,usec="));
+    ck_assert_ptr_nonnull(strstr(buffer_head(&text), ",rejected_calls=0,failed_calls=1\r\n"));
+    ck_assert_ptr_nonnull(strstr(buffer_head(&text), ",rejected_calls=1,failed_calls=1\r\n"));
+
+    /* CONFIG RESETSTAT: INFO starts again, the counters behind /metrics do not. */
+    stats_reset();
+    buffer_clear(&text);
+    stats_info_errorstats(&text);
+    stats_info_commandstats(&text);
+    stats_info_latencystats(&text);
+    ck_assert_str_eq(buffer_head(&text), "# Errorstats\r\n# Commandstats\r\n# Latencystats\r\n");
+    ck_assert_uint_eq(all[0].latency.count, 2);
+    stats_command_done(&set, now, &ok);
+    buffer_clear(&text);
+    stats_info_commandstats(&text);
+    ck_assert_ptr_nonnull(strstr(buffer_head(&text), "cmdstat_set:calls=1,"));
+    ck_assert_ptr_nonnull(strstr(buffer_head(&text), ",rejected_calls=0,failed_calls=0\r\n"));
+    buffer_free(&ok);
+    buffer_free(&err);
+    buffer_free(&wrongtype);
+    buffer_free(&text);
 }
 END_TEST
 

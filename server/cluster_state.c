@@ -54,6 +54,26 @@ const struct cluster_member *cluster_state_member(const struct cluster_state *s,
     return NULL;
 }
 
+/* The latest value goes last, replacing an earlier one of the same name. */
+static bool set_setting(struct cluster_state *s, const char *name, const char *value)
+{
+    if (!name[0] || strlen(name) >= CLUSTER_SETTING_NAME || strlen(value) >= CLUSTER_SETTING_MAX)
+        return false;
+    for (int i = 0; i < s->setting_count; i++) {
+        if (strcmp(s->settings[i].name, name) != 0) continue;
+        memmove(&s->settings[i], &s->settings[i + 1],
+                (size_t)(s->setting_count - i - 1) * sizeof(s->settings[0]));
+        s->setting_count--;
+        break;
+    }
+    if (s->setting_count == CLUSTER_MAX_SETTINGS) return false;
+    struct cluster_setting *st = &s->settings[s->setting_count++];
+    memset(st, 0, sizeof(*st));
+    copy_name(st->name, sizeof(st->name), name);
+    copy_name(st->value, sizeof(st->value), value);
+    return true;
+}
+
 static const char *str_of(json_t *o, const char *key)
 {
     const char *v = json_string_value(json_object_get(o, key));
@@ -90,6 +110,7 @@ static bool apply_object(struct cluster_state *s, json_t *o)
         copy_name(b->run_id, sizeof(b->run_id), str_of(o, "run_id"));
         return true;
     }
+    if (!strcmp(op, "setting")) return set_setting(s, str_of(o, "name"), str_of(o, "value"));
     if (!strcmp(op, "joined") || !strcmp(op, "readd")) {
         n = json_object_get(o, "incarnation");
         if (!json_is_integer(n) || json_integer_value(n) < 1) return false;
@@ -139,9 +160,14 @@ char *cluster_state_encode(const struct cluster_state *s, size_t *len)
         json_array_append_new(members, json_pack("{s:s, s:I, s:b}", "name", m->name, "incarnation",
                                                  (json_int_t)m->incarnation, "joined", m->joined));
     }
-    return dump(json_pack("{s:I, s:s, s:s, s:I, s:o, s:o}", "epoch", (json_int_t)s->epoch, "leader",
-                          s->leader, "primary", s->primary, "failovers", (json_int_t)s->failovers,
-                          "backends", backends, "members", members),
+    json_t *settings = json_array();
+    for (int i = 0; i < s->setting_count; i++)
+        json_array_append_new(settings, json_pack("{s:s, s:s}", "name", s->settings[i].name,
+                                                  "value", s->settings[i].value));
+    return dump(json_pack("{s:I, s:s, s:s, s:I, s:o, s:o, s:o}", "epoch", (json_int_t)s->epoch,
+                          "leader", s->leader, "primary", s->primary, "failovers",
+                          (json_int_t)s->failovers, "backends", backends, "members", members,
+                          "settings", settings),
                 len);
 }
 
@@ -175,6 +201,8 @@ bool cluster_state_decode(struct cluster_state *s, const void *data, size_t len)
         m->incarnation = inc > 0 ? (unsigned)inc : 1;
         m->joined = json_is_true(json_object_get(v, "joined"));
     }
+    json_array_foreach(json_object_get(o, "settings"), i, v)
+        set_setting(&fresh, str_of(v, "name"), str_of(v, "value"));
     json_decref(o);
     *s = fresh;
     return true;
@@ -210,4 +238,15 @@ char *cluster_entry_member(const char *op, const char *node, unsigned incarnatio
     return dump(json_pack("{s:s, s:s, s:I}", "op", op, "node", node, "incarnation",
                           (json_int_t)incarnation),
                 len);
+}
+
+char *cluster_entry_setting(const char *name, const char *value, size_t vlen, size_t *len)
+{
+    if (strlen(name) >= CLUSTER_SETTING_NAME || vlen >= CLUSTER_SETTING_MAX ||
+        memchr(value, '\0', vlen))
+        return NULL;
+    json_t *o =
+        json_pack("{s:s, s:s, s:s#}", "op", "setting", "name", name, "value", value, (int)vlen);
+    if (!o) return NULL; /* not UTF-8 */
+    return dump(o, len);
 }

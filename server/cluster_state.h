@@ -8,6 +8,8 @@
  *   {"op":"maintenance","backend":B,"on":true}   the operator drained B (or put it back)
  *   {"op":"joined","node":N,"incarnation":K}     N takes part with its consensus state
  *   {"op":"readd","node":N,"incarnation":K}      N lost that state: it comes back as incarnation K
+ *   {"op":"setting","name":P,"value":V}          CONFIG SET P V took on the pair
+ * (config_commands.h)
  *
  * Every node applies the same entries in the same order, so every node knows who is primary and
  * which backend may be trusted the moment it becomes leader. A snapshot is the whole state as
@@ -21,8 +23,11 @@
 
 #include "config.h"
 
-#define CLUSTER_MAX_NODES (CONFIG_MAX_PEERS + 1)
-#define CLUSTER_STATE_MAX 16
+#define CLUSTER_MAX_NODES    (CONFIG_MAX_PEERS + 1)
+#define CLUSTER_STATE_MAX    16
+#define CLUSTER_MAX_SETTINGS 64
+#define CLUSTER_SETTING_NAME 64
+#define CLUSTER_SETTING_MAX  512
 
 struct cluster_backend {
     char name[CONFIG_NAME_MAX];
@@ -37,6 +42,12 @@ struct cluster_member {
     bool joined;          /* has taken part under that incarnation */
 };
 
+/* A server setting the pair took, so that a server copied again gets it back. */
+struct cluster_setting {
+    char name[CLUSTER_SETTING_NAME];
+    char value[CLUSTER_SETTING_MAX];
+};
+
 struct cluster_state {
     uint64_t epoch;                /* term of the latest takeover: the fence on the backends */
     char leader[CONFIG_NAME_MAX];  /* the node that took over under it */
@@ -46,6 +57,8 @@ struct cluster_state {
     int backend_count;
     struct cluster_member members[CLUSTER_MAX_NODES];
     int member_count;
+    struct cluster_setting settings[CLUSTER_MAX_SETTINGS]; /* the latest last */
+    int setting_count;
 };
 
 void cluster_state_init(struct cluster_state *s);
@@ -62,6 +75,8 @@ char *cluster_entry_backend(const char *backend, const char *state, const char *
                             size_t *len);
 char *cluster_entry_maintenance(const char *backend, bool on, size_t *len);
 char *cluster_entry_member(const char *op, const char *node, unsigned incarnation, size_t *len);
+/* NULL when the setting does not fit an entry (too long, not text). */
+char *cluster_entry_setting(const char *name, const char *value, size_t vlen, size_t *len);
 
 const struct cluster_backend *cluster_state_backend(const struct cluster_state *s,
                                                     const char *name);

@@ -7,8 +7,10 @@
 
 #include "backend.h"
 #include "client.h"
+#include "cluster.h"
 #include "command.h"
 #include "config.h"
+#include "log.h"
 #include "monitor.h"
 #include "proxy.h"
 #include "request.h"
@@ -62,6 +64,12 @@ static const char *refusal(const char *name, size_t len)
 
 /* --- what CONFIG SET changed, oldest first ------------------------------------------------- */
 
+static void ignore_commit(void *arg, bool ok)
+{
+    (void)arg;
+    (void)ok;
+}
+
 struct setting {
     char *name; /* lowercase, NUL-terminated */
     char *value;
@@ -92,8 +100,37 @@ static void remember(const char *name, size_t len, const char *value, size_t vle
     for (size_t i = 0; i < len; i++)
         s->name[i] = name[i] >= 'A' && name[i] <= 'Z' ? (char)(name[i] + 32) : name[i];
     s->name[len] = '\0';
-    s->value = memcpy(xrealloc(NULL, vlen ? vlen : 1), value, vlen);
+    s->value = memcpy(xrealloc(NULL, vlen + 1), value, vlen);
+    s->value[vlen] = '\0';
     s->value_len = vlen;
+}
+
+/* In a cluster the settings are the log's too: a leader that takes over knows them (below). */
+static void remember_everywhere(const char *name, size_t len, const char *value, size_t vlen)
+{
+    remember(name, len, value, vlen);
+    if (!cluster_leading()) return;
+    const struct setting *s = &settings[setting_count - 1];
+    size_t n;
+    char *entry = cluster_entry_setting(s->name, s->value, s->value_len, &n);
+    if (entry)
+        cluster_propose(entry, n, ignore_commit, NULL);
+    else
+        log_warning("CONFIG SET %s: too long for the cluster's log; a new leader will not know it",
+                    s->name);
+}
+
+void config_commands_adopt(const struct cluster_state *st)
+{
+    for (size_t i = 0; i < setting_count; i++) {
+        free(settings[i].name);
+        free(settings[i].value);
+    }
+    setting_count = 0;
+    for (int i = 0; i < st->setting_count; i++) {
+        const struct cluster_setting *s = &st->settings[i];
+        remember(s->name, strlen(s->name), s->value, strlen(s->value));
+    }
 }
 
 void config_commands_apply(struct backend *b)
@@ -118,7 +155,7 @@ static void set_ready(struct request *r)
     if (resp_request_parse(&parser, buffer_head(sent), buffer_len(sent)) == RESP_DONE) {
         resp_request_args(&parser, buffer_head(sent), &argv, &argl, &cap);
         for (int i = 2; i + 1 < parser.argc; i += 2)
-            remember(argv[i], argl[i], argv[i + 1], argl[i + 1]);
+            remember_everywhere(argv[i], argl[i], argv[i + 1], argl[i + 1]);
         monitor_settings_changed(); /* busy-reply-threshold, save: the monitor reads them */
     }
     resp_request_free(&parser);

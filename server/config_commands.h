@@ -7,7 +7,8 @@
  *                         write: both servers change at the same point of the stream and their
  *                         replies are compared. What the primary took is remembered, and sent to
  *                         a server copied by a full resync (a restarted one, say) before it
- *                         rejoins, so both keep the same settings
+ *                         rejoins, so both keep the same settings (in a cluster, the log keeps
+ *                         them too, so a new leader knows them)
  *   CONFIG RESETSTAT, CONFIG REWRITE: every server's own (fanout.h)
  *
  * redpair's own directives are not Redis's: they are the admin API's (GET/PATCH /api/v1/config). */
@@ -25,5 +26,8 @@ void config_command(struct client *c, struct request *r, int argc, const char *c
                     const size_t *argl);
 /* Sends every remembered CONFIG SET down b's link, ahead of any write it will get. */
 void config_commands_apply(struct backend *b);
+/* Cluster mode: a leader that takes over remembers what the cluster's log holds. */
+struct cluster_state;
+void config_commands_adopt(const struct cluster_state *st);
 
 #endif

@@ -31,6 +31,7 @@
 #include "backlog.h"
 #include "client.h"
 #include "cluster.h"
+#include "config_commands.h"
 #include "log.h"
 #include "monitor.h"
 #include "proxy.h"
@@ -707,6 +708,7 @@ void failover_takeover(uint64_t epoch)
         b->lost_addr[0] = '\0';
         if (cb && cb->maintenance) b->state = BACKEND_MAINTENANCE;
     }
+    config_commands_adopt(st);
     log_notice("epoch %llu: this node leads; fencing the backends (stored primary '%s')",
                (unsigned long long)epoch, st->primary[0] ? st->primary : "none");
     store_event(epoch, "leader", NULL, "this node took the backends over");

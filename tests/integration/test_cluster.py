@@ -330,6 +330,27 @@ class ClusterTest(ClusterCase):
         events = follower.api.json("GET", "/api/v1/events?limit=1000")["events"]
         self.assertTrue(any(e["kind"] == "election" for e in events), events[-5:])
 
+    def test_config_set_outlives_its_leader(self):
+        c = self.start_cluster()
+        leader = c.leader()
+        follower = next(n for n in c.sidecars if n is not leader)
+        with follower.client() as r:  # through the follower, as a client would
+            self.assertTrue(r.config_set("slowlog-log-slower-than", "12345"))
+        for server in (c.a, c.b):
+            self.assertEqual(server.client().config_get("slowlog-log-slower-than"),
+                             {"slowlog-log-slower-than": "12345"})
+        r = leader.api.request("POST", "/api/v1/cluster/transfer", body={"node": follower.name})
+        self.assertEqual(r.status, 202, r)
+        new = c.wait_leader(timeout=10, exclude=(leader.name,))
+        c.wait_in_sync(node=new)
+        port = c.b.port  # b restarts empty, with Redis's default: the new leader sets it again
+        c.b.cleanup()
+        c.b = RedisServer(port=port)
+        c.wait_in_sync(node=new, timeout=30)
+        wait_until(lambda: c.b.client().config_get("slowlog-log-slower-than")
+                   == {"slowlog-log-slower-than": "12345"}, timeout=10,
+                   what="the new leader's CONFIG SET on the restarted server")
+
     def test_strangers_are_refused(self):
         c = self.start_cluster()
         leader = c.leader()

@@ -56,6 +56,19 @@ START_TEST(test_state_entries)
     apply_text(&s, cluster_entry_member("joined", "n1", 2, &len), true);
     ck_assert(cluster_state_member(&s, "n1")->joined);
 
+    /* Settings: the latest last, one per name; what does not fit is no entry at all. */
+    apply_text(&s, cluster_entry_setting("hz", "20", 2, &len), true);
+    apply_text(&s, cluster_entry_setting("notify-keyspace-events", "KEA", 3, &len), true);
+    apply_text(&s, cluster_entry_setting("hz", "30", 2, &len), true);
+    ck_assert_int_eq(s.setting_count, 2);
+    ck_assert_str_eq(s.settings[1].name, "hz");
+    ck_assert_str_eq(s.settings[1].value, "30");
+    char big[CLUSTER_SETTING_MAX + 1];
+    memset(big, 'x', sizeof(big));
+    ck_assert_ptr_null(cluster_entry_setting("save", big, sizeof(big), &len));
+    ck_assert_ptr_null(cluster_entry_setting("save", "a\0b", 3, &len));
+    ck_assert_ptr_null(cluster_entry_setting("save", "\xff\xfe", 2, &len));
+
     /* What this version does not know changes nothing; entries may be padded with spaces. */
     struct cluster_state before = s;
     char junk[] = "{\"op\":\"launch\"}", broken[] = "{\"op\":", notobj[] = "[1]";
@@ -80,6 +93,7 @@ START_TEST(test_state_snapshot)
     apply_text(&s, cluster_entry_backend("a", "in-sync", "r", &len), true);
     apply_text(&s, cluster_entry_maintenance("b", true, &len), true);
     apply_text(&s, cluster_entry_member("readd", "w", 3, &len), true);
+    apply_text(&s, cluster_entry_setting("hz", "25", 2, &len), true);
     char *text = cluster_state_encode(&s, &len);
     ck_assert(cluster_state_decode(&back, text, len));
     free(text);
@@ -91,6 +105,8 @@ START_TEST(test_state_snapshot)
     ck_assert(cluster_state_backend(&back, "b")->maintenance);
     ck_assert_uint_eq(cluster_state_member(&back, "w")->incarnation, 3);
     ck_assert(!cluster_state_member(&back, "w")->joined);
+    ck_assert_int_eq(back.setting_count, 1);
+    ck_assert_str_eq(back.settings[0].value, "25");
     ck_assert(!cluster_state_decode(&back, "nope", 4));
 }
 END_TEST

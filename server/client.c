@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "blind.h"
 #include "blocked.h"
 #include "command.h"
 #include "config.h"
@@ -301,6 +302,7 @@ void client_execute(struct client *c, struct request *r, int argc, const char *c
             len = buffer_len(&c->scratch);
         }
         r->by_effect = rewrite_by_effect(cmd, argc, argv, argl);
+        r->blind = !r->by_effect && blind_write(cmd, argc, argv, argl);
         sequencer_write(r, c->db, bytes, len);
         keyspace_written(c, cmd, c->db, argc, argv, argl);
         return;

@@ -37,7 +37,7 @@ struct request *request_new(struct client *c, const struct command *cmd)
     r->awaiting = r->holding = 0;
     r->primary = -1;
     r->reply_from = r->other_from = -1;
-    r->ready = r->info = r->info_ours = r->unit = r->by_effect = false;
+    r->ready = r->info = r->info_ours = r->unit = r->by_effect = r->blind = false;
     r->done = NULL;
     r->owner = NULL;
     return r;

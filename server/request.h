@@ -32,6 +32,7 @@ struct request {
     bool info_ours;    /* INFO: and redpair's section put in front of it */
     bool unit;         /* an element of a unit: runs inside the links' open transactions */
     bool by_effect;    /* a write whose copies on the other backends wait for the primary's */
+    bool blind;        /* a write that is harmless to apply again (blind.h): it may go bare */
     /* A request redpair makes for a client (a unit's element, unit.h): the reply goes to done()
      * instead of a reply queue. */
     void (*done)(struct request *r);

@@ -3,24 +3,35 @@
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 export FUZZ_SECONDS
+# Warnings are errors for the suite and CI (and whatever they build first), not for `make build`.
+WERROR ?= OFF
 
-.PHONY: deps build test demo fuzz bench package clean
+.PHONY: deps build test release ci demo fuzz bench package clean
 
 deps:
 	bash scripts/deps.sh
 
 build: deps
-	cmake -S . -B build
+	cmake -S . -B build -DREDPAIR_WERROR=$(WERROR)
 	cmake --build build -j$(JOBS)
 
 # The whole suite: unit + integration tests, again under ASan/UBSan, then the fuzzers.
+test: WERROR = ON
 test: build
 	ctest --test-dir build --output-on-failure -j2
-	cmake -S . -B build-asan -DREDPAIR_SANITIZE=ON
+	cmake -S . -B build-asan -DREDPAIR_SANITIZE=ON -DREDPAIR_WERROR=ON
 	cmake --build build-asan -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir build-asan --output-on-failure -j2
 	bash tests/fuzz/run.sh
+
+# The optimised build users and packagers get (-O3), warnings as errors: CI builds it once.
+release: deps
+	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DREDPAIR_WERROR=ON
+	cmake --build build-release -j$(JOBS)
+
+# What CI runs (.ci/run).
+ci: test release
 
 demo: build
 	bash scripts/demo.sh

@@ -107,15 +107,20 @@ static void select_db(struct backend *b, int db)
 }
 
 /* Sets the offset key, in database 0 where redpair keeps it: "N+" while blind writes may follow
- * it unmarked, "N" once nothing does (backend.h). */
+ * N unmarked, "N" once nothing does (backend.h). */
 static void send_mark(struct backend *b, uint64_t offset, bool exact)
 {
     char num[24];
     snprintf(num, sizeof(num), exact ? "%llu" : "%llu+", (unsigned long long)offset);
     select_db(b, 0);
-    send_internal(b, PENDING_INTERNAL, 3, (const char *[]){"SET", BACKEND_OFFSET_KEY, num});
-    b->mark_exact = exact;
+    /* The exact mark is a courtesy to the next start: refused (-OOM), the key stays "N+". */
+    send_internal(b, exact ? PENDING_IGNORED : PENDING_INTERNAL, 3,
+                  (const char *[]){"SET", BACKEND_OFFSET_KEY, num});
     b->unmarked = 0;
+    if (exact) {
+        b->exact_at = offset;
+        b->mark_dirty = false;
+    }
 }
 
 /* A write left the mark behind it: once the link is quiet, the exact mark follows. */
@@ -127,12 +132,13 @@ static void wrote(struct backend *b, uint64_t offset)
         uv_timer_start(&b->quiet, on_quiet, QUIET_MS, QUIET_MS);
 }
 
-/* Ends the open transaction with the offset mark. */
+/* Ends the open transaction with the offset mark; its EXEC's array says the mark is in place. */
 static void close_tx(struct backend *b)
 {
     if (b->tx_writes) send_mark(b, b->last_sent, false);
-    b->tx_open = b->tx_writes = false;
     send_internal(b, PENDING_EXEC, 1, (const char *[]){"EXEC"});
+    if (b->tx_writes) b->fifo[(b->fifo_head + b->fifo_len - 1) % b->fifo_cap].offset = b->last_sent;
+    b->tx_open = b->tx_writes = false;
 }
 
 /* Opens a transaction unless one is open; offset 0 for a unit's read, which moves no mark. */
@@ -148,27 +154,27 @@ static void open_tx(struct backend *b, uint64_t offset)
     }
 }
 
-/* A blind write outside a transaction goes bare. Every write before it has been sent, so the
- * mark that may precede it names the one before: first when the last mark said nothing follows
- * it, then each time backlog-size/16 of bare writes have gone unmarked. */
-static void send_bare(struct backend *b, uint64_t offset, size_t len)
+/* A blind write goes bare outside a transaction, once the server's key is known to say "N+", and
+ * until backlog-size/16 of bare writes have gone since the last mark: then it goes marked, and
+ * moves the mark. */
+static bool goes_bare(const struct backend *b, const struct request *req)
 {
-    if (b->mark_exact || b->unmarked >= (size_t)proxy.config->backlog_size / 16)
-        send_mark(b, offset - 1, false);
-    b->unmarked += len;
-    wrote(b, offset);
+    return req && req->blind && !req->unit && !b->tx_open && b->mark_dirty &&
+           b->unmarked < (size_t)proxy.config->backlog_size / 16;
 }
 
 static void emit(struct backend *b, struct request *req, uint64_t offset, int db, const char *bytes,
                  size_t len)
 {
     bool unit = req && req->unit;
-    if (offset && !unit && !b->tx_open && req && req->blind)
-        send_bare(b, offset, len);
-    else if (offset || unit)
+    if (offset && goes_bare(b, req)) {
+        b->unmarked += len;
+        wrote(b, offset);
+    } else if (offset || unit) {
         open_tx(b, offset);
-    else if (b->tx_open)
+    } else if (b->tx_open) {
         close_tx(b);
+    }
     b->in_unit |= unit;
     select_db(b, db);
     buffer_append(&b->out.queued, bytes, len);
@@ -214,7 +220,7 @@ void backend_resolve(struct backend *b, struct request *req, const char *bytes, 
 void backend_mark_exact(struct backend *b)
 {
     if (!b->connected || !backend_in_stream(b) || b->tx_open || !b->last_sent ||
-        b->acked_offset != b->last_sent || b->mark_exact)
+        b->acked_offset != b->last_sent || b->exact_at == b->last_sent)
         return;
     send_mark(b, b->last_sent, true);
     proxy_mark_backend_dirty(b);
@@ -229,7 +235,8 @@ static void on_quiet(uv_timer_t *t)
     }
     backend_mark_exact(b);
     /* With nothing owed, only the next write can make it markable. */
-    if (b->mark_exact || !b->fifo_len || !b->connected || !backend_in_stream(b)) uv_timer_stop(t);
+    if (b->exact_at == b->last_sent || !b->fifo_len || !b->connected || !backend_in_stream(b))
+        uv_timer_stop(t);
 }
 
 void backend_unit_end(struct backend *b)
@@ -329,8 +336,8 @@ static void on_connect(uv_connect_t *req, int status)
     uv_tcp_nodelay(&b->tcp, 1);
     b->connected = true;
     b->db = 0;
-    b->last_sent = 0;
-    b->mark_exact = true; /* the server's own mark may be exact: a bare write marks first */
+    b->last_sent = b->exact_at = 0;
+    b->mark_dirty = false; /* the server's key may say "N": the first writes go marked */
     b->unmarked = 0;
     struct sockaddr_storage local;
     int namelen = sizeof(local);
@@ -415,7 +422,8 @@ static ssize_t exec_reply(struct backend *b, const char *in, size_t avail)
             link_lost(b, "EXEC answered with an array that does not match the transaction");
             return -1;
         }
-        fifo_pop(b);
+        /* The transaction's mark ("N+") is in place, unless an exact one went after it. */
+        if (fifo_pop(b).offset > b->exact_at) b->mark_dirty = true;
         b->exec_left = n;
         b->exec_pos = 0;
         if (n == 0) b->exec_left = -1;

@@ -21,13 +21,15 @@
  * again), and every write after them is applied once, in order. Blind writes in a run that holds a
  * marked one join its transaction.
  *
- * The key moves with every marked run; a run of bare writes is marked again (a bare SET of the
- * key, before the next write) once more than backlog-size/16 of them have gone since, so a
- * returning server replays little and stays within the backlog. "N+" says that blind writes may
- * follow N unmarked; a plain "N" says that nothing follows: the server holds exactly the writes up
- * to N. A link writes that once it is quiet (every write answered, none sent for QUIET_MS), and
- * before the first bare write after it "N+" again. Only the exact form lets two servers that name
- * the same offset at start-up be trusted to hold the same data (failover.c).
+ * "N+" says that blind writes may follow N unmarked; a plain "N", that nothing follows: the server
+ * holds exactly the writes up to N. Only the exact form lets two servers that name the same offset
+ * at start-up be trusted to hold the same data (failover.c). A link writes it once it is quiet
+ * (every write answered, none sent for QUIET_MS) and at shutdown. Blind writes go bare only once
+ * the EXEC of a marked run has said that the key reads "N+" again: until then (after an exact
+ * mark, or on a new connection) they go marked. And once more than backlog-size/16 of them have
+ * gone bare, the next goes marked and moves the key, so a returning server replays little and
+ * stays within the backlog. A mark refused (-OOM under maxmemory) leaves the key behind, never
+ * ahead: replaying more is always safe.
  *
  * Replies come back as +QUEUED for each write of a transaction, then one EXEC array, whose
  * elements are matched to the writes in order. Reads stay outside the transactions, except those
@@ -108,7 +110,8 @@ struct backend {
     bool tx_writes;     /* the open transaction holds a write: it ends with the offset mark */
     bool in_unit;       /* a unit (unit.h) is passing: the transaction stays open for it */
     uint64_t last_sent; /* offset of the last write sent on this connection, 0 for none */
-    bool mark_exact;    /* the last mark sent (or the server's own, before any) may be exact */
+    bool mark_dirty;    /* the server's key is known to say "N+": blind writes may go bare */
+    uint64_t exact_at;  /* offset of the last exact mark ("N") sent on this connection */
     bool wrote;         /* a write went out since the quiet timer last looked */
     size_t unmarked;    /* bytes of bare writes sent since the last mark */
     uv_timer_t quiet;   /* writes the exact mark once the link is quiet */

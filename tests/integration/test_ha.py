@@ -371,19 +371,33 @@ class HATest(RedpairTestCase):
         assert_backends_equal(pair)
 
     def test_restart_after_a_crash_does_not_trust_an_inexact_mark(self):
-        """redpair killed while blind writes flow, the secondary stopped (unnoticed) with only part
-        of them in its socket: both servers' offset keys name the offset of the mark before those
+        """redpair killed while blind writes flow bare, the secondary stopped (unnoticed) with only
+        part of them in its socket: both servers' offset keys name the same mark from before those
         writes ("N+"), yet the primary holds more of them. At the next start the secondary must not
         be taken as level: it is copied again."""
         # No mark in between: more than the 30 MB written before the next one (backlog-size/16).
         pair = self.pair(write_ack="primary", extra=["--backlog-size", "1gb", "--down-after-ms", "600000"])
-        c = pair.client()
-        c.set("k", "before")
-        pair.wait_caught_up()
-        assert_backends_equal(pair)  # exact marks
         state_dir = pair.redpair.state_dir
+        stop = threading.Event()
+        done = []
+
+        def trickle():  # keeps the links busy, so that no exact mark comes between
+            r = pair.client()
+            try:
+                while not stop.is_set():
+                    r.set("trickle", len(done))
+                    done.append(1)
+                    time.sleep(0.002)
+            except redis.exceptions.ConnectionError:
+                pass
+
+        th = threading.Thread(target=trickle, daemon=True)
+        th.start()
+        self.addCleanup(stop.set)
+        wait_until(lambda: len(done) > 50, timeout=10, what="blind writes flowing")
         os.kill(pair.b.pid, signal.SIGSTOP)
         try:
+            c = pair.client()
             pipe = c.pipeline(transaction=False)
             for i in range(3000):  # 30 MB: more than b's socket buffers take
                 pipe.set("big:%d" % i, b"v" * 10000)
@@ -393,8 +407,10 @@ class HATest(RedpairTestCase):
             pair.redpair.kill()
         finally:
             os.kill(pair.b.pid, signal.SIGCONT)
+        stop.set()
+        th.join(timeout=10)
         # b applies what its socket held, then sees the connection closed.
-        wait_until(lambda: pair.b.client().dbsize() > 2, timeout=10, what="b applying its socket")
+        wait_until(lambda: pair.b.client().dbsize() > 3, timeout=10, what="b applying its socket")
         self.assertLess(pair.b.client().dbsize(), pair.a.client().dbsize())
         self.assertEqual(pair.a.client().get(OFFSET_KEY), pair.b.client().get(OFFSET_KEY))
 

@@ -33,11 +33,19 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void process_input(struct client *c);
 static void maybe_resume(struct client *c);
 
+/* A client with no input waiting reads into this one buffer, shared by all (the loop is one
+ * thread, and a read is parsed before the next), so an idle client holds no input buffer. Only
+ * what a read leaves unparsed, a command not yet whole or input held back, moves into its own. */
+static char shared_in[READ_CHUNK];
+
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
     struct client *c = h->data;
     (void)hint;
-    *buf = uv_buf_init(buffer_reserve(&c->in, READ_CHUNK), READ_CHUNK);
+    if (buffer_len(&c->in) == 0)
+        *buf = uv_buf_init(shared_in, READ_CHUNK);
+    else
+        *buf = uv_buf_init(buffer_reserve(&c->in, READ_CHUNK), READ_CHUNK);
 }
 
 static void set_reading(struct client *c, bool on)
@@ -407,6 +415,17 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     stats.net_input_bytes += (uint64_t)nread;
-    buffer_commit(&c->in, (size_t)nread);
+    if (buf->base != shared_in) {
+        buffer_commit(&c->in, (size_t)nread);
+        process_input(c);
+        if (!buffer_len(&c->in)) buffer_free(&c->in);
+        return;
+    }
+    buffer_free(&c->in);
+    c->in = (struct buffer){.data = shared_in, .end = (size_t)nread, .cap = READ_CHUNK};
     process_input(c);
+    struct buffer rest = {0};
+    if (!c->closed && buffer_len(&c->in))
+        buffer_append(&rest, buffer_head(&c->in), buffer_len(&c->in));
+    c->in = rest;
 }

@@ -11,108 +11,29 @@
 #    req/s, p50, p99, and the errors redis-benchmark reported (there must be none).
 #
 # Needs CLIENTS + 100 file descriptors (ulimit -n) for this shell, and as many for each server
-# and proxy, which inherit the limit. Environment: REDPAIR_BIN, KEEP=1 keeps the work directory.
+# and proxy, which inherit the limit. Environment: REDPAIR_BIN, REDPAIR_ARGS, KEEP=1 keeps the
+# work directory.
 set -euo pipefail
 
 CLIENTS=${CLIENTS:-10000}
 N=${N:-200000}
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-
-if [ -z "${REDPAIR_BIN:-}" ]; then
-    if [ -x "$ROOT/build/redpair" ]; then
-        REDPAIR_BIN=$ROOT/build/redpair
-    else
-        # shellcheck disable=SC2012 # newest first; the paths are ours
-        REDPAIR_BIN=$(ls -t "$ROOT"/build*/redpair 2>/dev/null | head -n 1 || true)
-    fi
-fi
-if [ -z "${REDPAIR_BIN:-}" ] || [ ! -x "$REDPAIR_BIN" ]; then
-    echo "clients.sh: no redpair binary (build it, or set REDPAIR_BIN)" >&2
-    exit 1
-fi
-for tool in redis-server redis-benchmark redis-cli nutcracker python3; do
-    command -v "$tool" >/dev/null || { echo "clients.sh: '$tool' not found (scripts/deps.sh)" >&2; exit 1; }
-done
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 if [ "$(ulimit -n)" -lt $((CLIENTS + 100)) ]; then
     ulimit -n $((CLIENTS + 100)) 2>/dev/null || {
-        echo "clients.sh: needs ulimit -n of at least $((CLIENTS + 100)) (now $(ulimit -n))" >&2
+        echo "$ME: needs ulimit -n of at least $((CLIENTS + 100)) (now $(ulimit -n))" >&2
         exit 1
     }
 fi
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/redpair-clients.XXXXXX")
-PIDS=()
-cleanup() {
-    local rc=$?
-    set +e
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for _ in $(seq 1 50); do
-        local alive=0
-        for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-        [ "$alive" = 0 ] && break
-        sleep 0.1
-    done
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    if [ "${KEEP:-0}" = 1 ]; then echo "work directory kept: $WORK" >&2; else rm -rf "$WORK"; fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-read -r P_R P_A P_B P_TW P_TWSTATS P_RP < <(python3 - <<'EOF'
-import socket
-socks = []
-for _ in range(6):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
-)
-
-wait_ping() { # port what
-    for _ in $(seq 1 100); do
-        if [ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = PONG ]; then return 0; fi
-        sleep 0.1
-    done
-    echo "clients.sh: $2 on port $1 does not answer PING" >&2
-    exit 1
-}
-
+read -r P_R P_A P_B P_TW P_RP < <(free_ports 5)
 # maxclients as the benchmark needs: Redis counts its own clients the same way.
-for p in "$P_R" "$P_A" "$P_B"; do
-    redis-server --port "$p" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
-        --daemonize no --logfile "$WORK/redis-$p.log" --maxclients $((CLIENTS + 100)) &
-    PIDS+=($!)
-    wait_ping "$p" "redis-$p"
-done
-cat >"$WORK/nutcracker.yml" <<EOF
-bench:
-  listen: 127.0.0.1:$P_TW
-  redis: true
-  hash: fnv1a_64
-  distribution: ketama
-  auto_eject_hosts: false
-  server_connections: 1
-  timeout: 30000
-  servers:
-   - 127.0.0.1:$P_R:1
-EOF
-nutcracker -c "$WORK/nutcracker.yml" -o "$WORK/twemproxy.log" -v 4 -s "$P_TWSTATS" -a 127.0.0.1 &
-PIDS+=($!)
-wait_ping "$P_TW" twemproxy
-"$REDPAIR_BIN" --port "$P_RP" --backend a 127.0.0.1 "$P_A" --backend b 127.0.0.1 "$P_B" \
-    --admin-port 0 --loglevel warning --logfile "$WORK/redpair.log" --state-dir "$WORK/state" \
-    --maxclients "$CLIENTS" >"$WORK/redpair.out" 2>&1 &
-RP_PID=$!
-PIDS+=("$RP_PID")
-wait_ping "$P_RP" redpair
-for _ in $(seq 1 100); do
-    [ "$(redis-cli -h 127.0.0.1 -p "$P_RP" info redpair | tr -d '\r' | grep -c 'state=in-sync')" = 2 ] && break
-    sleep 0.1
-done
+start_redis redis-r "$P_R" --maxclients $((CLIENTS + 100))
+start_redis redis-a "$P_A" --maxclients $((CLIENTS + 100))
+start_redis redis-b "$P_B" --maxclients $((CLIENTS + 100))
+start_twemproxy twemproxy "$P_TW" "$P_R"
+start_redpair redpair "$P_RP" "$P_A" "$P_B" --maxclients "$CLIENTS"
+RP_PID=$LAST_PID
 # Warm: the benchmark's keys exist, redpair's request free list and buffers are grown.
 redis-benchmark -h 127.0.0.1 -p "$P_RP" -t set -n 20000 -r 10000 -c 50 -q >/dev/null 2>&1
 

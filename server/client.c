@@ -28,6 +28,10 @@
  * pipeline that is never read cannot make redpair buffer without bound. */
 #define PAUSE_QUEUED 1024
 #define PAUSE_OUTPUT (8u << 20)
+/* Buffers larger than this are given back once empty, so that a client that goes idle holds
+ * little, whatever it sent or was sent before. */
+#define KEEP_BUFFER 4096
+#define KEEP_ARGV   1024
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void process_input(struct client *c);
@@ -199,6 +203,7 @@ void client_flush(struct client *c)
         client_close(c);
         return;
     }
+    buffer_shrink(&c->out.queued, KEEP_BUFFER);
     if (c->closing && outbuf_len(&c->out) == 0 && !c->head)
         client_close(c);
     else
@@ -373,6 +378,22 @@ void client_unblocked(struct client *c)
     process_input(c);
 }
 
+/* After a command: what a large one grew goes back. */
+static void give_back(struct client *c)
+{
+    buffer_clear(&c->scratch);
+    buffer_shrink(&c->scratch, KEEP_BUFFER);
+    buffer_clear(&c->multibulk);
+    buffer_shrink(&c->multibulk, KEEP_BUFFER);
+    if (c->argv_cap > KEEP_ARGV) {
+        free(c->argv);
+        free(c->argl);
+        c->argv = NULL;
+        c->argl = NULL;
+        c->argv_cap = 0;
+    }
+}
+
 static void process_input(struct client *c)
 {
     while (!c->closing && !c->closed && buffer_len(&c->in)) {
@@ -400,6 +421,7 @@ static void process_input(struct client *c)
         if (argc > 0) {
             resp_request_args(&c->parser, raw, &c->argv, &c->argl, &c->argv_cap);
             dispatch(c, argc, raw, c->parser.size);
+            give_back(c);
         }
         buffer_consume(&c->in, c->parser.size);
         resp_request_reset(&c->parser);

@@ -186,7 +186,7 @@ for what, i, fmt in (("requests per second", 0, "{:,.0f}"), ("p50 latency, ms", 
 
 print()
 print("== CPU time per request, us (median of %s round(s)): client, proxy, servers, total; and the" % rounds)
-print("   share of the machine's CPUs that total x req/s used (~100%%: the machine is the limit) ==")
+print("   share of the machine's CPUs that total x req/s used (~100%: the machine is the limit) ==")
 ncpu = os.cpu_count()
 for config in configs:
     print()

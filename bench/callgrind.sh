@@ -1,181 +1,180 @@
 #!/usr/bin/env bash
-# Instructions per request, counted by callgrind, for redpair and for twemproxy (nutcracker) under
-# the same fixed GET workload: `redis-benchmark -t get -n $REQUESTS -c 10` against the proxy, the
-# key present on its Redis.
+# Instructions per request, counted by callgrind, in one run:
 #
-#   bench/callgrind.sh                 # REQUESTS=20000
+#  1. the proxy's own: redpair (mirroring to two servers) beside twemproxy (nutcracker, one
+#     server), SET and GET;
+#  2. each redis-server's, per write: a server written directly beside each of redpair's two
+#     backends, SET (a blind overwrite, sent bare) and INCR (sent in redpair's offset-marking
+#     transaction, see server/backend.h).
+#
+# each at `-c 1`, `-c 50` and `-c 50 -P 16` (redis-benchmark, no -r: one key).
+#
+#   bench/callgrind.sh                 # REQUESTS=20000 per measurement
 #   REQUESTS=5000 bench/callgrind.sh
 #
-# Each proxy runs twice under `valgrind --tool=callgrind`, with REQUESTS and 2*REQUESTS requests,
-# and is stopped cleanly (redpair: SIGTERM; nutcracker: SIGINT) so callgrind writes its file.
-# Printed per proxy: total Ir / requests (start-up and shutdown included), and the marginal cost
-# (Ir(2n) - Ir(n)) / n, which leaves the fixed costs out. KEEP=1 keeps the callgrind files.
+# Only the process measured runs under `valgrind --tool=callgrind`; the others run natively, so
+# that the batching a slow proxy or server would cause is the least it can be. Each process is
+# started once: before a measurement its counters are zeroed (callgrind_control -z), after it they
+# are dumped (-d), so start-up is not counted. What a process does while idle (Redis's serverCron,
+# redpair's probes of its backends) is measured for a few seconds first and its rate times the
+# measurement's duration taken off. KEEP=1 keeps the work directory with every dump.
 set -euo pipefail
 
 REQUESTS=${REQUESTS:-20000}
-CLIENTS=${CLIENTS:-10}
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-
-if [ -z "${REDPAIR_BIN:-}" ]; then
-    if [ -x "$ROOT/build/redpair" ]; then
-        REDPAIR_BIN=$ROOT/build/redpair
-    else
-        # shellcheck disable=SC2012 # newest first; the paths are ours
-        REDPAIR_BIN=$(ls -t "$ROOT"/build*/redpair 2>/dev/null | head -n 1 || true)
-    fi
-fi
-if [ -z "${REDPAIR_BIN:-}" ] || [ ! -x "$REDPAIR_BIN" ]; then echo "callgrind.sh: no redpair binary (build it, or set REDPAIR_BIN)" >&2
-    exit 1
-fi
-
-need() { command -v "$1" >/dev/null 2>&1 || { echo "callgrind.sh: '$1' not found: apt-get install $2" >&2; exit 1; }; }
+IDLE_SECONDS=${IDLE_SECONDS:-3}
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need valgrind valgrind
-need redis-server redis-server
-need redis-benchmark redis-tools
-need redis-cli redis-tools
-need nutcracker nutcracker
-need python3 python3
+need callgrind_control valgrind
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/redpair-callgrind.XXXXXX")
+# Total Ir of the newest dump of a process. callgrind_control only reaches a process that runs,
+# so the PINGs wake one that waits in epoll (nutcracker has no timer).
+dump() { # name pid port
+    local before after
+    before=$(find "$WORK" -name "cg.$1.*" | wc -l)
+    callgrind_control -d "$2" >/dev/null 2>&1 &
+    local ctl=$!
+    while kill -0 "$ctl" 2>/dev/null; do redis-cli -h 127.0.0.1 -p "$3" ping >/dev/null 2>&1 || true; sleep 0.2; done
+    wait "$ctl"
+    after=$(find "$WORK" -name "cg.$1.*" | wc -l)
+    [ "$after" -gt "$before" ] || { echo "callgrind.sh: no dump from $1" >&2; exit 1; }
+    # shellcheck disable=SC2012 # our own file names
+    awk '/^(summary|totals):/ { print $2; exit }' "$(ls -t "$WORK"/cg."$1".* | head -n 1)"
+}
+
+zero() { # pid port
+    callgrind_control -z "$1" >/dev/null 2>&1 &
+    local ctl=$!
+    while kill -0 "$ctl" 2>/dev/null; do redis-cli -h 127.0.0.1 -p "$2" ping >/dev/null 2>&1 || true; sleep 0.2; done
+    wait "$ctl"
+}
+
+now() { date +%s.%N; }
+
+# Ir per second of a process left alone (the PINGs that reach it are few and counted too).
+idle_rate() { # name pid port
+    zero "$2" "$3"
+    local t0 t1 ir
+    t0=$(now)
+    sleep "$IDLE_SECONDS"
+    ir=$(dump "$1" "$2" "$3")
+    t1=$(now)
+    python3 -c "import sys; print(int(int(sys.argv[1]) / (float(sys.argv[3]) - float(sys.argv[2]))))" "$ir" "$t0" "$t1"
+}
+
+CONFIGS=("-c 1" "-c 50" "-c 50 -P 16")
+RESULTS=$WORK/results.txt
+: >"$RESULTS"
+
+# One measurement: zero the measured processes, run the benchmark against target_port, dump each.
+# Appends "part test config who ir_per_request" lines.
+measure() { # part test config target_port name:pid:port:idle_rate...
+    local part=$1 test=$2 cfg=$3 port=$4
+    shift 4
+    local m
+    for m in "$@"; do IFS=: read -r _ pid mport _ <<<"$m"; zero "$pid" "$mport"; done
+    local t0 t1
+    t0=$(now)
+    # shellcheck disable=SC2086 # cfg holds several options
+    redis-benchmark -h 127.0.0.1 -p "$port" -t "$test" -n "$REQUESTS" $cfg -q >"$WORK/bench.txt" 2>&1 \
+        || { cat "$WORK/bench.txt" >&2; exit 1; }
+    t1=$(now)
+    for m in "$@"; do
+        IFS=: read -r name pid mport rate <<<"$m"
+        local ir
+        ir=$(dump "$name" "$pid" "$mport")
+        python3 - "$part" "$test" "$cfg" "$name" "$ir" "$rate" "$t0" "$t1" "$REQUESTS" >>"$RESULTS" <<'EOF'
+import sys
+part, test, cfg, name, ir, rate, t0, t1, n = sys.argv[1:10]
+net = int(ir) - int(rate) * (float(t1) - float(t0))
+print("%s|%s|%s|%s|%d" % (part, test, cfg, name, net / int(n)))
+EOF
+    done
+}
+
+echo "callgrind.sh: $REQUESTS requests per measurement, redpair $REDPAIR_BIN" >&2
+
+# --- 1. the proxies ----------------------------------------------------------------------------
+read -r P_A P_B P_D P_RP P_TW < <(free_ports 5)
+start_redis redis-a "$P_A"
+start_redis redis-b "$P_B"
+start_redis redis-d "$P_D"
+CG=1 start_redpair redpair "$P_RP" "$P_A" "$P_B"
+RP_PID=$LAST_PID
+CG=1 start_twemproxy twemproxy "$P_TW" "$P_D"
+TW_PID=$LAST_PID
+redis-cli -h 127.0.0.1 -p "$P_RP" set key:__rand_int__ xxx >/dev/null # GET's key: a hit
+redis-cli -h 127.0.0.1 -p "$P_D" set key:__rand_int__ xxx >/dev/null
+echo "callgrind.sh: proxies idle" >&2
+RP_IDLE=$(idle_rate redpair "$RP_PID" "$P_RP")
+TW_IDLE=$(idle_rate twemproxy "$TW_PID" "$P_TW")
+for cfg in "${CONFIGS[@]}"; do
+    for test in set get; do
+        echo "callgrind.sh: proxies, $test $cfg" >&2
+        measure proxy "$test" "$cfg" "$P_RP" "redpair:$RP_PID:$P_RP:$RP_IDLE"
+        measure proxy "$test" "$cfg" "$P_TW" "twemproxy:$TW_PID:$P_TW:$TW_IDLE"
+    done
+done
+for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 PIDS=()
 
-cleanup() {
-    local rc=$?
-    set +e
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for _ in $(seq 1 100); do
-        local alive=0
-        for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-        [ "$alive" = 0 ] && break
-        sleep 0.1
+# --- 2. the redis-servers ----------------------------------------------------------------------
+read -r P_A P_B P_D P_RP < <(free_ports 4)
+CG=1 start_redis direct "$P_D"
+D_PID=$LAST_PID
+CG=1 start_redis backend-a "$P_A"
+A_PID=$LAST_PID
+CG=1 start_redis backend-b "$P_B"
+B_PID=$LAST_PID
+start_redpair redpair-2 "$P_RP" "$P_A" "$P_B"
+echo "callgrind.sh: servers idle" >&2
+D_IDLE=$(idle_rate direct "$D_PID" "$P_D")
+A_IDLE=$(idle_rate backend-a "$A_PID" "$P_A")
+B_IDLE=$(idle_rate backend-b "$B_PID" "$P_B")
+for cfg in "${CONFIGS[@]}"; do
+    for test in set incr; do
+        echo "callgrind.sh: servers, $test $cfg" >&2
+        measure server "$test" "$cfg" "$P_D" "direct:$D_PID:$P_D:$D_IDLE"
+        measure server "$test" "$cfg" "$P_RP" "backend-a:$A_PID:$P_A:$A_IDLE" "backend-b:$B_PID:$P_B:$B_IDLE"
     done
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    if [ "${KEEP:-0}" = 1 ]; then echo "work directory kept: $WORK" >&2; else rm -rf "$WORK"; fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-free_ports() { # count
-    python3 - "$1" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
-}
-
-wait_ping() { # port name tries
-    for _ in $(seq 1 "${3:-100}"); do
-        if [ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = PONG ]; then return 0; fi
-        sleep 0.2
-    done
-    echo "callgrind.sh: $2 on port $1 does not answer PING; its log:" >&2
-    tail -n 20 "$WORK/$2.log" >&2 2>/dev/null || true
-    exit 1
-}
-
-read -r P_A P_B < <(free_ports 2)
-for p in "$P_A" "$P_B"; do
-    redis-server --port "$p" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
-        --daemonize no --logfile "$WORK/redis-$p.log" &
-    PIDS+=($!)
-    wait_ping "$p" "redis-$p"
 done
-# redis-benchmark's GET test reads "key:__rand_int__" (no -r): make it a hit on every server.
-for p in "$P_A" "$P_B"; do redis-cli -h 127.0.0.1 -p "$p" set key:__rand_int__ xxx >/dev/null; done
+DIVERGENCES=$(redis-cli -h 127.0.0.1 -p "$P_RP" info redpair | tr -d '\r' | sed -n 's/^divergences://p')
 
-# Stops a proxy with the given signal and waits until it (and so callgrind) has exited.
-stop_and_wait() { # pid signal
-    kill -"$2" "$1"
-    for _ in $(seq 1 300); do
-        kill -0 "$1" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$1" 2>/dev/null; then
-        echo "callgrind.sh: pid $1 ignored SIG$2 for 30s; killing it (no callgrind output)" >&2
-        kill -KILL "$1"
-    fi
-    wait "$1" 2>/dev/null || true
-}
+python3 - "$RESULTS" "$REQUESTS" "${DIVERGENCES:-?}" <<'EOF'
+import collections, sys
 
-# Total Ir recorded in a callgrind output file.
-total_ir() { # file
-    local t
-    t=$(awk '/^(summary|totals):/ { print $2; exit }' "$1")
-    if [ -z "$t" ]; then
-        t=$(callgrind_annotate "$1" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }')
-    fi
-    [ -n "$t" ] || { echo "callgrind.sh: no totals in $1" >&2; exit 1; }
-    echo "$t"
-}
+path, n, divergences = sys.argv[1:4]
+ir = {}
+for line in open(path):
+    part, test, cfg, who, v = line.strip().split("|")
+    ir[(part, test, cfg, who)] = int(v)
+configs = ["-c 1", "-c 50", "-c 50 -P 16"]
 
-# Runs one proxy under callgrind with n GET requests; prints the total Ir.
-run_one() { # proxy n
-    local proxy=$1 n=$2 port out pid
-    read -r port STATS < <(free_ports 2)
-    out=$WORK/callgrind.$proxy.$n.out
-    case "$proxy" in
-        redpair)
-            # shellcheck disable=SC2086 # REDPAIR_ARGS is a list of words on purpose
-            valgrind --tool=callgrind --callgrind-out-file="$out" --log-file="$WORK/valgrind.$proxy.$n.log" \
-                "$REDPAIR_BIN" --port "$port" --backend a 127.0.0.1 "$P_A" --backend b 127.0.0.1 "$P_B" \
-                --admin-port 0 --loglevel warning --logfile "$WORK/$proxy.log" ${REDPAIR_ARGS:-} \
-                >"$WORK/$proxy.$n.stdout" 2>&1 &
-            ;;
-        twemproxy)
-            cat >"$WORK/nutcracker.yml" <<EOF
-bench:
-  listen: 127.0.0.1:$port
-  redis: true
-  hash: fnv1a_64
-  distribution: ketama
-  auto_eject_hosts: false
-  server_connections: 1
-  timeout: 30000
-  servers:
-   - 127.0.0.1:$P_A:1
-EOF
-            valgrind --tool=callgrind --callgrind-out-file="$out" --log-file="$WORK/valgrind.$proxy.$n.log" \
-                nutcracker -c "$WORK/nutcracker.yml" -o "$WORK/$proxy.log" -v 4 -s "$STATS" -a 127.0.0.1 \
-                >"$WORK/$proxy.$n.stdout" 2>&1 &
-            ;;
-    esac
-    pid=$!
-    PIDS+=("$pid")
-    wait_ping "$port" "$proxy" 300
-    redis-benchmark -h 127.0.0.1 -p "$port" -t get -n "$n" -c "$CLIENTS" -q >"$WORK/bench.$proxy.$n.txt" 2>&1 \
-        || { cat "$WORK/bench.$proxy.$n.txt" >&2; exit 1; }
-    if [ "$proxy" = redpair ]; then stop_and_wait "$pid" TERM; else stop_and_wait "$pid" INT; fi
-    [ -s "$out" ] || { echo "callgrind.sh: $proxy wrote no callgrind file; valgrind log:" >&2; tail -n 20 "$WORK/valgrind.$proxy.$n.log" >&2; exit 1; }
-    total_ir "$out"
-}
+def table(title, head, rows):
+    print()
+    print(title)
+    widths = [max(len(str(r[j])) for r in [head] + rows) for j in range(len(head))]
+    for r in [head] + rows:
+        print("  ".join(str(x).ljust(w) if j == 0 else str(x).rjust(w) for j, (x, w) in enumerate(zip(r, widths))))
 
-declare -A IR1 IR2
-for proxy in redpair twemproxy; do
-    echo "callgrind: $proxy, $REQUESTS GETs" >&2
-    IR1[$proxy]=$(run_one "$proxy" "$REQUESTS")
-    echo "callgrind: $proxy, $((2 * REQUESTS)) GETs" >&2
-    IR2[$proxy]=$(run_one "$proxy" "$((2 * REQUESTS))")
-done
+rows = []
+for test in ("set", "get"):
+    for cfg in configs:
+        r, t = ir[("proxy", test, cfg, "redpair")], ir[("proxy", test, cfg, "twemproxy")]
+        rows.append([test.upper() + " " + cfg, format(r, ","), format(t, ","), "%.2f" % (r / t)])
+table("Proxy instructions per request (Ir, callgrind, -n %s; redpair writes to two servers)" % n,
+      ["request", "redpair", "twemproxy", "redpair/twemproxy"], rows)
 
-echo
-echo "Instructions (Ir) per GET, redis-benchmark -t get -c $CLIENTS, callgrind"
-printf '%-10s  %16s  %16s  %14s  %12s\n' proxy "Ir (n=$REQUESTS)" "Ir (n=$((2 * REQUESTS)))" "total Ir / n" "marginal/req"
-for proxy in redpair twemproxy; do
-    python3 - "$proxy" "${IR1[$proxy]}" "${IR2[$proxy]}" "$REQUESTS" <<'EOF'
-import sys
-proxy, i1, i2, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-print("%-10s  %16s  %16s  %14s  %12s" % (proxy, format(i1, ","), format(i2, ","), format(i1 // n, ","), format((i2 - i1) // n, ",")))
-EOF
-done
-python3 - "${IR1[redpair]}" "${IR2[redpair]}" "${IR1[twemproxy]}" "${IR2[twemproxy]}" "$REQUESTS" <<'EOF'
-import sys
-r1, r2, t1, t2, n = map(int, sys.argv[1:6])
-print("redpair/twemproxy: total %.2f, marginal %.2f" % (r1 / t1, (r2 - r1) / max(t2 - t1, 1)))
+rows = []
+for test in ("set", "incr"):
+    for cfg in configs:
+        d = ir[("server", test, cfg, "direct")]
+        a, b = ir[("server", test, cfg, "backend-a")], ir[("server", test, cfg, "backend-b")]
+        rows.append([test.upper() + " " + cfg, format(d, ","), format(a, ","), format(b, ","),
+                     "%.2f" % (a / d), "%.2f" % (b / d)])
+table("redis-server instructions per write (Ir, callgrind, -n %s): direct, and each backend of redpair" % n,
+      ["write", "direct", "backend a", "backend b", "a/direct", "b/direct"], rows)
+print()
+print("redpair divergences after the run: %s" % divergences)
 EOF

@@ -10,8 +10,11 @@
 #   twemproxy  nutcracker in front of R (one pool, one server, no preconnect)
 #   haproxy    HAProxy, mode tcp, one thread, in front of R
 #   redpair    redpair mirroring to two more redis-servers A (primary) and B
-# Each target gets `redis-benchmark -t $TESTS -n $N -r $R --csv` at -c 50, -c 50 -P 16 and -c 1;
-# the order of targets rotates every round. Prints req/s and p50 tables with ratios.
+# Each target gets `redis-benchmark -t TEST -n $N -r $R --csv`, one test at a time, at -c 50,
+# -c 50 -P 16 and -c 1; the order of targets rotates every round. Prints req/s and p50 tables with
+# ratios, then the CPU time per request of each process taking part (the benchmark client, the
+# proxy, the redis-servers behind it): where their sum times the req/s reaches the machine's CPUs,
+# the machine, not the proxy, is the limit.
 #
 # Environment: N, R (keyspace, 10000), ROUNDS (1), TESTS (set,get,incr,lpush,lpop),
 # REDPAIR_BIN (default: build/redpair, else the newest build*/redpair), REDPAIR_ARGS (extra
@@ -22,102 +25,19 @@ N=${N:-200000}
 R=${R:-10000}
 ROUNDS=${ROUNDS:-1}
 TESTS=${TESTS:-set,get,incr,lpush,lpop}
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-
-if [ -z "${REDPAIR_BIN:-}" ]; then
-    if [ -x "$ROOT/build/redpair" ]; then
-        REDPAIR_BIN=$ROOT/build/redpair
-    else
-        # shellcheck disable=SC2012 # newest first; the paths are ours
-        REDPAIR_BIN=$(ls -t "$ROOT"/build*/redpair 2>/dev/null | head -n 1 || true)
-    fi
-fi
-if [ -z "${REDPAIR_BIN:-}" ] || [ ! -x "$REDPAIR_BIN" ]; then echo "run.sh: no redpair binary (build it, or set REDPAIR_BIN)" >&2
-    exit 1
-fi
-
-need() { command -v "$1" >/dev/null 2>&1 || { echo "run.sh: '$1' not found: apt-get install $2" >&2; exit 1; }; }
-need redis-server redis-server
-need redis-benchmark redis-tools
-need redis-cli redis-tools
-need nutcracker nutcracker
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need haproxy haproxy
-need python3 python3
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/redpair-bench.XXXXXX")
-PIDS=()
-
-cleanup() {
-    local rc=$?
-    set +e
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for _ in $(seq 1 50); do
-        local alive=0
-        for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-        [ "$alive" = 0 ] && break
-        sleep 0.1
-    done
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    if [ "${KEEP:-0}" = 1 ]; then echo "work directory kept: $WORK" >&2; else rm -rf "$WORK"; fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Distinct free ports, all chosen at once.
-read -r P_R P_A P_B P_TW P_TWSTATS P_HA P_RP < <(python3 - <<'EOF'
-import socket
-socks = []
-for _ in range(7):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
-)
-
-wait_ping() { # port what
-    for _ in $(seq 1 100); do
-        if [ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = PONG ]; then return 0; fi
-        sleep 0.1
-    done
-    echo "run.sh: $2 on port $1 does not answer PING; its log:" >&2
-    tail -n 20 "$WORK/$2.log" >&2 2>/dev/null || true
-    exit 1
-}
-
-start_redis() { # port name
-    redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
-        --daemonize no --logfile "$WORK/$2.log" &
-    PIDS+=($!)
-    wait_ping "$1" "$2"
-}
-
-start_redis "$P_R" redis-r
-start_redis "$P_A" redis-a
-start_redis "$P_B" redis-b
-
-# twemproxy: one pool, one server. No `preconnect`: connections are made on first use.
-cat >"$WORK/nutcracker.yml" <<EOF
-bench:
-  listen: 127.0.0.1:$P_TW
-  redis: true
-  hash: fnv1a_64
-  distribution: ketama
-  auto_eject_hosts: false
-  server_connections: 1
-  timeout: 10000
-  servers:
-   - 127.0.0.1:$P_R:1
-EOF
-nutcracker -t -c "$WORK/nutcracker.yml" >"$WORK/nutcracker-check.log" 2>&1 \
-    || { cat "$WORK/nutcracker-check.log" >&2; exit 1; }
-nutcracker -c "$WORK/nutcracker.yml" -o "$WORK/twemproxy.log" -v 4 \
-    -s "$P_TWSTATS" -a 127.0.0.1 &
-PIDS+=($!)
-wait_ping "$P_TW" twemproxy
+read -r P_R P_A P_B P_TW P_HA P_RP < <(free_ports 6)
+start_redis redis-r "$P_R"
+PID_R=$LAST_PID
+start_redis redis-a "$P_A"
+PID_A=$LAST_PID
+start_redis redis-b "$P_B"
+PID_B=$LAST_PID
+start_twemproxy twemproxy "$P_TW" "$P_R"
+PID_TW=$LAST_PID
 
 # HAProxy: plain TCP forwarding, one thread like the other proxies.
 cat >"$WORK/haproxy.cfg" <<EOF
@@ -135,20 +55,13 @@ frontend redis_in
 backend redis_out
     server r 127.0.0.1:$P_R
 EOF
-haproxy -f "$WORK/haproxy.cfg" -db >"$WORK/haproxy.log" 2>&1 &
-PIDS+=($!)
+launch haproxy haproxy -f "$WORK/haproxy.cfg" -db
+PID_HA=$LAST_PID
 wait_ping "$P_HA" haproxy
 
-# shellcheck disable=SC2086 # REDPAIR_ARGS is a list of words on purpose
-"$REDPAIR_BIN" --port "$P_RP" --backend a 127.0.0.1 "$P_A" --backend b 127.0.0.1 "$P_B" \
-    --admin-port 0 --loglevel warning --logfile "$WORK/redpair.log" ${REDPAIR_ARGS:-} \
-    >"$WORK/redpair.out" 2>&1 &
-PIDS+=($!)
-wait_ping "$P_RP" redpair
-for _ in $(seq 1 100); do
-    [ "$(redis-cli -h 127.0.0.1 -p "$P_RP" info redpair | tr -d '\r' | grep -c 'state=in-sync')" = 2 ] && break
-    sleep 0.1
-done
+start_redpair redpair "$P_RP" "$P_A" "$P_B"
+PID_RP=$LAST_PID
+
 
 port_of() {
     case "$1" in
@@ -159,10 +72,27 @@ port_of() {
     esac
 }
 
+# The processes serving a target: "proxy servers..." (direct has no proxy: "-").
+pids_of() {
+    case "$1" in
+        direct) echo "- $PID_R" ;;
+        twemproxy) echo "$PID_TW $PID_R" ;;
+        haproxy) echo "$PID_HA $PID_R" ;;
+        redpair) echo "$PID_RP $PID_A $PID_B" ;;
+    esac
+}
+
+# CPU time a process has used so far, in clock ticks (utime + stime, all its threads).
+ticks() { # pid
+    [ "$1" = - ] && { echo 0; return; }
+    awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+
 TARGETS=(direct twemproxy haproxy redpair)
 CONFIGS=("-c 50" "-c 50 -P 16" "-c 1")
 RESULTS=$WORK/results.csv
 : >"$RESULTS"
+HZ=$(getconf CLK_TCK)
 
 echo "redpair bench: N=$N R=$R ROUNDS=$ROUNDS tests=$TESTS on $(nproc) CPUs" >&2
 echo "redpair: $REDPAIR_BIN" >&2
@@ -175,17 +105,30 @@ for round in $(seq 1 "$ROUNDS"); do
         done
         for target in "${order[@]}"; do
             echo "round $round: $target $cfg" >&2
-            out=$WORK/raw-$round-$target-${cfg// /}.csv
-            # shellcheck disable=SC2086 # cfg holds several options
-            if ! redis-benchmark -h 127.0.0.1 -p "$(port_of "$target")" -t "$TESTS" -n "$N" -r "$R" \
-                $cfg --csv >"$out" 2>"$out.err"; then
-                echo "run.sh: redis-benchmark failed against $target ($cfg):" >&2
-                cat "$out.err" >&2
-                exit 1
-            fi
-            # "SET","45454.55","0.665","0.096","0.591",... -> target,config,round,test,rps,p50
-            tr -d '"\r' <"$out" | awk -F, -v t="$target" -v c="$cfg" -v r="$round" \
-                '$1 != "test" && NF >= 5 { print t "," c "," r "," $1 "," $2 "," $5 }' >>"$RESULTS"
+            read -r -a pids < <(pids_of "$target")
+            for test in ${TESTS//,/ }; do
+                out=$WORK/raw-$round-$target-${cfg// /}-$test.csv
+                before=()
+                for p in "${pids[@]}"; do before+=("$(ticks "$p")"); done
+                # bash's time gives the benchmark client's own CPU (user and system, in seconds).
+                # shellcheck disable=SC2086 # cfg holds several options
+                if ! { TIMEFORMAT='%U %S'; time redis-benchmark -h 127.0.0.1 -p "$(port_of "$target")" \
+                    -t "$test" -n "$N" -r "$R" $cfg --csv >"$out" 2>"$out.err"; } 2>"$out.time"; then
+                    echo "run.sh: redis-benchmark failed against $target ($cfg):" >&2
+                    cat "$out.err" >&2
+                    exit 1
+                fi
+                proxy=$(( $(ticks "${pids[0]}") - before[0] ))
+                servers=0
+                for i in $(seq 1 $((${#pids[@]} - 1))); do
+                    servers=$(( servers + $(ticks "${pids[$i]}") - before[i] ))
+                done
+                read -r cu cs <"$out.time"
+                # "SET","45454.55","0.665",... -> target,config,round,test,rps,p50,cpu s: client,proxy,servers
+                tr -d '"\r' <"$out" | awk -F, -v t="$target" -v c="$cfg" -v r="$round" -v cl="$cu+$cs" \
+                    -v px="$proxy" -v sv="$servers" -v hz="$HZ" \
+                    '$1 != "test" && NF >= 5 { split(cl, u, "+"); print t "," c "," r "," $1 "," $2 "," $5 "," (u[1] + u[2]) "," px / hz "," sv / hz }' >>"$RESULTS"
+            done
         done
     done
 done
@@ -193,14 +136,17 @@ done
 DIVERGENCES=$(redis-cli -h 127.0.0.1 -p "$P_RP" info redpair | tr -d '\r' | sed -n 's/^divergences://p')
 
 python3 - "$RESULTS" "$N" "$ROUNDS" "${DIVERGENCES:-?}" <<'EOF'
-import collections, statistics, sys
+import collections, os, statistics, sys
 
 path, n, rounds, divergences = sys.argv[1:5]
 data = collections.defaultdict(list)  # (config, test, target) -> [(rps, p50)]
+cpu = collections.defaultdict(list)  # (config, test, target) -> [(client, proxy, servers) us/req]
 configs, tests = [], []
 for line in open(path):
-    target, config, _round, test, rps, p50 = line.strip().split(",")
+    target, config, _round, test, rps, p50, client, proxy, servers = line.strip().split(",")
     data[(config, test, target)].append((float(rps), float(p50)))
+    us = 1e6 / int(n)
+    cpu[(config, test, target)].append((float(client) * us, float(proxy) * us, float(servers) * us))
     if config not in configs:
         configs.append(config)
     if test not in tests:
@@ -237,6 +183,31 @@ for what, i, fmt in (("requests per second", 0, "{:,.0f}"), ("p50 latency, ms", 
         print("  ".join(c.rjust(w) if j else c.ljust(w) for j, (c, w) in enumerate(zip(cols, widths))))
         for r in rows:
             print("  ".join(x.rjust(w) if j else x.ljust(w) for j, (x, w) in enumerate(zip(r, widths))))
+
+print()
+print("== CPU time per request, us (median of %s round(s)): client, proxy, servers, total; and the" % rounds)
+print("   share of the machine's CPUs that total x req/s used (~100%: the machine is the limit) ==")
+ncpu = os.cpu_count()
+for config in configs:
+    print()
+    print("redis-benchmark %s" % config)
+    head = ["test"] + ["%s c/p/s = total (use)" % t for t in targets]
+    rows = []
+    for test in tests:
+        row = [test]
+        for t in targets:
+            v = cpu.get((config, test, t))
+            if not v:
+                row.append("-")
+                continue
+            c, p, sv = (statistics.median(x[j] for x in v) for j in range(3))
+            total = c + p + sv
+            use = total * med(config, test, t, 0) / 1e6 / ncpu
+            row.append("%.1f/%s/%.1f = %.1f (%.0f%%)" % (c, "-" if t == "direct" else "%.1f" % p, sv, total, 100 * use))
+        rows.append(row)
+    widths = [max(len(r[j]) for r in [head] + rows) for j in range(len(head))]
+    for r in [head] + rows:
+        print("  ".join(x.rjust(w) if j else x.ljust(w) for j, (x, w) in enumerate(zip(r, widths))))
 print()
 print("ratios: req/s ratio > 1 means redpair is faster; p50 ratio > 1 means redpair is slower.")
 print("redpair divergences after the run: %s" % divergences)

@@ -16,10 +16,12 @@
 
 #define RECONNECT_MS 200
 #define READ_CHUNK   (16 * 1024)
+#define QUIET_MS     100 /* no write for this long: the link writes the exact mark */
 
 static void on_connect(uv_connect_t *req, int status);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void on_quiet(uv_timer_t *t);
 
 const char *backend_state_name(enum backend_state s)
 {
@@ -46,6 +48,8 @@ void backend_init(struct backend *b, int index, const char *name, const char *ho
     b->exec_left = -1;
     uv_timer_init(proxy.loop, &b->retry);
     b->retry.data = b;
+    uv_timer_init(proxy.loop, &b->quiet);
+    b->quiet.data = b;
 }
 
 static void fifo_push(struct backend *b, struct request *req, uint64_t offset,
@@ -107,17 +111,39 @@ static void select_db(struct backend *b, int db)
     b->db = db;
 }
 
-/* Ends the open transaction with the offset mark, in database 0 where redpair keeps it. */
+/* Sets the offset key, in database 0 where redpair keeps it: "N+" while blind writes may follow
+ * N unmarked, "N" once nothing does (backend.h). */
+static void send_mark(struct backend *b, uint64_t offset, bool exact)
+{
+    char num[24];
+    snprintf(num, sizeof(num), exact ? "%llu" : "%llu+", (unsigned long long)offset);
+    select_db(b, 0);
+    /* The exact mark is a courtesy to the next start: refused (-OOM), the key stays "N+". */
+    send_internal(b, exact ? PENDING_IGNORED : PENDING_INTERNAL, 3,
+                  (const char *[]){"SET", BACKEND_OFFSET_KEY, num});
+    b->unmarked = 0;
+    if (exact) {
+        b->exact_at = offset;
+        b->mark_dirty = false;
+    }
+}
+
+/* A write left the mark behind it: once the link is quiet, the exact mark follows. */
+static void wrote(struct backend *b, uint64_t offset)
+{
+    b->last_sent = offset;
+    b->wrote = true;
+    if (!uv_is_active((uv_handle_t *)&b->quiet))
+        uv_timer_start(&b->quiet, on_quiet, QUIET_MS, QUIET_MS);
+}
+
+/* Ends the open transaction with the offset mark; its EXEC's array says the mark is in place. */
 static void close_tx(struct backend *b)
 {
-    if (b->tx_writes) {
-        char num[24];
-        snprintf(num, sizeof(num), "%llu", (unsigned long long)b->tx_last);
-        select_db(b, 0);
-        send_internal(b, PENDING_INTERNAL, 3, (const char *[]){"SET", BACKEND_OFFSET_KEY, num});
-    }
-    b->tx_open = b->tx_writes = false;
+    if (b->tx_writes) send_mark(b, b->last_sent, false);
     send_internal(b, PENDING_EXEC, 1, (const char *[]){"EXEC"});
+    if (b->tx_writes) b->fifo[(b->fifo_head + b->fifo_len - 1) % b->fifo_cap].offset = b->last_sent;
+    b->tx_open = b->tx_writes = false;
 }
 
 /* Opens a transaction unless one is open; offset 0 for a unit's read, which moves no mark. */
@@ -128,19 +154,32 @@ static void open_tx(struct backend *b, uint64_t offset)
         b->tx_open = true;
     }
     if (offset) {
-        b->tx_last = offset;
+        wrote(b, offset);
         b->tx_writes = true;
     }
+}
+
+/* A blind write goes bare outside a transaction, once the server's key is known to say "N+", and
+ * until backlog-size/16 of bare writes have gone since the last mark: then it goes marked, and
+ * moves the mark. */
+static bool goes_bare(const struct backend *b, const struct request *req)
+{
+    return req && req->blind && !req->unit && !b->tx_open && b->mark_dirty &&
+           b->unmarked < (size_t)proxy.config->backlog_size / 16;
 }
 
 static void emit(struct backend *b, struct request *req, uint64_t offset, int db, const char *bytes,
                  size_t len)
 {
     bool unit = req && req->unit;
-    if (offset || unit)
+    if (offset && goes_bare(b, req)) {
+        b->unmarked += len;
+        wrote(b, offset);
+    } else if (offset || unit) {
         open_tx(b, offset);
-    else if (b->tx_open)
+    } else if (b->tx_open) {
         close_tx(b);
+    }
     b->in_unit |= unit;
     select_db(b, db);
     buffer_append(&b->out.queued, bytes, len);
@@ -157,8 +196,7 @@ static void script_done(struct backend *b)
     if (!--b->scripts_out) monitor_script_running(b->index, false);
 }
 
-/* A write that turned out to need nothing here still moves the offset key, so both servers'
- * keys agree. An entry with no request is a unit's end (backend_unit_end). */
+/* An entry with no request is a unit's end (backend_unit_end). */
 static void emit_released(void *ctx, struct request *req, uint64_t offset, int db,
                           const char *bytes, size_t len)
 {
@@ -168,8 +206,7 @@ static void emit_released(void *ctx, struct request *req, uint64_t offset, int d
     } else if (len) {
         emit(b, req, offset, db, bytes, len);
     } else if (offset) {
-        open_tx(b, offset);
-        proxy_mark_backend_dirty(b);
+        wrote(b, offset); /* nothing to apply: the next mark covers it */
     }
 }
 
@@ -189,6 +226,31 @@ void backend_hold(struct backend *b, struct request *req, int db)
 void backend_resolve(struct backend *b, struct request *req, const char *bytes, size_t len)
 {
     holdq_resolve(&b->holds, req, bytes, len, emit_released, b);
+}
+
+/* Every write sent is applied before a mark sent after it, so the mark can name the last one:
+ * but only while that is still where the server's data stands. A link that left the stream and
+ * came back (copied, or caught up with nothing to replay) stands where acked_offset says. */
+void backend_mark_exact(struct backend *b)
+{
+    if (!b->connected || !backend_in_stream(b) || b->tx_open || !b->last_sent ||
+        b->acked_offset != b->last_sent || b->exact_at == b->last_sent)
+        return;
+    send_mark(b, b->last_sent, true);
+    proxy_mark_backend_dirty(b);
+}
+
+static void on_quiet(uv_timer_t *t)
+{
+    struct backend *b = t->data;
+    if (b->wrote) {
+        b->wrote = false;
+        return;
+    }
+    backend_mark_exact(b);
+    /* With nothing owed, only the next write can make it markable. */
+    if (b->exact_at == b->last_sent || !b->fifo_len || !b->connected || !backend_in_stream(b))
+        uv_timer_stop(t);
 }
 
 void backend_unit_end(struct backend *b)
@@ -322,6 +384,9 @@ static void on_connect(uv_connect_t *req, int status)
     uv_tcp_nodelay(&b->tcp, 1);
     b->wire = true;
     b->db = 0;
+    b->last_sent = b->exact_at = 0;
+    b->mark_dirty = false; /* the server's key may say "N": the first writes go marked */
+    b->unmarked = 0;
     struct sockaddr_storage local;
     int namelen = sizeof(local);
     char ip[48] = "";
@@ -421,7 +486,8 @@ static ssize_t exec_reply(struct backend *b, const char *in, size_t avail)
             link_lost(b, "EXEC answered with an array that does not match the transaction");
             return -1;
         }
-        fifo_pop(b);
+        /* The transaction's mark ("N+") is in place, unless an exact one went after it. */
+        if (fifo_pop(b).offset > b->exact_at) b->mark_dirty = true;
         b->exec_left = n;
         b->exec_pos = 0;
         if (n == 0) b->exec_left = -1;

@@ -5,18 +5,36 @@
  * Redis answers in that same order, so each reply is matched to the head of a FIFO of pending
  * requests.
  *
- * Writes leave in transactions that carry the stream offset with them. Every run of writes that
- * one loop turn sends becomes
+ * The offset key (BACKEND_OFFSET_KEY, in database 0) tells a server that comes back exactly where
+ * to resume: the backlog is replayed from the writes after the offset it names. Two kinds of
+ * write reach a server:
  *
- *     MULTI  w1 w2 … wn  [SELECT 0]  SET __redpair_stream_offset__ <offset of wn>  EXEC
+ *   marked  MULTI  w1 w2 … wn  [SELECT 0]  SET __redpair_stream_offset__ "<offset of wn>+"  EXEC
+ *   bare    w                                          (a blind write: blind.h)
  *
- * so the server applies the run and records how far the stream got in one atomic step. A server
- * that stalls and later applies what sat in its socket, or is cut off mid-run, says exactly which
- * writes it holds with one GET of that key: the partial resync starts right after, with no write
- * applied twice or lost. Replies come back as +QUEUED for each, then one EXEC array, whose elements
- * are matched to the writes in order. Reads stay outside the transactions, except those of a unit
- * (unit.h): a client's MULTI … EXEC or a blocking command's attempt, which the transaction keeps
- * whole.
+ * A write whose effect depends on what the server held (INCR, LPUSH) is marked: it and the key
+ * move in one atomic step, and a run cut off mid-way is never applied. A blind write (SET k v,
+ * MSET, DEL) goes bare, as a client would send it. So on a server the key names offset M, and the
+ * writes it applied after M are all blind: the marked ones move the key past themselves. Replayed
+ * from M+1, those blind ones are applied again over their own effects, which changes nothing (each
+ * sets its keys to what it sets them to, whatever they held, and the last to set a key sets it
+ * again), and every write after them is applied once, in order. Blind writes in a run that holds a
+ * marked one join its transaction.
+ *
+ * "N+" says that blind writes may follow N unmarked; a plain "N", that nothing follows: the server
+ * holds exactly the writes up to N. Only the exact form lets two servers that name the same offset
+ * at start-up be trusted to hold the same data (failover.c). A link writes it once it is quiet
+ * (every write answered, none sent for QUIET_MS) and at shutdown. Blind writes go bare only once
+ * the EXEC of a marked run has said that the key reads "N+" again: until then (after an exact
+ * mark, or on a new connection) they go marked. And once more than backlog-size/16 of them have
+ * gone bare, the next goes marked and moves the key, so a returning server replays little and
+ * stays within the backlog. A mark refused (-OOM under maxmemory) leaves the key behind, never
+ * ahead: replaying more is always safe.
+ *
+ * Replies come back as +QUEUED for each write of a transaction, then one EXEC array, whose
+ * elements are matched to the writes in order. Reads stay outside the transactions, except those
+ * of a unit (unit.h): a client's MULTI … EXEC or a blocking command's attempt, which the
+ * transaction keeps whole.
  *
  *   backend_send ──▶ [hold queue, while an effect write waits] ──▶ out ──▶ redis
  *   redis ──▶ in ──▶ reply framer ──▶ pending FIFO / EXEC elements ──▶ request_backend_reply
@@ -96,7 +114,12 @@ struct backend {
     bool tx_open;       /* a MULTI is on the wire, its EXEC not yet */
     bool tx_writes;     /* the open transaction holds a write: it ends with the offset mark */
     bool in_unit;       /* a unit (unit.h) is passing: the transaction stays open for it */
-    uint64_t tx_last;   /* offset of the last write in the open transaction */
+    uint64_t last_sent; /* offset of the last write sent on this connection, 0 for none */
+    bool mark_dirty;    /* the server's key is known to say "N+": blind writes may go bare */
+    uint64_t exact_at;  /* offset of the last exact mark ("N") sent on this connection */
+    bool wrote;         /* a write went out since the quiet timer last looked */
+    size_t unmarked;    /* bytes of bare writes sent since the last mark */
+    uv_timer_t quiet;   /* writes the exact mark once the link is quiet */
     struct pending *tx; /* entries that answered +QUEUED, waiting for the EXEC array */
     size_t tx_len, tx_cap;
     long long exec_left; /* elements of the EXEC array still to match, -1 outside one */
@@ -137,6 +160,8 @@ void backend_unit_end(struct backend *b);
 void backend_replay(struct backend *b, uint64_t offset, int db, const char *bytes, size_t len);
 
 void backend_flush(struct backend *b);
+/* Writes the exact offset mark now if the link is quiet (shutting down). */
+void backend_mark_exact(struct backend *b);
 /* Sends, if the link is up, a command of redpair's whose reply does not matter (SCRIPT LOAD). */
 void backend_send_ignored(struct backend *b, int argc, const char *const *argv, const size_t *argl);
 const char *backend_state_name(enum backend_state s);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "blind.h"
 #include "blocked.h"
 #include "cluster.h"
 #include "command.h"
@@ -31,16 +32,28 @@
  * pipeline that is never read cannot make redpair buffer without bound. */
 #define PAUSE_QUEUED 1024
 #define PAUSE_OUTPUT (8u << 20)
+/* Buffers larger than this are given back once empty, so that a client that goes idle holds
+ * little, whatever it sent or was sent before. */
+#define KEEP_BUFFER 4096
+#define KEEP_ARGV   1024
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void process_input(struct client *c);
 static void maybe_resume(struct client *c);
 
+/* A client with no input waiting reads into this one buffer, shared by all (the loop is one
+ * thread, and a read is parsed before the next), so an idle client holds no input buffer. Only
+ * what a read leaves unparsed, a command not yet whole or input held back, moves into its own. */
+static char shared_in[READ_CHUNK];
+
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
     struct client *c = h->data;
     (void)hint;
-    *buf = uv_buf_init(buffer_reserve(&c->in, READ_CHUNK), READ_CHUNK);
+    if (buffer_len(&c->in) == 0)
+        *buf = uv_buf_init(shared_in, READ_CHUNK);
+    else
+        *buf = uv_buf_init(buffer_reserve(&c->in, READ_CHUNK), READ_CHUNK);
 }
 
 static void set_reading(struct client *c, bool on)
@@ -200,6 +213,7 @@ void client_flush(struct client *c)
         client_close(c);
         return;
     }
+    buffer_shrink(&c->out.queued, KEEP_BUFFER);
     if (c->closing && outbuf_len(&c->out) == 0 && !c->head)
         client_close(c);
     else
@@ -330,6 +344,7 @@ void client_execute(struct client *c, struct request *r, int argc, const char *c
             len = buffer_len(&c->scratch);
         }
         r->by_effect = rewrite_by_effect(cmd, argc, argv, argl);
+        r->blind = !r->by_effect && blind_write(cmd, argc, argv, argl);
         sequencer_write(r, c->db, bytes, len);
         keyspace_written(c, cmd, c->db, argc, argv, argl);
         return;
@@ -393,6 +408,22 @@ void client_unblocked(struct client *c)
     process_input(c);
 }
 
+/* After a command: what a large one grew goes back. */
+static void give_back(struct client *c)
+{
+    buffer_clear(&c->scratch);
+    buffer_shrink(&c->scratch, KEEP_BUFFER);
+    buffer_clear(&c->multibulk);
+    buffer_shrink(&c->multibulk, KEEP_BUFFER);
+    if (c->argv_cap > KEEP_ARGV) {
+        free(c->argv);
+        free(c->argl);
+        c->argv = NULL;
+        c->argl = NULL;
+        c->argv_cap = 0;
+    }
+}
+
 static void process_input(struct client *c)
 {
     while (!c->closing && !c->closed && buffer_len(&c->in)) {
@@ -420,6 +451,7 @@ static void process_input(struct client *c)
         if (argc > 0) {
             resp_request_args(&c->parser, raw, &c->argv, &c->argl, &c->argv_cap);
             if (!dispatch(c, argc, raw, c->parser.size)) return; /* held: parsed again later */
+            give_back(c);
         }
         buffer_consume(&c->in, c->parser.size);
         resp_request_reset(&c->parser);
@@ -435,6 +467,17 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     stats.net_input_bytes += (uint64_t)nread;
-    buffer_commit(&c->in, (size_t)nread);
+    if (buf->base != shared_in) {
+        buffer_commit(&c->in, (size_t)nread);
+        process_input(c);
+        if (!buffer_len(&c->in)) buffer_free(&c->in);
+        return;
+    }
+    buffer_free(&c->in);
+    c->in = (struct buffer){.data = shared_in, .end = (size_t)nread, .cap = READ_CHUNK};
     process_input(c);
+    struct buffer rest = {0};
+    if (!c->closed && buffer_len(&c->in))
+        buffer_append(&rest, buffer_head(&c->in), buffer_len(&c->in));
+    c->in = rest;
 }

@@ -109,8 +109,10 @@ static bool parse_int(const char *what, const char *s, long long min, long long 
     }
     /* No real upper bound: "1 or more" says so better than "1-2147483647". */
     if (max == INT_MAX)
-        return fail(err, errlen, "invalid %s '%s' (expected %lld or more)", what, s, min);
-    return fail(err, errlen, "invalid %s '%s' (expected %lld-%lld)", what, s, min, max);
+        fail(err, errlen, "invalid %s '%s' (expected %lld or more)", what, s, min);
+    else
+        fail(err, errlen, "invalid %s '%s' (expected %lld-%lld)", what, s, min, max);
+    return false; /* seen where this is inlined, so no caller's *out looks used unset */
 }
 
 /* Limits are shown the way an operator would write them in the file. */
@@ -131,16 +133,17 @@ static bool parse_memory(const char *what, const char *s, long long min, long lo
     char limit[32];
 
     if (v < 0) {
-        return fail(err, errlen,
-                    "invalid %s '%s' (expected bytes, or a number with k, kb, m, mb, g or gb)",
-                    what, s);
+        fail(err, errlen,
+             "invalid %s '%s' (expected bytes, or a number with k, kb, m, mb, g or gb)", what, s);
+        return false;
     }
     if (v >= min) {
         *out = v;
         return true;
     }
     format_memory(min, limit, sizeof(limit));
-    return fail(err, errlen, "invalid %s '%s' (expected at least %s)", what, s, limit);
+    fail(err, errlen, "invalid %s '%s' (expected at least %s)", what, s, limit);
+    return false;
 }
 
 /* Returns the index of s in names (case-insensitive, as Redis's enum configs), or -1 with the

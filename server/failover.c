@@ -10,7 +10,7 @@
  *
  * Examining a returning server: first CLIENT KILL the link redpair lost to it, which the server
  * may still be serving from its socket buffer; once that connection is gone nothing more can
- * change, and GET of the offset key (backend.h) says exactly which writes it holds.
+ * change, and GET of the offset key (backend.h) says from where to replay the backlog to it.
  *
  * Exactly one in-sync backend is primary. Roles change only under a new epoch, committed to the
  * store before it takes effect: clients are paused (their input waits in the kernel) from the
@@ -58,6 +58,7 @@ static struct {
     bool examining[CONFIG_BACKENDS];
     bool examined[CONFIG_BACKENDS]; /* start-up: its offset is known */
     uint64_t offset_seen[CONFIG_BACKENDS];
+    bool exact_seen[CONFIG_BACKENDS]; /* start-up: and it holds no write after it (backend.h) */
     uv_timer_t tick;
     uv_timer_t startup;
 } ha;
@@ -338,7 +339,13 @@ static void on_offset(void *arg, const struct redisReply *reply)
         log_verbose("backend '%s': could not read its offset", b->name);
         return; /* the next tick tries again */
     }
-    uint64_t offset = reply->type == REDIS_REPLY_NIL ? 0 : strtoull(reply->str, NULL, 10);
+    uint64_t offset = 0;
+    bool exact = true; /* "N", or no key at all; "N+" may have blind writes after N */
+    if (reply->type == REDIS_REPLY_STRING) {
+        char *end;
+        offset = strtoull(reply->str, &end, 10);
+        exact = *end == '\0';
+    }
     if (b->state != BACKEND_DOWN || !b->connected) return;
     const struct probe *p = monitor_probe(b->index);
     log_verbose("backend '%s' holds the stream up to offset %llu", b->name,
@@ -346,6 +353,7 @@ static void on_offset(void *arg, const struct redisReply *reply)
     if (!ha.started) {
         ha.examined[b->index] = true;
         ha.offset_seen[b->index] = offset;
+        ha.exact_seen[b->index] = exact;
         start_up_decide();
         return;
     }
@@ -445,8 +453,8 @@ static void start_up_decide(void)
     struct backend *o = other(primary);
     if (ha.examined[o->index]) {
         const struct probe *pp = monitor_probe(primary->index), *op = monitor_probe(o->index);
-        bool level = ha.offset_seen[o->index] == proxy.stream_offset &&
-                     (ha.epoch > 0 || pp->keys == op->keys);
+        bool level = ha.offset_seen[o->index] == proxy.stream_offset && ha.exact_seen[o->index] &&
+                     ha.exact_seen[primary->index] && (ha.epoch > 0 || pp->keys == op->keys);
         if (held_stream(o->index) && level) {
             o->acked_offset = proxy.stream_offset;
             failover_set_state(o, BACKEND_IN_SYNC, "at the same offset as the primary");
@@ -703,7 +711,7 @@ void failover_takeover(uint64_t epoch)
         const struct cluster_backend *cb = cluster_state_backend(st, b->name);
         ha.trusted[i] = !st->primary[0] || (cb && !strcmp(cb->state, "in-sync"));
         snprintf(b->run_id, sizeof(b->run_id), "%s", cb ? cb->run_id : "");
-        ha.examining[i] = ha.examined[i] = false;
+        ha.examining[i] = ha.examined[i] = ha.exact_seen[i] = false;
         ha.offset_seen[i] = 0;
         b->lost_addr[0] = '\0';
         if (cb && cb->maintenance) b->state = BACKEND_MAINTENANCE;

@@ -43,6 +43,8 @@ static void on_drain_check(uv_timer_t *t)
     else
         log_notice("every client has its replies");
     uv_timer_stop(&life.drain);
+    /* So that the next start finds the servers level (backend.h). */
+    for (int i = 0; i < CONFIG_BACKENDS; i++) backend_mark_exact(&proxy.backends[i]);
     /* The proxy's flush still runs in this loop turn, so output produced up to here goes out. */
     uv_stop(life.loop);
 }

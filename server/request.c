@@ -37,7 +37,7 @@ struct request *request_new(struct client *c, const struct command *cmd)
     r->primary = -1;
     r->reply_from = r->other_from = -1;
     r->ready = r->info_ours = r->unit = r->by_effect = r->probing = r->fanout = r->silent =
-        r->uncounted = false;
+        r->uncounted = r->blind = false;
     r->lost_in_sync = r->ack_held = false;
     r->on_ready = NULL;
     r->done = NULL;

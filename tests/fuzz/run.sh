@@ -13,7 +13,7 @@ seconds="${FUZZ_SECONDS:-30}"
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(fuzz_request fuzz_reply fuzz_effect fuzz_cluster)
 
-cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DREDPAIR_FUZZ=ON >/dev/null
+cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DREDPAIR_FUZZ=ON -DREDPAIR_WERROR=ON >/dev/null
 cmake --build "$build" --target "${targets[@]}" -j"$(nproc)"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/redpair-fuzz.XXXXXX")"

@@ -16,6 +16,7 @@ import time
 import redis
 
 from harness import (
+    OFFSET_KEY,
     TOKEN,
     Api,
     RedisServer,
@@ -39,11 +40,17 @@ WRITERS = 20
 class Writers:
     """Threads that each RPUSH a numbered sequence to their own list and INCR their own counter
     through redpair. acked[t] holds the numbers whose RPUSH was acknowledged; unsure[t] those whose
-    fate is unknown (the connection failed while they were in flight)."""
+    fate is unknown (the connection failed while they were in flight).
 
-    def __init__(self, port, count=WRITERS, payload=b""):
+    mixed=True interleaves blind writes, which redpair sends bare, with writes whose effect
+    depends on the data, which it sends in its offset-marking transactions (server/backend.h):
+    SET s i, RPUSH, APPEND s x, MSET ma i mb i, DEL n, INCR n. A blind write applied twice
+    changes nothing; a marked one applied twice shows: a value twice in the list, "ixx", n = 2."""
+
+    def __init__(self, port, count=WRITERS, payload=b"", mixed=False):
         self.port = port
         self.payload = payload
+        self.mixed = mixed
         self.stop = threading.Event()
         self.acked = [[] for _ in range(count)]
         self.unsure = [[] for _ in range(count)]
@@ -53,16 +60,27 @@ class Writers:
         for th in self.threads:
             th.start()
 
+    def _write(self, r, t, i):
+        if self.mixed:
+            r.set("s:%d" % t, i)
+        r.rpush("log:%d" % t, b"%d:%s" % (i, self.payload))
+        self.acked[t].append(i)
+        if self.mixed:
+            r.append("s:%d" % t, "x")
+            r.mset({"ma:%d" % t: i, "mb:%d" % t: i})
+            r.delete("n:%d" % t)
+            r.incr("n:%d" % t)
+        else:
+            r.incr("ctr:%d" % t)
+            self.incr_acked[t] += 1
+
     def _run(self, t):
         r = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=10)
         i = 0
         while not self.stop.is_set():
             i += 1
             try:
-                r.rpush("log:%d" % t, b"%d:%s" % (i, self.payload))
-                self.acked[t].append(i)
-                r.incr("ctr:%d" % t)
-                self.incr_acked[t] += 1
+                self._write(r, t, i)
             except redis.exceptions.ResponseError:
                 self.errors[t] += 1  # refused while no backend was in sync: not applied
                 time.sleep(0.01)
@@ -80,7 +98,7 @@ class Writers:
         return sum(len(a) for a in self.acked)
 
     def check(self, server):
-        """Every acknowledged RPUSH is on server exactly once, in order."""
+        """Every acknowledged RPUSH is on server exactly once, in order; nothing applied twice."""
         c = server.client()
         for t, acked in enumerate(self.acked):
             got = [int(v.split(b":")[0]) for v in c.lrange("log:%d" % t, 0, -1)]
@@ -89,6 +107,13 @@ class Writers:
             missing = sorted(set(acked) - set(got))
             assert not missing, "writer %d: acknowledged writes lost on port %d: %r" % (t, server.port, missing[:10])
             assert got == sorted(got), "writer %d: out of order on port %d" % (t, server.port)
+            if self.mixed:
+                s, n = c.get("s:%d" % t), c.get("n:%d" % t)
+                assert s is None or s.rstrip(b"x").isdigit() and not s.endswith(b"xx"), (
+                    "writer %d: s is %r on port %d" % (t, s, server.port))
+                assert n in (None, b"1"), "writer %d: n is %r on port %d" % (t, n, server.port)
+                assert c.get("ma:%d" % t) == c.get("mb:%d" % t), "writer %d: MSET split" % t
+                continue
             ctr = int(c.get("ctr:%d" % t) or 0)
             assert ctr >= self.incr_acked[t], "writer %d: counter %d below %d acknowledged INCRs" % (
                 t, ctr, self.incr_acked[t])
@@ -200,8 +225,14 @@ class HATest(RedpairTestCase):
             c.evalsha(sha_loaded, 1, "sn", 1)
 
     def test_sigstop_secondary_partial_resync(self):
+        self.sigstop_secondary(mixed=False)
+
+    def test_sigstop_secondary_blind_and_marked_writes(self):
+        self.sigstop_secondary(mixed=True)
+
+    def sigstop_secondary(self, mixed):
         pair = self.pair()
-        w = Writers(pair.port)
+        w = Writers(pair.port, mixed=mixed)
         self.addCleanup(w.finish)
         wait_until(lambda: w.total() > 300, timeout=20, what="writes flowing")
         full_before = sync_full(pair.a)
@@ -222,8 +253,14 @@ class HATest(RedpairTestCase):
         assert_backends_equal(pair)
 
     def test_sigstop_primary_fails_over_and_returns_by_partial_resync(self):
+        self.sigstop_primary(mixed=False)
+
+    def test_sigstop_primary_blind_and_marked_writes(self):
+        self.sigstop_primary(mixed=True)
+
+    def sigstop_primary(self, mixed):
         pair = self.pair()
-        w = Writers(pair.port)
+        w = Writers(pair.port, mixed=mixed)
         self.addCleanup(w.finish)
         wait_until(lambda: w.total() > 300, timeout=20, what="writes flowing")
         os.kill(pair.a.pid, signal.SIGSTOP)
@@ -330,6 +367,59 @@ class HATest(RedpairTestCase):
         self.assertEqual(info["primary"], "b")
         self.assertEqual(rp.client().get("k"), b"v2")
         rp.client().set("k", "v3")
+        pair.wait_caught_up()
+        assert_backends_equal(pair)
+
+    def test_restart_after_a_crash_does_not_trust_an_inexact_mark(self):
+        """redpair killed while blind writes flow bare, the secondary stopped (unnoticed) with only
+        part of them in its socket: both servers' offset keys name the same mark from before those
+        writes ("N+"), yet the primary holds more of them. At the next start the secondary must not
+        be taken as level: it is copied again."""
+        # No mark in between: more than the 30 MB written before the next one (backlog-size/16).
+        pair = self.pair(write_ack="primary", extra=["--backlog-size", "1gb", "--down-after-ms", "600000"])
+        state_dir = pair.redpair.state_dir
+        stop = threading.Event()
+        done = []
+
+        def trickle():  # keeps the links busy, so that no exact mark comes between
+            r = pair.client()
+            try:
+                while not stop.is_set():
+                    r.set("trickle", len(done))
+                    done.append(1)
+                    time.sleep(0.002)
+            except redis.exceptions.ConnectionError:
+                pass
+
+        th = threading.Thread(target=trickle, daemon=True)
+        th.start()
+        self.addCleanup(stop.set)
+        wait_until(lambda: len(done) > 50, timeout=10, what="blind writes flowing")
+        os.kill(pair.b.pid, signal.SIGSTOP)
+        try:
+            c = pair.client()
+            pipe = c.pipeline(transaction=False)
+            for i in range(3000):  # 30 MB: more than b's socket buffers take
+                pipe.set("big:%d" % i, b"v" * 10000)
+                if i % 100 == 99:
+                    pipe.execute()
+            pair.drop_info_client()
+            pair.redpair.kill()
+        finally:
+            os.kill(pair.b.pid, signal.SIGCONT)
+        stop.set()
+        th.join(timeout=10)
+        # b applies what its socket held, then sees the connection closed.
+        wait_until(lambda: pair.b.client().dbsize() > 3, timeout=10, what="b applying its socket")
+        self.assertLess(pair.b.client().dbsize(), pair.a.client().dbsize())
+        self.assertEqual(pair.a.client().get(OFFSET_KEY), pair.b.client().get(OFFSET_KEY))
+
+        full_before = sync_full(pair.a)
+        pair.redpair = self.start_redpair(redpair_args(pair.a.port, pair.b.port, extra=HA_ARGS),
+                                          state_dir=state_dir)
+        pair.wait_in_sync(timeout=60)
+        self.assertGreater(sync_full(pair.a), full_before, "b was trusted as level")
+        pair.client().set("k", "after")
         pair.wait_caught_up()
         assert_backends_equal(pair)
 

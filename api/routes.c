@@ -104,7 +104,8 @@ static void get_backends(struct http_request *req, const char *name)
 {
     (void)name;
     json_t *list = json_array();
-    for (int i = 0; i < proxy.config->backend_count; i++) json_array_append_new(list, backend_json(i));
+    for (int i = 0; i < proxy.config->backend_count; i++)
+        json_array_append_new(list, backend_json(i));
     http_respond_json(req, 200, json_pack("{s:o}", "backends", list));
 }
 
@@ -394,7 +395,8 @@ static void get_healthz(struct http_request *req, const char *name)
 static const char *not_ready(void)
 {
     bool in_sync = false;
-    for (int i = 0; i < proxy.config->backend_count; i++) in_sync |= proxy.backends[i].state == BACKEND_IN_SYNC;
+    for (int i = 0; i < proxy.config->backend_count; i++)
+        in_sync |= proxy.backends[i].state == BACKEND_IN_SYNC;
     if (cluster_enabled() && !cluster_leader_name()) return "no redpair leader";
     if (proxy.config->witness) return NULL;
     if (!proxy.listener_count) return "not accepting client connections yet";

@@ -39,7 +39,7 @@ struct request {
     bool uncounted;    /* not a command run: +QUEUED, redpair's own (INFO commandstats) */
     /* The reply is final: a last look before it goes (CONFIG GET, CONFIG SET), NULL for none. */
     void (*on_ready)(struct request *r);
-    bool blind;        /* a write that is harmless to apply again (blind.h): it may go bare */
+    bool blind; /* a write that is harmless to apply again (blind.h): it may go bare */
     /* A request redpair makes for a client (a unit's element, unit.h): the reply goes to done()
      * instead of a reply queue. */
     void (*done)(struct request *r);

@@ -138,9 +138,13 @@ static void wrote(struct backend *b, uint64_t offset)
 }
 
 /* Ends the open transaction with the offset mark; its EXEC's array says the mark is in place. */
+/* Every transaction opens and closes in database 0, so one that EXECABORT undoes (a write refused
+ * -OOM as it queued) leaves the connection in the database redpair believes it in, though its
+ * SELECTs never ran and the commands behind it are already on the wire. */
 static void close_tx(struct backend *b)
 {
     if (b->tx_writes) send_mark(b, b->last_sent, false);
+    select_db(b, 0);
     send_internal(b, PENDING_EXEC, 1, (const char *[]){"EXEC"});
     if (b->tx_writes) b->fifo[(b->fifo_head + b->fifo_len - 1) % b->fifo_cap].offset = b->last_sent;
     b->tx_open = b->tx_writes = false;
@@ -150,6 +154,7 @@ static void close_tx(struct backend *b)
 static void open_tx(struct backend *b, uint64_t offset)
 {
     if (!b->tx_open) {
+        select_db(b, 0);
         send_internal(b, PENDING_MULTI, 1, (const char *[]){"MULTI"});
         b->tx_open = true;
     }

@@ -179,6 +179,9 @@ static void config_set(struct client *c, struct request *r, int argc, const char
     buffer_clear(&r->effect);
     resp_append_command(&r->effect, argc, argv, argl);
     r->on_ready = set_ready;
+    /* A setting is the same however often it is applied (blind.h): it may go bare, so a pair
+     * under a maxmemory set too low can still be given another (no offset mark to refuse). */
+    r->blind = true;
     /* The stream takes its own copy: r->effect stays for set_ready. */
     sequencer_write(r, c->db, buffer_head(&r->effect), buffer_len(&r->effect));
 }

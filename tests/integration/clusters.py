@@ -21,6 +21,7 @@ from harness import (
     TOKEN,
     Api,
     cleanup_all,
+    log_tails,
     Endpoint,
     PairBase,
     RedisServer,
@@ -153,16 +154,7 @@ class Node(Endpoint):
         shutil.rmtree(self.cluster_dir, ignore_errors=True)
 
     def log_tail(self, n=60):
-        parts = []
-        for path in (self.log_path, self.out_path):
-            try:
-                with open(path, errors="replace") as f:
-                    lines = f.readlines()[-n:]
-                if lines:
-                    parts.append("--- node %s %s\n%s" % (self.name, os.path.basename(path), "".join(lines)))
-            except OSError:
-                pass
-        return "\n".join(parts)
+        return log_tails((self.log_path, self.out_path), n, label="node %s " % self.name)
 
     def cleanup(self):
         try:

@@ -360,6 +360,20 @@ class RedisServer:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def log_tails(paths, n=40, label=""):
+    """The last n lines of each file that has any, under a header naming it."""
+    parts = []
+    for path in paths:
+        try:
+            with open(path, errors="replace") as f:
+                lines = f.readlines()[-n:]
+            if lines:
+                parts.append("--- %s%s (last %d lines)\n%s" % (label, os.path.basename(path), len(lines), "".join(lines)))
+        except OSError:
+            pass
+    return "\n".join(parts)
+
+
 class Endpoint:
     """Clients of something that speaks RESP on self.host (127.0.0.1 unless set) and self.port."""
 
@@ -418,16 +432,7 @@ class Redpair(Endpoint):
         return self.proc.poll() is None
 
     def log_tail(self, n=40):
-        parts = []
-        for path in (self.log_path, self.out_path):
-            try:
-                with open(path, errors="replace") as f:
-                    lines = f.readlines()[-n:]
-                if lines:
-                    parts.append("--- %s (last %d lines)\n%s" % (os.path.basename(path), len(lines), "".join(lines)))
-            except OSError:
-                pass
-        return "\n".join(parts)
+        return log_tails((self.log_path, self.out_path), n)
 
     def _kill_quietly(self):
         if self.proc.poll() is None:

@@ -577,7 +577,13 @@ bool cluster_transfer(const char *node, char *err, size_t errlen)
         id = node_id(node, incarnation_of(node));
     } else {
         const char *to = cluster_node_seeing_both();
-        if (to) id = node_id(to, incarnation_of(to));
+        for (int i = 0; i < cl.peer_count && !to; i++) /* else any side-car that answers */
+            if (fresh(&cl.peers[i]) && !cl.peers[i].st.witness) to = cl.peers[i].cfg->name;
+        if (!to) {
+            snprintf(err, errlen, "no other side-car is there to lead");
+            return false;
+        }
+        id = node_id(to, incarnation_of(to));
     }
     int rv = raft_transfer(&cl.raft, &cl.transfer, id, on_transferred);
     if (rv) {

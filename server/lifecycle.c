@@ -5,6 +5,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "client.h"
+#include "cluster.h"
 #include "log.h"
 #include "proxy.h"
 
@@ -18,6 +19,7 @@ static struct {
     uv_timer_t drain;
     uint64_t deadline;
     bool stopping;
+    bool handing_over; /* a cluster's leader, drained, waiting for another node to lead */
 } life;
 
 bool lifecycle_stopping(void)
@@ -33,20 +35,38 @@ void lifecycle_ready(void)
         sd_notifyf(0, "READY=1\nSTATUS=accepting clients on port %d", proxy.config->port);
 }
 
+static void stop_now(void)
+{
+    uv_timer_stop(&life.drain);
+    /* The proxy's flush still runs in this loop turn, so output produced up to here goes out. */
+    uv_stop(life.loop);
+}
+
 static void on_drain_check(uv_timer_t *t)
 {
     (void)t;
+    if (life.handing_over) { /* until another node leads, or the election timeout */
+        if (cluster_leading() && uv_now(life.loop) < life.deadline) return;
+        stop_now();
+        return;
+    }
     if (proxy.client_count > 0 && uv_now(life.loop) < life.deadline) return;
     if (proxy.client_count > 0)
         log_warning("%d client(s) still owed replies after %d ms: closing them unanswered",
                     proxy.client_count, LIFECYCLE_DRAIN_MS);
     else
         log_notice("every client has its replies");
-    uv_timer_stop(&life.drain);
     /* So that the next start finds the servers level (backend.h). */
     for (int i = 0; i < CONFIG_BACKENDS; i++) backend_mark_exact(&proxy.backends[i]);
-    /* The proxy's flush still runs in this loop turn, so output produced up to here goes out. */
-    uv_stop(life.loop);
+    /* A cluster's leader hands over before it goes, so that clients wait for a transfer rather
+     * than for an election. */
+    char err[160];
+    if (cluster_leading() && cluster_transfer(NULL, err, sizeof(err))) {
+        life.handing_over = true;
+        life.deadline = uv_now(life.loop) + (uint64_t)proxy.config->election_timeout_ms;
+        return;
+    }
+    stop_now();
 }
 
 static void on_signal(uv_signal_t *s, int signum)

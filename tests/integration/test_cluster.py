@@ -176,6 +176,22 @@ class ClusterTest(ClusterCase):
                    what="the restarted node following the new leader")
         self.settle(c, w)
 
+    def test_a_leader_shut_down_hands_over(self):
+        c = self.start_cluster()
+        w = self.writers(c)
+        wait_until(lambda: w.acked() > 200, timeout=20, what="writes through both side-cars")
+        old = c.leader()
+        old.stop()  # SIGTERM: drain, hand leadership over, exit 0
+        self.assertIn("handing leadership to", old.final_log)
+        new = c.wait_leader(timeout=10, exclude=(old.name,))
+        acked = w.acked()
+        wait_until(lambda: w.acked() > acked + 200, timeout=20, what="writes through the new leader")
+        old.start()
+        old.wait_answers()
+        wait_until(lambda: (old.describe() or {}).get("leader") == new.name, timeout=15,
+                   what="the restarted node following")
+        self.settle(c, w)
+
     def test_stopped_leader_applies_nothing_it_held(self):
         c = self.start_cluster()
         old = c.leader()

@@ -80,7 +80,9 @@ struct proposal {
     cluster_done_cb cb;
     void *arg;
     bool takeover;
-    struct proposal *next; /* failed before it was appended: answered on the next turn */
+    char *entry; /* until it is handed to libraft */
+    size_t len;
+    struct proposal *next; /* queued for the next loop turn */
 };
 
 static struct {
@@ -97,6 +99,7 @@ static struct {
     struct raft_fsm fsm;
     struct raft raft;
     bool raft_running, raft_closed;
+    bool stopping; /* cluster_stop: streams that arrive now are closed */
     struct cluster_state state;
 
     struct peer peers[CONFIG_MAX_PEERS];
@@ -106,7 +109,8 @@ static struct {
     uv_timer_t tick;
     uv_check_t watch;
     uv_idle_t later;
-    struct proposal *failed_proposals;
+    struct proposal *queued, **queued_tail;
+    raft_id transfer_to; /* queued for the next loop turn */
 
     enum role role;
     uint64_t lead_term, epoch, deposed_term;
@@ -312,19 +316,57 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 }
 
 /* --- proposals ----------------------------------------------------------------------------------
- */
+ *
+ * libraft is never called from inside one of its own callbacks (a proposal made as another one
+ * fails, while it steps down, would find it half-way): proposals and transfers are queued and
+ * handed to it on the next loop turn. */
+
+static void on_applied(struct raft_apply *req, int status, void *result);
+static void on_transferred(struct raft_transfer *req);
+
+static void apply_queued(struct proposal *p)
+{
+    int rv = RAFT_NOTLEADER;
+    if (cl.raft_running && raft_state(&cl.raft) == RAFT_LEADER) {
+        /* libraft 0.15 lays entries out in 8-byte words and reads them back so: JSON takes the
+         * padding as white space. */
+        size_t padded = (p->len + 7) & ~(size_t)7;
+        struct raft_buffer buf = {.base = raft_malloc(padded), .len = padded};
+        if (!buf.base) abort();
+        memcpy(buf.base, p->entry, p->len);
+        memset((char *)buf.base + p->len, ' ', padded - p->len);
+        rv = raft_apply(&cl.raft, &p->req, &buf, 1, on_applied);
+        if (rv) raft_free(buf.base);
+    }
+    free(p->entry);
+    p->entry = NULL;
+    if (rv == 0) return;
+    p->cb(p->arg, false);
+    free(p);
+}
 
 static void on_later(uv_idle_t *h)
 {
-    struct proposal *p = cl.failed_proposals;
-    cl.failed_proposals = NULL;
-    uv_idle_stop(h);
-    while (p) {
+    struct proposal *p = cl.queued;
+    cl.queued = NULL;
+    cl.queued_tail = &cl.queued;
+    while (p) { /* what their callbacks propose waits for the next turn */
         struct proposal *next = p->next;
-        p->cb(p->arg, false);
-        free(p);
+        apply_queued(p);
         p = next;
     }
+    if (cl.transfer_to) {
+        raft_id to = cl.transfer_to;
+        cl.transfer_to = 0;
+        int rv = cl.raft_running && raft_state(&cl.raft) == RAFT_LEADER
+                     ? raft_transfer(&cl.raft, &cl.transfer, to, on_transferred)
+                     : RAFT_NOTLEADER;
+        if (rv) {
+            cl.transferring = false;
+            log_warning("cluster: leadership transfer: %s", raft_strerror(rv));
+        }
+    }
+    if (!cl.queued) uv_idle_stop(h);
 }
 
 static void on_applied(struct raft_apply *req, int status, void *result)
@@ -344,22 +386,10 @@ static void propose(char *entry, size_t len, cluster_done_cb cb, void *arg, bool
     p->arg = arg;
     p->takeover = takeover;
     p->req.data = p;
-    int rv = RAFT_NOTLEADER;
-    if (cl.raft_running && raft_state(&cl.raft) == RAFT_LEADER) {
-        /* libraft 0.15 lays entries out in 8-byte words and reads them back so: JSON takes the
-         * padding as white space. */
-        size_t padded = (len + 7) & ~(size_t)7;
-        struct raft_buffer buf = {.base = raft_malloc(padded), .len = padded};
-        if (!buf.base) abort();
-        memcpy(buf.base, entry, len);
-        memset((char *)buf.base + len, ' ', padded - len);
-        rv = raft_apply(&cl.raft, &p->req, &buf, 1, on_applied);
-        if (rv) raft_free(buf.base);
-    }
-    free(entry);
-    if (rv == 0) return;
-    p->next = cl.failed_proposals;
-    cl.failed_proposals = p;
+    p->entry = entry;
+    p->len = len;
+    *cl.queued_tail = p;
+    cl.queued_tail = &p->next;
     uv_idle_start(&cl.later, on_later);
 }
 
@@ -585,11 +615,12 @@ bool cluster_transfer(const char *node, char *err, size_t errlen)
         }
         id = node_id(to, incarnation_of(to));
     }
-    int rv = raft_transfer(&cl.raft, &cl.transfer, id, on_transferred);
-    if (rv) {
-        snprintf(err, errlen, "raft_transfer: %s", raft_strerror(rv));
+    if (server_index(id) < 0) {
+        snprintf(err, errlen, "'%s' is not in the cluster's configuration", node ? node : "");
         return false;
     }
+    cl.transfer_to = id;
+    uv_idle_start(&cl.later, on_later);
     cl.transferring = true;
     log_notice("cluster: handing leadership to '%s'", node ? node : "another voter");
     return true;
@@ -723,7 +754,7 @@ static void on_control(void *arg, const char *name, uv_stream_t *stream)
 {
     (void)arg;
     struct peer *p = peer_named(name);
-    if (!p || cl.raft_closed) {
+    if (!p || cl.stopping) {
         close_stream(stream);
         return;
     }
@@ -769,7 +800,7 @@ static void on_dialed(void *arg, const char *name, uv_stream_t *stream)
         p->redial_ms = uv_now(cl.loop) + REDIAL_MS;
         return;
     }
-    if (cl.raft_closed) {
+    if (cl.stopping) {
         close_stream(stream);
         return;
     }
@@ -1042,6 +1073,7 @@ bool cluster_start(uv_loop_t *loop, const struct config *cfg, char *err, size_t 
 {
     if (!config_clustered(cfg)) return true;
     memset(&cl, 0, sizeof(cl));
+    cl.queued_tail = &cl.queued;
     cl.loop = loop;
     cl.cfg = cfg;
     cl.on = true;
@@ -1094,6 +1126,7 @@ static void on_transport_closed(struct raft_uv_transport *t)
 void cluster_stop(void)
 {
     if (!cl.on) return;
+    cl.stopping = true;
     step_down("shutting down");
     uv_close((uv_handle_t *)&cl.tick, NULL);
     uv_close((uv_handle_t *)&cl.watch, NULL);
@@ -1109,6 +1142,7 @@ void cluster_stop(void)
         cluster_transport_close(&cl.transport, on_transport_closed);
     while (!cl.raft_closed) uv_run(cl.loop, UV_RUN_ONCE);
     if (cl.raft_running) raft_uv_close(&cl.io);
+    cl.raft_running = false; /* what is still queued fails */
     on_later(&cl.later);
     uv_close((uv_handle_t *)&cl.later, NULL);
     uv_run(cl.loop, UV_RUN_NOWAIT);

@@ -35,6 +35,7 @@ struct transport {
     cluster_stream_cb on_control;
     void *arg;
     struct handshake *pending;
+    int handshakes; /* not yet freed: their handles may still be closing */
     bool closing;
     raft_uv_transport_close_cb close_cb;
 };
@@ -126,6 +127,7 @@ static void on_handle_closed(uv_handle_t *handle)
     struct transport *tr = h->tr;
     if (!h->handed_off) report_failure(h);
     free(h);
+    tr->handshakes--;
     maybe_closed(tr);
 }
 
@@ -353,6 +355,7 @@ static struct handshake *handshake_new(struct transport *tr, bool outgoing)
     h->next = tr->pending;
     if (tr->pending) tr->pending->prev = h;
     tr->pending = h;
+    tr->handshakes++;
     return h;
 }
 
@@ -441,7 +444,7 @@ static int t_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, r
 
 static void maybe_closed(struct transport *tr)
 {
-    if (!tr->closing || tr->pending || tr->listening || !tr->close_cb) return;
+    if (!tr->closing || tr->handshakes || tr->listening || !tr->close_cb) return;
     raft_uv_transport_close_cb cb = tr->close_cb;
     struct raft_uv_transport *t = tr->t;
     t->impl = NULL;

@@ -153,6 +153,14 @@ class Node(Endpoint):
     def wipe_consensus(self):
         shutil.rmtree(self.cluster_dir, ignore_errors=True)
 
+    def logged(self, text):
+        """The node's whole log holds text."""
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return text in f.read()
+        except OSError:
+            return False
+
     def log_tail(self, n=60):
         return log_tails((self.log_path, self.out_path), n, label="node %s " % self.name)
 

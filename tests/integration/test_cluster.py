@@ -90,7 +90,11 @@ class ClusterWriters:
         for t, ops in enumerate(self.ops):
             present = [int(v) for v in r.lrange("log:%d" % t, 0, -1)]
             self.cluster_test.assertEqual(len(present), len(set(present)), "writer %d: a value twice" % t)
-            self.cluster_test.assertEqual(present, sorted(present), "writer %d: out of order" % t)
+            # A write that timed out may still run later, after the next one on a new connection
+            # (as on any server); the acknowledged ones keep their order.
+            acked = {op.n for op in ops if op.acked}
+            in_order = [n for n in present if n in acked]
+            self.cluster_test.assertEqual(in_order, sorted(in_order), "writer %d: out of order" % t)
             have = set(present)
             lost = [op.n for op in ops if op.acked and op.n not in have]
             self.cluster_test.assertEqual(lost, [], "writer %d: acknowledged writes lost" % t)
@@ -274,9 +278,8 @@ class ClusterTest(ClusterCase):
         follower.start()
         rc = follower.proc.wait(timeout=20)
         self.assertEqual(rc, 1, "a node whose consensus state was wiped must refuse to start")
-        log = follower.log_tail(200)
-        self.assertIn("will not bootstrap a second cluster", log)
-        self.assertIn("/api/v1/cluster/nodes/%s/readd" % follower.name, log)
+        self.assertTrue(follower.logged("will not bootstrap a second cluster"))
+        self.assertTrue(follower.logged("/api/v1/cluster/nodes/%s/readd" % follower.name))
         self.assertEqual(c.leader(), leader)
         with leader.client() as r:
             self.assertTrue(r.set("while-refused", "1"))
@@ -378,7 +381,7 @@ class ClusterTest(ClusterCase):
                 self.assertEqual(s.recv(100), b"")
             except ConnectionResetError:
                 pass
-        wait_until(lambda: "not a redpair cluster handshake" in leader.log_tail(200), timeout=10,
+        wait_until(lambda: leader.logged("not a redpair cluster handshake"), timeout=10,
                    what="the stray connection logged")
         # A node posing as n1 without the cluster's token gets no vote and no status.
         impostor = Node("n1", False, [line for line in c.nodes[0].base_lines if not line.startswith("cluster-token")]
@@ -386,8 +389,7 @@ class ClusterTest(ClusterCase):
         self.addCleanup(impostor.cleanup)
         impostor.write_config(c.nodes)
         impostor.start()
-        wait_until(lambda: "failed authentication" in leader.log_tail(400)
-                   or "failed authentication" in impostor.log_tail(400),
+        wait_until(lambda: leader.logged("failed authentication") or impostor.logged("failed authentication"),
                    timeout=10, what="the wrong token refused")
         time.sleep(1.0)
         self.assertEqual(c.leaders(), [leader.name])

@@ -20,6 +20,7 @@
 #include "proxy.h"
 #include "reconfig.h"
 #include "resp.h"
+#include "secret.h"
 #include "stats.h"
 #include "store.h"
 
@@ -470,15 +471,6 @@ static bool match(const char *pattern, const char *path, char *name)
     return !*pattern && !*path;
 }
 
-/* Compares the whole length whatever the input, so timing says nothing about the token. */
-static bool token_equal(const char *given, const char *token)
-{
-    size_t g = strlen(given), t = strlen(token);
-    unsigned diff = g != t;
-    for (size_t i = 0; i < g; i++) diff |= (unsigned char)given[i] ^ (unsigned char)token[i % t];
-    return diff == 0;
-}
-
 static bool authorized(struct http_request *req)
 {
     static const char bearer_auth[] = "WWW-Authenticate: Bearer realm=\"redpair\"\r\n";
@@ -496,7 +488,7 @@ static bool authorized(struct http_request *req)
     }
     h += 7;
     h += strspn(h, " ");
-    if (!token_equal(h, token)) {
+    if (!secret_equal(h, strlen(h), token)) {
         http_respond_error(req, 401, bearer_auth, "wrong admin token");
         return false;
     }

@@ -96,6 +96,7 @@ else
   # witness w, each with a configuration file, a state and a consensus directory of its own.
   start_node() { # name resp-port|- cluster-port admin-port [--witness]
     local conf=$tmp/$1.conf peer
+    install -m 600 /dev/null "$conf" # it holds the cluster token: redpair refuses it world-readable
     {
       printf 'node-id %s\ncluster-bind 127.0.0.1 %s\ncluster-token %s\n' "$1" "$3" "$ctoken"
       printf 'state-dir %s\nadmin-port %s\n' "$tmp/$1" "$4"

@@ -2,6 +2,7 @@
  * so that a mistake is reported with its line instead of surfacing later as odd behaviour. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #define MB (1024LL * 1024)
 
@@ -225,6 +227,19 @@ static bool set_secret(struct config *c, const struct directive *d, char **argv,
     return true;
 }
 
+static bool set_yes_no(struct config *c, const struct directive *d, char **argv, char *err,
+                       size_t errlen)
+{
+    bool *slot = FIELD(c, d, bool);
+    if (strcasecmp(argv[0], "yes") == 0)
+        *slot = true;
+    else if (strcasecmp(argv[0], "no") == 0)
+        *slot = false;
+    else
+        return fail(err, errlen, "%s must be 'yes' or 'no', got '%s'", d->name, argv[0]);
+    return true;
+}
+
 static bool set_bind(struct config *c, const struct directive *d, char **argv, char *err,
                      size_t errlen)
 {
@@ -383,6 +398,7 @@ static const struct directive directives[] = {
     {"backend-user", 1, 1, set_secret, OFF(backend_user), 0, 0},
     {"backend-password", 1, 1, set_secret, OFF(backend_password), 0, 0},
     {"requirepass", 1, 1, set_secret, OFF(requirepass), 0, 0},
+    {"protected-mode", 1, 1, set_yes_no, OFF(protected_mode), 0, 0},
     {"maxclients", 1, 1, set_int, OFF(maxclients), 1, INT_MAX},
     {"databases", 1, 1, set_int, OFF(databases), 1, 1000000},
     {"write-ack", 1, 1, set_write_ack, 0, 0, 0},
@@ -411,6 +427,7 @@ void config_init(struct config *c)
     c->bind[0] = xstrdup("127.0.0.1");
     c->bind_count = 1;
     c->port = 6380;
+    c->protected_mode = true;
     c->maxclients = 10000;
     c->databases = 16;
     c->write_ack = WRITE_ACK_ALL;
@@ -501,9 +518,36 @@ static bool validate_cluster(const struct config *c, char *err, size_t errlen)
     return true;
 }
 
+static bool is_loopback(const char *addr)
+{
+    struct in_addr v4;
+    struct in6_addr v6;
+    if (inet_pton(AF_INET, addr, &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, addr, &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+    return strcasecmp(addr, "localhost") == 0;
+}
+
+/* Safe defaults: what listens beyond this host asks for a secret, as Redis's protected mode. */
+static bool validate_exposure(const struct config *c, char *err, size_t errlen)
+{
+    if (c->admin_port && !c->admin_token && !is_loopback(c->admin_bind))
+        return fail(err, errlen,
+                    "admin-bind %s is reachable from other hosts but admin-token is not set: set "
+                    "admin-token, or bind the admin API to 127.0.0.1",
+                    c->admin_bind);
+    if (c->witness || !c->protected_mode || c->requirepass) return true;
+    for (int i = 0; i < c->bind_count; i++)
+        if (!is_loopback(c->bind[i]))
+            return fail(err, errlen,
+                        "protected mode: 'bind %s' lets other hosts in but no password is set: "
+                        "set requirepass, or 'protected-mode no' to let them in without one",
+                        c->bind[i]);
+    return true;
+}
+
 bool config_validate(const struct config *c, char *err, size_t errlen)
 {
-    if (!validate_cluster(c, err, errlen)) return false;
+    if (!validate_cluster(c, err, errlen) || !validate_exposure(c, err, errlen)) return false;
     if (c->witness && c->backend_count == 0) return true; /* votes only, probes nothing */
     if (c->backend_count != CONFIG_BACKENDS) {
         return fail(err, errlen,
@@ -636,6 +680,35 @@ static char *trim(char *s)
     return s;
 }
 
+/* Lines that put a password or token in the file. */
+static bool holds_secret(int argc, char **argv)
+{
+    static const char *const secrets[] = {"requirepass", "backend-password", "admin-token",
+                                          "cluster-token"};
+    for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+        if (argc > 1 && argv[1][0] && strcasecmp(argv[0], secrets[i]) == 0) return true;
+    return false;
+}
+
+/* A file holding secrets that every user may read gives them away; one every user may write
+ * gives redpair away. */
+static bool check_file_mode(FILE *fp, const char *path, bool secret, char *err, size_t errlen)
+{
+    struct stat st;
+    if (fstat(fileno(fp), &st) != 0)
+        return fail(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+    unsigned mode = (unsigned)st.st_mode & 07777;
+    if (mode & S_IWOTH)
+        return fail(err, errlen, "%s: every user may change it (mode %04o): chmod o-w %s", path,
+                    mode, path);
+    if (secret && (mode & S_IROTH))
+        return fail(err, errlen,
+                    "%s holds passwords or tokens but every user may read it (mode %04o): chmod "
+                    "o-r %s",
+                    path, mode, path);
+    return true;
+}
+
 bool config_load_file(struct config *c, const char *path, char *err, size_t errlen)
 {
     FILE *fp = fopen(path, "r");
@@ -643,7 +716,7 @@ bool config_load_file(struct config *c, const char *path, char *err, size_t errl
     size_t cap = 0;
     ssize_t n;
     int lineno = 0;
-    bool ok = true;
+    bool ok = true, secret = false;
 
     if (!fp) return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     while (ok && (n = getline(&buf, &cap, fp)) != -1) {
@@ -665,9 +738,11 @@ bool config_load_file(struct config *c, const char *path, char *err, size_t errl
         }
         if (!config_apply(c, argc, argv, why, sizeof(why)))
             ok = fail(err, errlen, "%s:%d: '%s': %s", path, lineno, line, why);
+        secret |= holds_secret(argc, argv);
         free(storage);
     }
     if (ok && ferror(fp)) ok = fail(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+    if (ok) ok = check_file_mode(fp, path, secret, err, errlen);
     free(buf);
     fclose(fp);
     return ok;

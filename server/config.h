@@ -32,6 +32,7 @@ struct config {
     char *backend_user;           /* NULL: AUTH with the password alone */
     char *backend_password;       /* NULL: no AUTH */
     char *requirepass;            /* NULL: clients need not AUTH */
+    bool protected_mode;          /* default yes: no non-loopback bind without a password */
     int maxclients;               /* default 10000 */
     int databases;                /* default 16; must match the backends */
     enum write_ack write_ack;     /* default all */

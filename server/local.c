@@ -19,6 +19,7 @@
 #include "pubsub.h"
 #include "request.h"
 #include "resp.h"
+#include "secret.h"
 #include "tracking.h"
 #include "transaction.h"
 #include "watch.h"
@@ -26,15 +27,6 @@
 static void reply_bytes(struct request *r, const char *bytes)
 {
     request_reply(r, bytes, strlen(bytes));
-}
-
-/* Compares without leaking where the first difference is. */
-static bool secret_equal(const char *a, size_t alen, const char *b)
-{
-    size_t blen = strlen(b);
-    unsigned char diff = alen != blen;
-    for (size_t i = 0; i < alen; i++) diff |= (unsigned char)(a[i] ^ b[i % (blen ? blen : 1)]);
-    return diff == 0;
 }
 
 /* As Redis's ACL with the default user alone: without requirepass it takes any password. */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -196,6 +197,7 @@ int main(int argc, char **argv)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
+    umask(027); /* the log, the state and the consensus files: never for every user to read */
     log_open(cfg.loglevel, cfg.logfile);
     log_notice("redpair %s starting, pid %d, write-ack %s", REDPAIR_VERSION, (int)getpid(),
                config_write_ack_name(cfg.write_ack));

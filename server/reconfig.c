@@ -27,6 +27,7 @@ static const struct directive directives[] = {
     {"backend-user", false, false, false},
     {"backend-password", false, true, false},
     {"requirepass", true, true, false},
+    {"protected-mode", false, false, false},
     {"maxclients", true, false, false},
     {"databases", false, false, false},
     {"write-ack", true, false, false},
@@ -132,6 +133,7 @@ static void format_lines(const struct config *c, line_cb *cb, void *arg)
     emit_str(cb, arg, "backend-user", c->backend_user);
     emit_str(cb, arg, "backend-password", c->backend_password);
     emit_str(cb, arg, "requirepass", c->requirepass);
+    emit_str(cb, arg, "protected-mode", c->protected_mode ? "yes" : "no");
     emit_ll(cb, arg, "maxclients", c->maxclients);
     emit_ll(cb, arg, "databases", c->databases);
     emit_str(cb, arg, "write-ack", config_write_ack_name(c->write_ack));

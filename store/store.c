@@ -475,6 +475,11 @@ static bool lock_state_dir(const char *dir, char *err, size_t errlen)
         snprintf(err, errlen, "state-dir %s: %s", dir, strerror(errno));
         return false;
     }
+    struct stat st;
+    if (fstat(s.dir_lock, &st) == 0 && (st.st_mode & 0007) &&
+        fchmod(s.dir_lock, st.st_mode & 0770) == 0)
+        log_notice("state-dir %s was open to every user (mode %04o): now %04o", dir,
+                   (unsigned)st.st_mode & 07777, (unsigned)st.st_mode & 0770);
     if (flock(s.dir_lock, LOCK_EX | LOCK_NB) == 0) return true;
     snprintf(err, errlen, "state-dir %s is in use by another redpair (%s)", dir,
              errno == EWOULDBLOCK ? "locked" : strerror(errno));

@@ -70,6 +70,8 @@ class Node(Endpoint):
         ]
         if self.port:
             lines += ["bind %s" % self.bind, "port %d" % self.port]
+            if self.bind != "127.0.0.1":
+                lines.append("protected-mode no")  # clients in the test's namespaces, no password
         for p in peers:
             if p.name != self.name:
                 lines.append("peer %s %s %d" % (p.name, p.cluster_bind, p.cluster_port))
@@ -78,6 +80,7 @@ class Node(Endpoint):
     def write_config(self, peers):
         with open(self.conf_path, "w") as f:
             f.write("\n".join(self.config_lines(peers)) + "\n")
+        os.chmod(self.conf_path, 0o600)  # it holds the tokens: redpair refuses it readable by all
 
     def start(self):
         args = [redpair_bin()] + (["--witness"] if self.witness else []) + [self.conf_path]

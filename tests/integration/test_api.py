@@ -670,6 +670,7 @@ class ApiTest(RedpairTestCase):
                         "admin-token %s\nstate-dir %s\nlogfile %s\nwrite-ack %s\nloglevel %s\n%s"
                         % (port, a.port, b.port, admin, TOKEN, os.path.join(tmp, "state"), log,
                            write_ack, loglevel, extra))
+            os.chmod(conf, 0o600)  # it holds the admin token
 
         write("all", "notice")
         proc = subprocess.Popen([redpair_bin(), conf] + HA_ARGS, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)

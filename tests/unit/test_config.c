@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -54,6 +55,7 @@ static const char *write_file(const char *name, const char *content, size_t len)
     ck_assert_ptr_nonnull(fp);
     ck_assert_uint_eq(fwrite(content, 1, len, fp), len);
     fclose(fp);
+    ck_assert_int_eq(chmod(path, 0600), 0);
     return path;
 }
 
@@ -719,7 +721,9 @@ START_TEST(test_load_args)
     ck_assert_int_eq(cfg.bind_count, 2);
     ck_assert_str_eq(cfg.bind[1], "10.0.0.6");
     ck_assert_ptr_null(cfg.requirepass);
-    ck_assert(config_validate(&cfg, err, sizeof(err)));
+    ck_assert(!config_validate(&cfg, err, sizeof(err)));
+    ck_assert(load_args("--protected-mode", "no"));
+    ck_assert_msg(config_validate(&cfg, err, sizeof(err)), "%s", err);
 
     /* Negative numbers are values, not directives. */
     ck_assert(!load_args("--port", "-1"));
@@ -789,6 +793,61 @@ START_TEST(test_validate)
     strcpy(cfg.backends[1].name, "a");
     ck_assert(!config_validate(&cfg, err, sizeof(err)));
     ck_assert_str_eq(err, "the two backends must have distinct names, both are 'a'");
+}
+END_TEST
+
+/* Safe defaults: other hosts get in only with a secret, as with Redis's protected mode. */
+START_TEST(test_exposure)
+{
+    ok("backend", "a", "h", "1");
+    ok("backend", "b", "h", "2");
+    ok("bind", "127.0.0.1", "::1", "127.0.0.2", "localhost");
+    ck_assert_msg(config_validate(&cfg, err, sizeof(err)), "%s", err);
+    ok("bind", "127.0.0.1", "0.0.0.0");
+    ck_assert(!config_validate(&cfg, err, sizeof(err)));
+    ck_assert_str_eq(err,
+                     "protected mode: 'bind 0.0.0.0' lets other hosts in but no password is "
+                     "set: set requirepass, or 'protected-mode no' to let them in without one");
+    ok("requirepass", "s3cret");
+    ck_assert_msg(config_validate(&cfg, err, sizeof(err)), "%s", err);
+    ok("requirepass", "");
+    ok("protected-mode", "no");
+    ck_assert_msg(config_validate(&cfg, err, sizeof(err)), "%s", err);
+    bad("protected-mode must be 'yes' or 'no', got 'maybe'", "protected-mode", "maybe");
+
+    ok("admin-bind", "::");
+    ck_assert(!config_validate(&cfg, err, sizeof(err)));
+    ck_assert_str_eq(err, "admin-bind :: is reachable from other hosts but admin-token is not set: "
+                          "set admin-token, or bind the admin API to 127.0.0.1");
+    ok("admin-port", "0");
+    ck_assert_msg(config_validate(&cfg, err, sizeof(err)), "%s", err);
+    ok("admin-port", "8380");
+    ok("admin-token", "t0ken");
+    ck_assert_msg(config_validate(&cfg, err, sizeof(err)), "%s", err);
+}
+END_TEST
+
+/* A file with secrets is for redpair's eyes; one anybody may change is refused outright. */
+START_TEST(test_load_file_mode)
+{
+    const char *plain = write_text("plain.conf", "port 7000\n");
+    const char *secret = write_text("secret.conf", "requirepass s3cret\n");
+    ck_assert_int_eq(chmod(plain, 0644), 0);
+    ck_assert_msg(config_load_file(&cfg, plain, err, sizeof(err)), "%s", err);
+    ck_assert_int_eq(chmod(plain, 0666), 0);
+    ck_assert(!config_load_file(&cfg, plain, err, sizeof(err)));
+    char want[512];
+    snprintf(want, sizeof(want), "%s: every user may change it (mode 0666): chmod o-w %s", plain,
+             plain);
+    ck_assert_str_eq(err, want);
+
+    ck_assert_msg(config_load_file(&cfg, secret, err, sizeof(err)), "%s", err);
+    ck_assert_int_eq(chmod(secret, 0644), 0);
+    ck_assert(!config_load_file(&cfg, secret, err, sizeof(err)));
+    snprintf(want, sizeof(want),
+             "%s holds passwords or tokens but every user may read it (mode 0644): chmod o-r %s",
+             secret, secret);
+    ck_assert_str_eq(err, want);
 }
 END_TEST
 
@@ -1003,6 +1062,8 @@ int main(void)
     tcase_add_test(tc, test_backend);
     tcase_add_test(tc, test_backend_names);
     tcase_add_test(tc, test_secrets);
+    tcase_add_test(tc, test_exposure);
+    tcase_add_test(tc, test_load_file_mode);
     tcase_add_test(tc, test_integers);
     tcase_add_test(tc, test_enums);
     tcase_add_test(tc, test_memory_directives);

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "blocked.h"
+#include "acl.h"
 #include "client.h"
 #include "command.h"
 #include "pause.h"
@@ -86,13 +87,13 @@ static void info_line(struct buffer *out, const struct client *x, bool asking, s
                    "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu flags=%s db=%d "
                    "sub=%d psub=%d ssub=%d multi=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu "
                    "multi-mem=0 rbs=%zu rbp=%zu obl=%zu oll=%u omem=%zu tot-mem=%zu events=%s "
-                   "cmd=%s user=default redir=-1 resp=2\n",
+                   "cmd=%s user=%s redir=-1 resp=2\n",
                    (unsigned long long)x->id, addr, laddr, fd, x->name ? x->name : "",
                    (unsigned long long)((now - x->created_ms) / 1000),
                    (unsigned long long)((now - x->last_ms) / 1000), flags, x->db, sub, psub, ssub,
                    transaction_queued(x), buffer_len(&x->in), x->in.cap - x->in.end, argv_mem,
                    x->out.queued.cap, x->out.queued.cap, obl, x->queued - asking, obl, mem, events,
-                   x->last_cmd ? x->last_cmd->name : "NULL");
+                   x->last_cmd ? x->last_cmd->name : "NULL", x->user ? acl_user_name(x->user) : "");
 }
 
 static size_t argv_mem(int argc, const size_t *argl)

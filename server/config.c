@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buffer.h"
+
 #define MB (1024LL * 1024)
 
 static const char *const write_ack_names[] = {"all", "primary", NULL};
@@ -337,6 +339,23 @@ static bool set_peer(struct config *c, const struct directive *d, char **argv, c
     return false;
 }
 
+static bool set_user(struct config *c, const struct directive *d, char **argv, char *err,
+                     size_t errlen)
+{
+    (void)d;
+    (void)err;
+    (void)errlen;
+    struct config_user *u;
+    c->users = xrealloc(c->users, ((size_t)c->user_count + 1) * sizeof(*c->users));
+    u = &c->users[c->user_count++];
+    u->argc = 0;
+    while (argv[u->argc]) u->argc++;
+    u->argv = xmalloc((size_t)u->argc * sizeof(char *));
+    for (int i = 0; i < u->argc; i++) u->argv[i] = xstrdup(argv[i]);
+    u->where = xstrdup("command line");
+    return true;
+}
+
 static bool set_write_ack(struct config *c, const struct directive *d, char **argv, char *err,
                           size_t errlen)
 {
@@ -383,6 +402,8 @@ static const struct directive directives[] = {
     {"backend-user", 1, 1, set_secret, OFF(backend_user), 0, 0},
     {"backend-password", 1, 1, set_secret, OFF(backend_password), 0, 0},
     {"requirepass", 1, 1, set_secret, OFF(requirepass), 0, 0},
+    {"user", 1, INT_MAX, set_user, 0, 0, 0},
+    {"aclfile", 1, 1, set_nonempty, OFF(aclfile), 0, 0},
     {"maxclients", 1, 1, set_int, OFF(maxclients), 1, INT_MAX},
     {"databases", 1, 1, set_int, OFF(databases), 1, 1000000},
     {"write-ack", 1, 1, set_write_ack, 0, 0, 0},
@@ -434,6 +455,13 @@ void config_free(struct config *c)
     free(c->backend_user);
     free(c->backend_password);
     free(c->requirepass);
+    for (int i = 0; i < c->user_count; i++) {
+        for (int j = 0; j < c->users[i].argc; j++) free(c->users[i].argv[j]);
+        free(c->users[i].argv);
+        free(c->users[i].where);
+    }
+    free(c->users);
+    free(c->aclfile);
     free(c->logfile);
     free(c->admin_bind);
     free(c->admin_token);
@@ -464,10 +492,12 @@ bool config_apply(struct config *c, int argc, char **argv, char *err, size_t err
                     d->max_args, nargs);
     }
     /* Setters see their arguments NULL-terminated, which a caller's argv need not be. */
-    char *args[CONFIG_MAX_BIND + 1];
+    char **args = xmalloc(((size_t)nargs + 1) * sizeof(char *));
     memcpy(args, argv + 1, (size_t)nargs * sizeof(char *));
     args[nargs] = NULL;
-    return d->set(c, d, args, err, errlen);
+    bool ok = d->set(c, d, args, err, errlen);
+    free(args);
+    return ok;
 }
 
 /* A cluster is 3 or 5 voters with distinct names, each knowing the others and the secret. */
@@ -663,8 +693,14 @@ bool config_load_file(struct config *c, const char *path, char *err, size_t errl
             ok = fail(err, errlen, "%s:%d: '%s': %s", path, lineno, line, reason);
             break;
         }
+        int users = c->user_count;
         if (!config_apply(c, argc, argv, why, sizeof(why)))
             ok = fail(err, errlen, "%s:%d: '%s': %s", path, lineno, line, why);
+        if (c->user_count > users) { /* a user line, checked once the commands are known */
+            char where[CONFIG_ERROR_MAX];
+            snprintf(where, sizeof(where), "%s:%d", path, lineno);
+            set_str(&c->users[c->user_count - 1].where, where);
+        }
         free(storage);
     }
     if (ok && ferror(fp)) ok = fail(err, errlen, "%s: cannot read: %s", path, strerror(errno));

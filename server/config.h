@@ -23,15 +23,26 @@ struct endpoint_config {
     int port;
 };
 
+/* A `user NAME rules…` line, kept as written: its rules need the command table, which is learned
+ * after the file is read (acl_commands.h checks them). */
+struct config_user {
+    char **argv; /* NAME, then the rules */
+    int argc;
+    char *where; /* "FILE:LINE" or "command line" */
+};
+
 struct config {
     char *bind[CONFIG_MAX_BIND];
     int bind_count; /* default: one, "127.0.0.1" */
     int port;       /* default 6380 */
     struct endpoint_config backends[CONFIG_BACKENDS];
-    int backend_count;            /* must be exactly 2 once loaded */
-    char *backend_user;           /* NULL: AUTH with the password alone */
-    char *backend_password;       /* NULL: no AUTH */
-    char *requirepass;            /* NULL: clients need not AUTH */
+    int backend_count;         /* must be exactly 2 once loaded */
+    char *backend_user;        /* NULL: AUTH with the password alone */
+    char *backend_password;    /* NULL: no AUTH */
+    char *requirepass;         /* NULL: clients need not AUTH */
+    struct config_user *users; /* `user` lines, in order */
+    int user_count;
+    char *aclfile;                /* NULL: none; both it and `user` lines is an error */
     int maxclients;               /* default 10000 */
     int databases;                /* default 16; must match the backends */
     enum write_ack write_ack;     /* default all */

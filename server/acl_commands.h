@@ -1,0 +1,44 @@
+/* The ACL family for redpair's clients, answered by redpair from its own users (acl.h), and the
+ * log-in and permission check the client path runs:
+ *
+ *   AUTH [user] pass, HELLO … AUTH user pass  -> acl_login()
+ *   every command, after NOAUTH's check       -> acl_allows(): NOPERM as Redis words it
+ *   ACL WHOAMI|LIST|USERS|GETUSER|SETUSER|DELUSER|LOAD|SAVE|CAT|DRYRUN|GENPASS|HELP
+ *
+ * ACL SETUSER changes a user in place, so its clients have the new rights at their next command;
+ * ACL DELUSER and ACL LOAD disconnect the clients of the users they remove, as Redis does (a user
+ * turned off keeps its connected clients, as in Redis 7.0). ACL LOG is refused. */
+#ifndef REDPAIR_ACL_COMMANDS_H
+#define REDPAIR_ACL_COMMANDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct client;
+struct command;
+struct config;
+struct command_table;
+struct request;
+
+/* The users at start-up: the default user (requirepass its password), then the `user` lines or
+ * the aclfile. On error false, with the file and line in err. */
+bool acl_setup(const struct config *cfg, const struct command_table *t, char *err, size_t errlen);
+void acl_teardown(void);
+/* requirepass changed by a reload: the default user's password follows. */
+void acl_requirepass_changed(const char *requirepass);
+
+/* A new or reset connection: the default user, logged in when it needs no password. */
+void acl_client_init(struct client *c);
+/* AUTH user pass: false (counted) for a wrong pair or a user that is off. */
+bool acl_login(struct client *c, const char *user, size_t ulen, const char *pass, size_t plen);
+/* Whether the default user has a password: AUTH with one argument needs one. */
+bool acl_default_has_password(void);
+
+/* NULL when c may run cmd; else the error to send, without '-'. */
+const char *acl_denied(struct client *c, const struct command *cmd, int argc,
+                       const char *const *argv, const size_t *argl);
+
+void acl_command(struct client *c, struct request *r, int argc, const char *const *argv,
+                 const size_t *argl);
+
+#endif

@@ -666,6 +666,31 @@ static int channel_args(const struct command *cmd, bool *literal)
     return 0;
 }
 
+/* SET and BITFIELD are the two commands whose key specs say "variable_flags": Redis asks their
+ * arguments. SET reads the key only with GET; BITFIELD writes it unless it only GETs. */
+static unsigned variable_access(const struct command *cmd, int argc, const char *const *argv,
+                                const size_t *argl, unsigned spec)
+{
+    if (!strcmp(cmd->name, "set")) {
+        for (int i = 3; i < argc; i++)
+            if (resp_arg_is(argv[i], argl[i], "get")) return CMD_KEY_READ | CMD_KEY_WRITE;
+        return CMD_KEY_WRITE;
+    }
+    if (!strcmp(cmd->name, "bitfield")) {
+        for (int i = 2; i < argc; i++) {
+            int more = argc - i - 1;
+            if (resp_arg_is(argv[i], argl[i], "get") && more >= 2)
+                i += 2;
+            else if (resp_arg_is(argv[i], argl[i], "overflow") && more >= 1)
+                i += 1;
+            else
+                return CMD_KEY_READ | CMD_KEY_WRITE; /* SET, INCRBY, or an error: not read-only */
+        }
+        return CMD_KEY_READ;
+    }
+    return spec;
+}
+
 enum acl_verdict acl_check(const struct acl_user *u, const struct command *cmd, int argc,
                            const char *const *argv, const size_t *argl, int *pos)
 {
@@ -681,7 +706,8 @@ enum acl_verdict acl_check(const struct acl_user *u, const struct command *cmd, 
         }
         for (int i = 0; i < kp.n; i++) {
             int at = kp.pos[i];
-            unsigned need = i == 0 ? cmd->key_first : cmd->key_rest;
+            unsigned need =
+                i == 0 ? variable_access(cmd, argc, argv, argl, cmd->key_first) : cmd->key_rest;
             if (!key_allowed(u, argv[at], argl[at], need)) {
                 *pos = at;
                 command_keypos_free(&kp);

@@ -55,15 +55,24 @@ bool acl_setup(const struct config *cfg, const struct command_table *t, char *er
         size_t *lens = calloc((size_t)u->argc + 1, sizeof(size_t));
         if (!lens) abort();
         for (int j = 0; j < u->argc; j++) lens[j] = strlen(u->argv[j]);
-        /* As in Redis, a user line defines the user anew: default's too. */
-        const char *reset[] = {"reset"};
-        const size_t reset_len[] = {5};
+        /* As in Redis, a user is defined once; the default user's line starts from reset. */
         char why[256];
         int bad = -1;
-        bool ok =
-            acl_setuser(users, u->argv[0], lens[0], 1, reset, reset_len, &bad, why, sizeof(why)) &&
-            acl_setuser(users, u->argv[0], lens[0], u->argc - 1, (const char *const *)u->argv + 1,
-                        lens + 1, &bad, why, sizeof(why));
+        bool is_default = lens[0] == 7 && memcmp(u->argv[0], "default", 7) == 0;
+        if (!is_default && acl_user(users, u->argv[0], lens[0])) {
+            snprintf(err, errlen,
+                     "%s: user '%s': Duplicate user found. A user can only be defined once in "
+                     "config files",
+                     u->where, u->argv[0]);
+            free(lens);
+            return false;
+        }
+        const char *reset[] = {"reset"};
+        const size_t reset_len[] = {5};
+        bool ok = (!is_default || acl_setuser(users, u->argv[0], lens[0], 1, reset, reset_len, &bad,
+                                              why, sizeof(why))) &&
+                  acl_setuser(users, u->argv[0], lens[0], u->argc - 1,
+                              (const char *const *)u->argv + 1, lens + 1, &bad, why, sizeof(why));
         free(lens);
         if (!ok) {
             snprintf(err, errlen, "%s: user '%s': error in rule '%s': %s", u->where, u->argv[0],

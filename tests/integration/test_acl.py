@@ -1,0 +1,304 @@
+"""ACL users: a differential against a redis-server started with the same `user` lines. For each
+user the same commands go as raw RESP to the server directly and through redpair, and the replies
+must be byte-identical; refused writes reach neither backend; ACL SETUSER and DELUSER act on
+connected clients; an aclfile survives ACL SAVE and ACL LOAD; bad user configuration is reported
+with its file and line.
+
+Run: /usr/bin/python3 tests/integration/test_acl.py   (REDPAIR_BIN=path/to/redpair)
+"""
+
+import hashlib
+import os
+import subprocess
+import tempfile
+
+from harness import ConnectionClosed, RawConn, RedpairTestCase, main, redpair_bin
+
+ERIN_HASH = hashlib.sha256(b"erinpw").hexdigest()
+
+# Each user has at most one single-command rule: Redis lists several in its hash table's order,
+# which changes with every process (README, "ACL users").
+USERS = [
+    ["alice", "on", ">alicepw", "~app:*", "&news.*", "-@all", "+@string", "+@connection",
+     "+@transaction", "-append"],
+    ["bob", "on", ">bobpw", ">bobpw2", "%R~ro:*", "%W~wo:*", "~rw:*", "allchannels", "+@all",
+     "-flushall"],
+    ["carol", "off", ">carolpw", "~*", "+@all"],
+    ["dave", "on", "nopass", "resetchannels", "&chan", "&p.*", "-@all", "+@pubsub",
+     "+@connection"],
+    ["erin", "on", "#" + ERIN_HASH, "~k*", "-@all", "+@read", "+@scripting"],
+]
+
+
+def user_args(users):
+    args = []
+    for u in users:
+        args += ["--user"] + u
+    return args
+
+
+def auth(user, pw):
+    return [("AUTH", user, pw)]
+
+
+# (user, password) -> the commands that user runs, one connection each.
+SESSIONS = [
+    (None, [
+        ("ACL", "WHOAMI"),
+        ("ACL", "USERS"),
+        ("ACL", "LIST"),
+        ("ACL", "GETUSER", "alice"),
+        ("ACL", "GETUSER", "bob"),
+        ("ACL", "GETUSER", "dave"),
+        ("ACL", "GETUSER", "erin"),
+        ("ACL", "GETUSER", "nosuch"),
+        ("ACL", "CAT"),
+        ("ACL", "CAT", "nosuch"),
+        ("ACL", "DRYRUN", "alice", "set", "app:1", "v"),
+        ("ACL", "DRYRUN", "alice", "set", "other", "v"),
+        ("ACL", "DRYRUN", "alice", "append", "app:1", "v"),
+        ("ACL", "DRYRUN", "alice", "lpush", "app:1", "v"),
+        ("ACL", "DRYRUN", "dave", "publish", "nochan", "m"),
+        ("ACL", "DRYRUN", "dave", "publish", "p.x", "m"),
+        ("ACL", "DRYRUN", "nosuch", "get", "k"),
+        ("ACL", "DRYRUN", "alice", "nosuchcmd"),
+        ("ACL", "DRYRUN", "alice", "get"),
+        ("ACL", "SETUSER", "x", "foo"),
+        ("ACL", "SETUSER", "x", "+nosuch"),
+        ("ACL", "SETUSER", "x", "+@nosuch"),
+        ("ACL", "SETUSER", "x", "allkeys", "~a"),
+        ("ACL", "SETUSER", "x", "allchannels", "&a"),
+        ("ACL", "SETUSER", "x", "!abc"),
+        ("ACL", "SETUSER", "x", "<nosuchpass"),
+        ("ACL", "SETUSER", "x", "%X~a"),
+        ("ACL", "SETUSER", "a b"),
+        ("ACL", "DELUSER", "default"),
+        ("ACL", "SAVE"),
+        ("ACL", "LOAD"),
+        ("ACL", "GENPASS", "0"),
+        ("ACL", "GENPASS", "x"),
+        ("ACL", "GENPASS", "1", "2"),
+        ("ACL", "NOSUCH"),
+        ("ACL", "HELP"),
+        ("AUTH", "x"),
+        ("AUTH", "alice", "wrong"),
+        ("AUTH", "carol", "carolpw"),
+        ("AUTH", "nosuch", "x"),
+        ("ACL", "WHOAMI"),
+    ]),
+    (("alice", "alicepw"), [
+        ("ACL", "WHOAMI"),
+        ("SET", "app:1", "v"),
+        ("GET", "app:1"),
+        ("SET", "other", "v"),
+        ("GET", "other"),
+        ("APPEND", "app:1", "x"),
+        ("LPUSH", "app:l", "x"),
+        ("MSET", "app:2", "a", "app:3", "b"),
+        ("MSET", "app:4", "a", "nope", "b"),
+        ("PUBLISH", "news.x", "m"),
+        ("PING",),
+        ("MULTI",),
+        ("SET", "app:5", "v"),
+        ("SET", "nope", "v"),
+        ("EXEC",),
+        ("GET", "app:5"),
+        ("ACL", "WHOAMI"),
+        ("ACL", "LIST"),
+    ]),
+    (("bob", "bobpw2"), [
+        ("SET", "wo:1", "v"),
+        ("SET", "wo:1", "v", "GET"),
+        ("SET", "rw:1", "v", "GET"),
+        ("BITFIELD", "ro:b", "GET", "u8", "0"),
+        ("BITFIELD", "ro:b", "SET", "u8", "0", "1"),
+        ("BITFIELD", "wo:b", "SET", "u8", "0", "1"),
+        ("BITFIELD", "rw:b", "INCRBY", "u8", "0", "1"),
+        ("GET", "wo:1"),
+        ("LPUSH", "wo:l", "v"),
+        ("GET", "ro:1"),
+        ("SET", "ro:1", "v"),
+        ("SET", "rw:1", "v"),
+        ("GET", "rw:1"),
+        ("COPY", "rw:1", "wo:2"),
+        ("COPY", "wo:1", "rw:2"),
+        ("EXISTS", "ro:1", "wo:1"),
+        ("DEL", "wo:1"),
+        ("FLUSHALL",),
+        ("PUBLISH", "any", "m"),
+        ("EVAL", "return 1", "1", "rw:1"),
+        ("EVAL", "return 1", "1", "ro:1"),
+    ]),
+    (("dave", "anything"), [
+        ("PUBLISH", "chan", "m"),
+        ("PUBLISH", "chan2", "m"),
+        ("PUBLISH", "p.1", "m"),
+        ("GET", "k"),
+        ("SUBSCRIBE", "nochan"),
+        ("PSUBSCRIBE", "p.x*"),
+        ("PSUBSCRIBE", "p.*"),
+        ("SUBSCRIBE", "chan", "p.y"),
+    ]),
+    (("erin", "erinpw"), [
+        ("GET", "k1"),
+        ("GET", "x1"),
+        ("SET", "k1", "v"),
+        ("EVAL_RO", "return 1", "1", "k1"),
+        ("EVAL_RO", "return 1", "1", "x1"),
+        ("SET", "k2", "v"),
+    ]),
+]
+
+
+class AclTest(RedpairTestCase):
+    def setUp(self):
+        self.direct = self.start_redis(extra_args=user_args(USERS))
+        self.pair = self.start_pair(extra=user_args(USERS))
+
+    def both(self):
+        return RawConn(self.direct.port), self.pair.raw()
+
+    def compare(self, a, b, cmd):
+        ra, rb = a.cmd(*cmd), b.cmd(*cmd)
+        self.assertEqual(ra, rb, "%r: redis-server %r, redpair %r" % (cmd, ra, rb))
+        return ra
+
+    def test_sessions_match_redis(self):
+        for login, cmds in SESSIONS:
+            a, b = self.both()
+            with a, b:
+                if login:
+                    self.compare(a, b, ("AUTH",) + login)
+                for cmd in cmds:
+                    self.compare(a, b, cmd)
+
+    def test_category_listing_and_hello(self):
+        a, b = self.both()
+        with a, b:
+            # Redis lists a category's commands in its hash table's order.
+            for cat in ("string", "pubsub", "dangerous"):
+                ra, rb = a.cmd("ACL", "CAT", cat), b.cmd("ACL", "CAT", cat)
+                self.assertEqual(sorted(ra.split(b"\r\n")), sorted(rb.split(b"\r\n")), cat)
+            self.assertEqual(len(b.cmd("ACL", "GENPASS")), len(b"$64\r\n\r\n") + 64)
+            self.assertEqual(len(b.cmd("ACL", "GENPASS", "5")), len(b"$2\r\n\r\n") + 2)
+            self.compare(a, b, ("HELLO", "2", "AUTH", "alice", "wrong"))
+            ra, rb = a.cmd("HELLO", "2", "AUTH", "alice", "alicepw"), b.cmd("HELLO", "2", "AUTH", "alice", "alicepw")
+            self.assertTrue(ra.startswith(b"*14\r\n") and rb.startswith(b"*14\r\n"), (ra, rb))
+            self.compare(a, b, ("ACL", "WHOAMI"))
+            self.compare(a, b, ("GET", "nope"))
+            self.compare(a, b, ("ACL", "GENPASS"))  # alice may not
+        with self.pair.raw() as c:
+            c.cmd("AUTH", "bob", "bobpw")
+            c.cmd("CLIENT", "SETNAME", "bobs")
+            listing = self.pair.client().client_list()
+            self.assertIn("bob", [x["user"] for x in listing if x["name"] == "bobs"])
+
+    def test_refused_writes_reach_no_backend(self):
+        with self.pair.raw() as c:
+            self.assertEqual(c.cmd("AUTH", "alice", "alicepw"), b"+OK\r\n")
+            self.assertEqual(c.cmd("SET", "app:ok", "1"), b"+OK\r\n")
+            self.assertTrue(c.cmd("SET", "forbidden", "1").startswith(b"-NOPERM"))
+            self.assertTrue(c.cmd("APPEND", "app:ok", "x").startswith(b"-NOPERM"))
+            c.cmd("MULTI")
+            c.cmd("SET", "app:tx", "1")
+            self.assertTrue(c.cmd("SET", "forbidden2", "1").startswith(b"-NOPERM"))
+            self.assertTrue(c.cmd("EXEC").startswith(b"-EXECABORT"))
+        self.pair.wait_in_sync()
+        for server in (self.pair.a, self.pair.b):
+            r = server.client()
+            self.assertEqual(r.get("app:ok"), b"1")
+            self.assertEqual(r.exists("forbidden", "forbidden2", "app:tx"), 0)
+
+    def live_change(self, port):
+        """What a connected alice sees as the default user changes and then deletes her."""
+        seen = []
+        with RawConn(port) as alice, RawConn(port) as admin:
+            seen.append(alice.cmd("AUTH", "alice", "alicepw"))
+            seen.append(alice.cmd("GET", "app:1"))
+            seen.append(admin.cmd("ACL", "SETUSER", "alice", "-get"))
+            seen.append(alice.cmd("GET", "app:1"))
+            seen.append(admin.cmd("ACL", "SETUSER", "alice", "off"))
+            seen.append(alice.cmd("SET", "app:1", "v"))  # Redis 7.0 keeps an off user's clients
+            seen.append(admin.cmd("ACL", "DELUSER", "alice", "nosuch"))
+            try:
+                seen.append(alice.cmd("SET", "app:1", "w"))
+            except (ConnectionClosed, OSError):
+                seen.append("closed")
+            seen.append(admin.cmd("GET", "app:1"))
+        return seen
+
+    def test_setuser_and_deluser_act_on_connected_clients(self):
+        direct, proxied = self.live_change(self.direct.port), self.live_change(self.pair.port)
+        self.assertEqual(direct, proxied)
+        self.assertEqual(proxied[-2], "closed")
+
+
+class AclFileTest(RedpairTestCase):
+    def write(self, path, lines):
+        with open(path, "w") as f:
+            f.write("".join(line + "\n" for line in lines))
+
+    def test_load_save_round_trip(self):
+        d = tempfile.mkdtemp(prefix="redpair-acl-")
+        mine, theirs = os.path.join(d, "redpair.acl"), os.path.join(d, "redis.acl")
+        first = ["user default on nopass ~* &* +@all", "user zed on >zedpw ~z:* -@all +@read"]
+        self.write(mine, first)
+        self.write(theirs, first)
+        direct = self.start_redis(extra_args=["--aclfile", theirs])
+        pair = self.start_pair(extra=["--aclfile", mine])
+        with RawConn(direct.port) as a, pair.raw() as b:
+            for cmd in [("ACL", "LIST"), ("ACL", "SETUSER", "yan", "on", ">y", "+@hash", "~h*"),
+                        ("ACL", "SAVE"), ("ACL", "LIST")]:
+                self.assertEqual(a.cmd(*cmd), b.cmd(*cmd), cmd)
+            with open(mine) as m, open(theirs) as t:
+                self.assertEqual(m.read(), t.read())
+            with RawConn(pair.port) as zed:
+                self.assertEqual(zed.cmd("AUTH", "zed", "zedpw"), b"+OK\r\n")
+                second = first[:1] + ["user zed on >other ~z:* -@all +@write", "user zed off"]
+                self.write(mine, second)
+                self.write(theirs, second)
+                ra = a.cmd("ACL", "LOAD").replace(theirs.encode(), b"PATH")
+                rb = b.cmd("ACL", "LOAD").replace(mine.encode(), b"PATH")
+                self.assertEqual(ra, rb)
+                bad = first[:1] + ["user zed on +nosuch foo", "nouser", "user q on"]
+                self.write(mine, bad)
+                self.write(theirs, bad)
+                ra = a.cmd("ACL", "LOAD").replace(theirs.encode(), b"PATH")
+                rb = b.cmd("ACL", "LOAD").replace(mine.encode(), b"PATH")
+                self.assertEqual(ra, rb)
+                self.assertEqual(zed.cmd("GET", "z:1"), b"$-1\r\n")  # nothing changed
+                good = first[:1] + ["user zed on >new ~z:* -@all +@write"]
+                self.write(mine, good)
+                self.write(theirs, good)
+                self.assertEqual(a.cmd("ACL", "LOAD"), b.cmd("ACL", "LOAD"))
+                with self.assertRaises((ConnectionClosed, OSError)):  # zed's clients go
+                    zed.cmd("PING")
+            self.assertEqual(a.cmd("ACL", "LIST"), b.cmd("ACL", "LIST"))
+
+    def check_config(self, lines):
+        d = tempfile.mkdtemp(prefix="redpair-acl-")
+        conf = os.path.join(d, "redpair.conf")
+        self.write(conf, ["backend a 127.0.0.1 7001", "backend b 127.0.0.1 7002"] + lines)
+        p = subprocess.run([redpair_bin(), "--check-config", conf], capture_output=True, text=True)
+        return conf, p.returncode, p.stderr
+
+    def test_config_errors_name_file_and_line(self):
+        conf, rc, err = self.check_config(["user ann on >pw +get", "user bad on +nosuch"])
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:4: user 'bad': error in rule '+nosuch': Unknown command or category "
+                      "name in ACL" % conf, err)
+        conf, rc, err = self.check_config(["user ann on >pw +get", "aclfile /tmp/x.acl"])
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:3: 'aclfile /tmp/x.acl' and 'user' lines" % conf, err)
+        d = tempfile.mkdtemp(prefix="redpair-acl-")
+        acl = os.path.join(d, "users.acl")
+        self.write(acl, ["user default on nopass ~* +@all", "user x on +nosuch"])
+        conf, rc, err = self.check_config(["aclfile " + acl])
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:2: Error in applying operation '+nosuch'" % acl, err)
+        conf, rc, err = self.check_config(["user ann on >pw ~a* +@read"])
+        self.assertEqual((rc, err), (0, ""))
+
+
+if __name__ == "__main__":
+    main()

@@ -204,6 +204,8 @@ class AclTest(RedpairTestCase):
             self.assertTrue(c.cmd("SET", "forbidden2", "1").startswith(b"-NOPERM"))
             self.assertTrue(c.cmd("EXEC").startswith(b"-EXECABORT"))
         self.pair.wait_in_sync()
+        stats = self.pair.info()
+        self.assertEqual((stats["acl_access_denied_cmd"], stats["acl_access_denied_key"]), (1, 2))
         for server in (self.pair.a, self.pair.b):
             r = server.client()
             self.assertEqual(r.get("app:ok"), b"1")

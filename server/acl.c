@@ -358,8 +358,8 @@ static enum rule_error key_access(const char *op, size_t len, unsigned *access, 
         else
             return RULE_SYNTAX;
     }
-    if (i == len || *access == 0) return RULE_SYNTAX;
-    *skip = i + 1;
+    if (*access == 0) return RULE_SYNTAX;
+    *skip = i < len ? i + 1 : len; /* "%R" alone: the empty pattern, as Redis takes it */
     return RULE_OK;
 }
 

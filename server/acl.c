@@ -955,35 +955,32 @@ static void load_line(struct acl *fresh, const char *path, int lineno, char *lin
     free(storage); /* argv lives in it */
 }
 
-bool acl_load_file(struct acl *a, const char *path, acl_gone_fn *gone, void *arg, char *err,
-                   size_t errlen)
+bool acl_load_text(struct acl *a, const char *text, size_t len, const char *source,
+                   acl_gone_fn *gone, void *arg, char *err, size_t errlen)
 {
-    FILE *fp = fopen(path, "r");
-    if (!fp) {
-        snprintf(err, errlen, "Error loading ACLs, opening file '%s': %s", path, strerror(errno));
-        return false;
-    }
     struct acl fresh = {a->t, a->words, NULL, 0};
-    struct buffer errs = {0};
-    char *buf = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    for (int lineno = 1; (n = getline(&buf, &cap, fp)) != -1; lineno++) {
-        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
-                         buf[n - 1] == '\t'))
-            buf[--n] = '\0';
-        char *line = buf;
-        while (*line == ' ' || *line == '\t') line++;
-        if (*line == '\0' || *line == '#') continue;
-        if ((size_t)n != strlen(buf)) {
+    struct buffer errs = {0}, line = {0};
+    const char *p = text, *end = text + len;
+    for (int lineno = 1; p < end; lineno++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        bool nul = memchr(p, '\0', n) != NULL;
+        buffer_clear(&line);
+        buffer_append(&line, p, n);
+        buffer_append(&line, "", 1);
+        p = nl ? nl + 1 : end;
+        if (nul) {
             add_error(&errs, "%s:%d should start with user keyword followed by the username. ",
-                      path, lineno);
+                      source, lineno);
             continue;
         }
-        load_line(&fresh, path, lineno, line, &errs);
+        char *s = buffer_head(&line);
+        while (n > 0 && (s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t')) s[--n] = '\0';
+        while (*s == ' ' || *s == '\t') s++;
+        if (*s == '\0' || *s == '#') continue; /* blank, or a comment */
+        load_line(&fresh, source, lineno, s, &errs);
     }
-    free(buf);
-    fclose(fp);
+    buffer_free(&line);
     if (buffer_len(&errs)) {
         snprintf(err, errlen,
                  "%.*sWARNING: ACL errors detected, no change to the previously active ACL rules "
@@ -1017,13 +1014,42 @@ bool acl_load_file(struct acl *a, const char *path, acl_gone_fn *gone, void *arg
     return true;
 }
 
+bool acl_load_file(struct acl *a, const char *path, acl_gone_fn *gone, void *arg, char *err,
+                   size_t errlen)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        snprintf(err, errlen, "Error loading ACLs, opening file '%s': %s", path, strerror(errno));
+        return false;
+    }
+    struct buffer text = {0};
+    size_t n;
+    do {
+        n = fread(buffer_reserve(&text, 65536), 1, 65536, fp);
+        buffer_commit(&text, n);
+    } while (n > 0);
+    bool ok = !ferror(fp);
+    fclose(fp);
+    if (!ok)
+        snprintf(err, errlen, "Error loading ACLs, reading file '%s': %s", path, strerror(errno));
+    else
+        ok = acl_load_text(a, buffer_head(&text), buffer_len(&text), path, gone, arg, err, errlen);
+    buffer_free(&text);
+    return ok;
+}
+
+void acl_describe_all(const struct acl *a, struct buffer *out)
+{
+    for (size_t i = 0; i < a->count; i++) {
+        acl_describe(a, a->users[i], out);
+        buffer_append(out, "\n", 1);
+    }
+}
+
 bool acl_save_file(const struct acl *a, const char *path, char *err, size_t errlen)
 {
     struct buffer text = {0};
-    for (size_t i = 0; i < a->count; i++) {
-        acl_describe(a, a->users[i], &text);
-        buffer_append(&text, "\n", 1);
-    }
+    acl_describe_all(a, &text);
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s.tmp-%d", path, (int)getpid());
     FILE *fp = fopen(tmp, "w");

@@ -73,6 +73,11 @@ void acl_getuser_reply(const struct acl *a, const struct acl_user *u, struct buf
  * for each other old user. Errors are "PATH:LINE: reason. " each, as Redis lists them. */
 bool acl_load_file(struct acl *a, const char *path, acl_gone_fn *gone, void *arg, char *err,
                    size_t errlen);
+/* The same from text in memory; source names it in errors. */
+bool acl_load_text(struct acl *a, const char *text, size_t len, const char *source,
+                   acl_gone_fn *gone, void *arg, char *err, size_t errlen);
+/* Every user's ACL LIST line, each ended by '\n': an aclfile's contents. */
+void acl_describe_all(const struct acl *a, struct buffer *out);
 /* Writes every user's ACL LIST line to path, through a temporary file renamed over it. */
 bool acl_save_file(const struct acl *a, const char *path, char *err, size_t errlen);
 

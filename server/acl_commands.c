@@ -7,9 +7,12 @@
 
 #include "acl.h"
 #include "buffer.h"
+#include "cluster.h"
+#include "cluster_state.h"
 #include "client.h"
 #include "command.h"
 #include "config.h"
+#include "log.h"
 #include "proxy.h"
 #include "request.h"
 #include "resp.h"
@@ -143,12 +146,50 @@ const char *acl_denied(struct client *c, const struct command *cmd, int argc,
 }
 
 /* ---------------------------------------------------------------------------------------------
- * ACL subcommands.
+ * Cluster mode: the users as the log's, so that a new leader enforces what the last one did.
  * ------------------------------------------------------------------------------------------- */
 
 struct dropping {
     struct client *self; /* the client running the command: answered, then closed */
 };
+
+static void ignore_commit(void *arg, bool ok)
+{
+    (void)arg;
+    (void)ok;
+}
+
+/* After a change on the leader: all the users, as ACL SAVE would write them. */
+static void share_users(void)
+{
+    if (!cluster_leading()) return;
+    struct buffer text = {0};
+    size_t n;
+    acl_describe_all(users, &text);
+    char *entry = cluster_entry_acl(buffer_head(&text), buffer_len(&text), &n);
+    if (entry)
+        cluster_propose(entry, n, ignore_commit, NULL);
+    else
+        log_warning("ACL: the users do not fit the cluster's log (%zu bytes, or not UTF-8); a new "
+                    "leader will not know this change",
+                    buffer_len(&text));
+    buffer_free(&text);
+}
+
+static void drop_clients(struct acl_user *u, void *arg);
+
+void acl_commands_adopt(const struct cluster_state *st)
+{
+    char err[CONFIG_ERROR_MAX * 4];
+    if (!st->acl[0]) return; /* no runtime change yet: this node's own configuration */
+    if (!acl_load_text(users, st->acl, strlen(st->acl), "cluster log", drop_clients,
+                       &(struct dropping){NULL}, err, sizeof(err)))
+        log_warning("ACL: the cluster's users do not load here, keeping this node's: %s", err);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * ACL subcommands.
+ * ------------------------------------------------------------------------------------------- */
 
 /* The clients of a user being removed go, as Redis frees them. */
 static void drop_clients(struct acl_user *u, void *arg)
@@ -232,6 +273,7 @@ static void setuser(struct request *r, int argc, const char *const *argv, const 
                       (int)command_arg_shown(op, argl[3 + bad], 256), op, why);
         return;
     }
+    share_users();
     reply_ok(r);
 }
 
@@ -248,6 +290,7 @@ static void deluser(struct client *c, struct request *r, int argc, const char *c
     long long deleted = 0;
     for (int i = 2; i < argc; i++)
         deleted += acl_deluser(users, argv[i], argl[i], drop_clients, &d);
+    if (deleted) share_users();
     buffer_clear(&r->reply);
     resp_append_integer(&r->reply, deleted);
     request_ready(r);
@@ -397,14 +440,16 @@ void acl_command(struct client *c, struct request *r, int argc, const char *cons
     } else if ((resp_arg_is(sub, sublen, "load") || resp_arg_is(sub, sublen, "save")) &&
                argc == 2) {
         struct dropping d = {c};
-        if (!aclfile)
+        bool load = resp_arg_is(sub, sublen, "load");
+        if (!aclfile) {
             request_error(r, "%s", no_aclfile);
-        else if (resp_arg_is(sub, sublen, "load")
-                     ? acl_load_file(users, aclfile, drop_clients, &d, err, sizeof(err))
-                     : acl_save_file(users, aclfile, err, sizeof(err)))
-            reply_ok(r);
-        else
+        } else if (load ? !acl_load_file(users, aclfile, drop_clients, &d, err, sizeof(err))
+                        : !acl_save_file(users, aclfile, err, sizeof(err))) {
             request_error(r, "ERR %s", err);
+        } else {
+            if (load) share_users();
+            reply_ok(r);
+        }
     } else if (resp_arg_is(sub, sublen, "cat") && (argc == 2 || argc == 3)) {
         cat(r, argc, argv, argl);
     } else if (resp_arg_is(sub, sublen, "dryrun") && argc >= 4) {

@@ -38,6 +38,11 @@ bool acl_default_has_password(void);
 const char *acl_denied(struct client *c, const struct command *cmd, int argc,
                        const char *const *argv, const size_t *argl);
 
+/* A node that takes the lead adopts the users the cluster's log holds, if a runtime change put
+ * them there: ACL SETUSER, DELUSER and LOAD on a leader propose all its users. */
+struct cluster_state;
+void acl_commands_adopt(const struct cluster_state *st);
+
 void acl_command(struct client *c, struct request *r, int argc, const char *const *argv,
                  const size_t *argl);
 

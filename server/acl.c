@@ -286,6 +286,16 @@ static bool parse_hash(const char *s, size_t len, unsigned char out[DIGEST_LEN])
     return true;
 }
 
+/* The digest a password rule names: ">pass" and "<pass" hashed, "#hex" and "!hex" as given. */
+static bool rule_digest(const char *op, size_t len, unsigned char d[DIGEST_LEN])
+{
+    if (op[0] == '>' || op[0] == '<') {
+        sha256(op + 1, len - 1, d);
+        return true;
+    }
+    return parse_hash(op + 1, len - 1, d);
+}
+
 static ssize_t find_password(const struct acl_user *u, const unsigned char d[DIGEST_LEN])
 {
     for (size_t i = 0; i < u->npasswords; i++)
@@ -411,18 +421,10 @@ static enum rule_error apply_rule(const struct acl *a, struct acl_user *u, const
     } else if (word_is(op, len, "resetpass")) {
         u->nopass = false;
         u->npasswords = 0;
-    } else if (op[0] == '>' || op[0] == '#') {
-        if (op[0] == '>')
-            sha256(op + 1, len - 1, d);
-        else if (!parse_hash(op + 1, len - 1, d))
-            return RULE_BAD_HASH;
+    } else if (op[0] == '>' || op[0] == '#' || op[0] == '<' || op[0] == '!') {
+        if (!rule_digest(op, len, d)) return RULE_BAD_HASH;
+        if (op[0] == '<' || op[0] == '!') return remove_password(u, d);
         add_password(u, d);
-    } else if (op[0] == '<' || op[0] == '!') {
-        if (op[0] == '<')
-            sha256(op + 1, len - 1, d);
-        else if (!parse_hash(op + 1, len - 1, d))
-            return RULE_BAD_HASH;
-        return remove_password(u, d);
     } else if (word_is(op, len, "allkeys") || word_is(op, len, "~*")) {
         u->allkeys = true;
         clear_patterns(&u->keys, &u->nkeys);

@@ -104,6 +104,11 @@ void acl_client_init(struct client *c)
     c->authenticated = acl_user_nopass(c->user);
 }
 
+struct acl_user *acl_user_named(const char *name, size_t len)
+{
+    return acl_user(users, name, len);
+}
+
 bool acl_default_has_password(void)
 {
     return !acl_user_nopass(acl_default_user(users));
@@ -458,7 +463,7 @@ void acl_command(struct client *c, struct request *r, int argc, const char *cons
         genpass(r, argc, argv, argl);
     } else if (resp_arg_is(sub, sublen, "log")) {
         request_error(r, "ERR ACL LOG is not available through redpair: it keeps no log of "
-                         "denied commands; INFO stats counts them (acl_access_denied_*)");
+                         "denied commands; INFO redpair counts them (acl_access_denied_*)");
     } else if (resp_arg_is(sub, sublen, "help") && argc == 2) {
         buffer_clear(&r->reply);
         resp_append_array_header(&r->reply, sizeof(help) / sizeof(help[0]));

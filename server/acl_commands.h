@@ -31,6 +31,8 @@ void acl_requirepass_changed(const char *requirepass);
 void acl_client_init(struct client *c);
 /* AUTH user pass: false (counted) for a wrong pair or a user that is off. */
 bool acl_login(struct client *c, const char *user, size_t ulen, const char *pass, size_t plen);
+/* The user of that name (CLIENT KILL USER), or NULL. */
+struct acl_user *acl_user_named(const char *name, size_t len);
 /* Whether the default user has a password: AUTH with one argument needs one. */
 bool acl_default_has_password(void);
 

@@ -8,6 +8,7 @@
 
 #include "blocked.h"
 #include "acl.h"
+#include "acl_commands.h"
 #include "client.h"
 #include "command.h"
 #include "pause.h"
@@ -183,7 +184,8 @@ struct kill_filter {
     const char *addr, *laddr; /* NULL: any */
     size_t addr_len, laddr_len;
     enum type type;
-    long long id; /* 0: any */
+    long long id;                /* 0: any */
+    const struct acl_user *user; /* NULL: any */
     bool skipme;
 };
 
@@ -214,7 +216,8 @@ static bool kill_options(struct request *r, int argc, const char *const *argv, c
             k->laddr = val;
             k->laddr_len = vlen;
         } else if (val && resp_arg_is(opt, len, "user")) {
-            if (vlen != 7 || memcmp(val, "default", 7) != 0) { /* redpair's only user */
+            k->user = acl_user_named(val, vlen);
+            if (!k->user) {
                 request_error(r, "ERR No such user '%.*s'", (int)command_arg_shown(val, vlen, 128),
                               val);
                 return false;
@@ -250,7 +253,7 @@ static void kill_clients(struct client *c, struct request *r, int argc, const ch
         if ((k.addr && !address_is(x, false, k.addr, k.addr_len)) ||
             (k.laddr && !address_is(x, true, k.laddr, k.laddr_len)) ||
             (k.type != TYPE_ANY && type_of(x) != k.type) || (k.id && (long long)x->id != k.id) ||
-            (x == c && k.skipme))
+            (k.user && x->user != k.user) || (x == c && k.skipme))
             continue;
         killed++;
         if (x == c)

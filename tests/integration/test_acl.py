@@ -192,6 +192,11 @@ class AclTest(RedpairTestCase):
             c.cmd("CLIENT", "SETNAME", "bobs")
             listing = self.pair.client().client_list()
             self.assertIn("bob", [x["user"] for x in listing if x["name"] == "bobs"])
+            with RawConn(self.direct.port) as a, self.pair.raw() as b:
+                self.compare(a, b, ("CLIENT", "KILL", "USER", "nosuch"))
+                self.assertEqual(b.cmd("CLIENT", "KILL", "USER", "bob"), b":1\r\n")
+            with self.assertRaises((ConnectionClosed, OSError)):
+                c.cmd("PING")
 
     def test_refused_writes_reach_no_backend(self):
         with self.pair.raw() as c:

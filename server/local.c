@@ -96,7 +96,7 @@ static void hello(struct client *c, struct request *r, int argc, const char *con
     }
     if (!c->authenticated) {
         request_error(r, "NOAUTH HELLO must be called with the client already authenticated, "
-                         "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                         "otherwise the HELLO AUTH <user> <pass> option can be used to "
                          "authenticate the client and select the RESP protocol version at the "
                          "same time");
         return;

@@ -240,6 +240,39 @@ class AclTest(RedpairTestCase):
         self.assertEqual(proxied[-2], "closed")
 
 
+class RequirepassTest(RedpairTestCase):
+    """requirepass is the default user's password, beside the other users."""
+
+    def test_requirepass_is_defaults_password(self):
+        users = ["--user", "svc", "on", "nopass", "~*", "+@all"]
+        direct = self.start_redis(extra_args=["--requirepass", "s3cret"] + users)
+        pair = self.start_pair(requirepass="s3cret", extra=users)
+        session = [
+            ("ACL", "WHOAMI"),
+            ("GET", "k"),
+            ("HELLO", "2"),
+            ("AUTH", "wrong"),
+            ("AUTH", "default", "wrong"),
+            ("AUTH", "svc", "whatever"),
+            ("ACL", "WHOAMI"),
+            ("RESET",),
+            ("ACL", "WHOAMI"),
+            ("AUTH", "s3cret"),
+            ("ACL", "LIST"),
+            ("ACL", "GETUSER", "default"),
+            ("ACL", "SETUSER", "default", "nopass"),
+            ("RESET",),
+            ("ACL", "WHOAMI"),
+            ("AUTH", "anything"),
+        ]
+        with RawConn(direct.port) as a, pair.raw() as b:
+            for cmd in session:
+                ra, rb = a.cmd(*cmd), b.cmd(*cmd)
+                if cmd[0] == "HELLO" and ra.startswith(b"*"):  # the version differs
+                    continue
+                self.assertEqual(ra, rb, cmd)
+
+
 class AclFileTest(RedpairTestCase):
     def write(self, path, lines):
         with open(path, "w") as f:

@@ -316,7 +316,7 @@ class CommandsTest(RedpairTestCase):
             self.assertEqual(
                 p.cmd("HELLO"),
                 b"-NOAUTH HELLO must be called with the client already authenticated, otherwise the "
-                b"HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
+                b"HELLO AUTH <user> <pass> option can be used to authenticate the client and "
                 b"select the RESP protocol version at the same time\r\n",
             )
             wrongpass = b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"

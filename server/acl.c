@@ -693,6 +693,43 @@ static unsigned variable_access(const struct command *cmd, int argc, const char 
     return spec;
 }
 
+/* The keys of SORT and GEORADIUS, whose keys command_keys() leaves to others (it gives -1): the
+ * key, and the destination after STORE (or STOREDIST), as Redis's sortGetKeys() and
+ * georadiusGetKeys() find them. 0 for a command this does not know. */
+static int store_keys(const struct command *cmd, int argc, const char *const *argv,
+                      const size_t *argl, int pos[2])
+{
+    bool sort = !strcmp(cmd->name, "sort") || !strcmp(cmd->name, "sort_ro");
+    int options = sort                                      ? 2
+                  : !strcmp(cmd->name, "georadius")         ? 6
+                  : !strcmp(cmd->name, "georadiusbymember") ? 5
+                                                            : 0;
+    int store = 0;
+    if (!options || argc < 2) return 0;
+    for (int i = options; i < argc; i++) {
+        if (sort && resp_arg_is(argv[i], argl[i], "limit"))
+            i += 2;
+        else if (sort &&
+                 (resp_arg_is(argv[i], argl[i], "get") || resp_arg_is(argv[i], argl[i], "by")))
+            i += 1;
+        else if ((resp_arg_is(argv[i], argl[i], "store") ||
+                  (!sort && resp_arg_is(argv[i], argl[i], "storedist"))) &&
+                 i + 1 < argc)
+            store = ++i;
+    }
+    pos[0] = 1;
+    pos[1] = store;
+    return store ? 2 : 1;
+}
+
+static enum acl_verdict check_key(const struct acl_user *u, const char *const *argv,
+                                  const size_t *argl, int at, unsigned need, int *pos)
+{
+    if (key_allowed(u, argv[at], argl[at], need)) return ACL_ALLOWED;
+    *pos = at;
+    return ACL_DENIED_KEY;
+}
+
 enum acl_verdict acl_check(const struct acl_user *u, const struct command *cmd, int argc,
                            const char *const *argv, const size_t *argl, int *pos)
 {
@@ -701,17 +738,21 @@ enum acl_verdict acl_check(const struct acl_user *u, const struct command *cmd, 
     if (!u->allkeys && (cmd->first_key > 0 || (cmd->flags & CMD_FLAG_MOVABLEKEYS))) {
         struct command_keypos kp;
         command_keypos(cmd, argc, argv, argl, &kp);
-        /* Keys redpair cannot find (SORT … STORE and the like) are not granted blindly. */
         if (kp.n < 0) {
+            /* Keys redpair cannot find (a module's) are not granted blindly. */
+            int store[2], n = store_keys(cmd, argc, argv, argl, store);
             command_keypos_free(&kp);
-            return ACL_DENIED_KEY;
+            if (n == 0) return ACL_DENIED_KEY;
+            enum acl_verdict v = check_key(u, argv, argl, store[0], cmd->key_first, pos);
+            if (v == ACL_ALLOWED && n == 2)
+                v = check_key(u, argv, argl, store[1], CMD_KEY_WRITE, pos); /* OW UPDATE */
+            return v;
         }
         for (int i = 0; i < kp.n; i++) {
             int at = kp.pos[i];
             unsigned need =
                 i == 0 ? variable_access(cmd, argc, argv, argl, cmd->key_first) : cmd->key_rest;
-            if (!key_allowed(u, argv[at], argl[at], need)) {
-                *pos = at;
+            if (check_key(u, argv, argl, at, need, pos) != ACL_ALLOWED) {
                 command_keypos_free(&kp);
                 return ACL_DENIED_KEY;
             }
@@ -727,6 +768,38 @@ enum acl_verdict acl_check(const struct acl_user *u, const struct command *cmd, 
         }
     }
     return ACL_ALLOWED;
+}
+
+/* Read access to every key: allkeys, or a read pattern "*" (SORT's GET and BY need it). */
+static bool reads_every_key(const struct acl_user *u)
+{
+    if (u->allkeys) return true;
+    for (size_t i = 0; i < u->nkeys; i++)
+        if ((u->keys[i].access & CMD_KEY_READ) && u->keys[i].len == 1 && u->keys[i].s[0] == '*')
+            return true;
+    return false;
+}
+
+const char *acl_sort_refusal(const struct acl_user *u, const struct command *cmd, int argc,
+                             const char *const *argv, const size_t *argl)
+{
+    if ((strcmp(cmd->name, "sort") && strcmp(cmd->name, "sort_ro")) || reads_every_key(u))
+        return NULL;
+    for (int i = 2; i + 1 < argc; i++) {
+        if (resp_arg_is(argv[i], argl[i], "limit") && i + 2 < argc) {
+            i += 2;
+        } else if (resp_arg_is(argv[i], argl[i], "by")) {
+            /* a BY without '*' only turns sorting off: no key is read by it */
+            if (memchr(argv[i + 1], '*', argl[i + 1]))
+                return "ERR BY option of SORT denied due to insufficient ACL permissions.";
+            i++;
+        } else if (resp_arg_is(argv[i], argl[i], "get")) {
+            return "ERR GET option of SORT denied due to insufficient ACL permissions.";
+        } else if (resp_arg_is(argv[i], argl[i], "store")) {
+            i++;
+        }
+    }
+    return NULL;
 }
 
 /* ---------------------------------------------------------------------------------------------

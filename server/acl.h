@@ -63,6 +63,11 @@ bool acl_user_password_ok(const struct acl_user *u, const char *pass, size_t len
 enum acl_verdict acl_check(const struct acl_user *u, const struct command *cmd, int argc,
                            const char *const *argv, const size_t *argl, int *pos);
 
+/* SORT's GET, and BY with a pattern, read keys the arguments do not name: Redis refuses them
+ * (in its own words, an ERR) to a user who may not read every key. NULL when allowed. */
+const char *acl_sort_refusal(const struct acl_user *u, const struct command *cmd, int argc,
+                             const char *const *argv, const size_t *argl);
+
 /* "user NAME on #… ~… resetchannels &… +@all …" as ACL LIST and ACL SAVE write it. */
 void acl_describe(const struct acl *a, const struct acl_user *u, struct buffer *out);
 /* ACL GETUSER's reply (RESP2). */

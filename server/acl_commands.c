@@ -133,7 +133,7 @@ const char *acl_denied(struct client *c, const struct command *cmd, int argc,
     int pos;
     if (!c->user) return "NOAUTH Authentication required.";
     switch (acl_check(c->user, cmd, argc, argv, argl, &pos)) {
-    case ACL_ALLOWED: return NULL;
+    case ACL_ALLOWED: return acl_sort_refusal(c->user, cmd, argc, argv, argl);
     case ACL_DENIED_COMMAND:
         stats.acl_denied_cmd++;
         snprintf(text, sizeof(text), "NOPERM this user has no permissions to run the '%s' command",

@@ -9,6 +9,7 @@ Run: /usr/bin/python3 tests/integration/test_acl.py   (REDPAIR_BIN=path/to/redpa
 
 import hashlib
 import os
+import random
 import subprocess
 import tempfile
 
@@ -126,6 +127,14 @@ SESSIONS = [
         ("DEL", "wo:1"),
         ("FLUSHALL",),
         ("PUBLISH", "any", "m"),
+        ("SORT", "ro:l"),
+        ("SORT", "ro:l", "STORE", "wo:s"),
+        ("SORT", "ro:l", "STORE", "ro:s"),
+        ("SORT", "ro:l", "GET", "STORE", "LIMIT", "0", "1", "STORE", "wo:s"),
+        ("SORT", "ro:l", "BY", "nosort"),
+        ("SORT", "ro:l", "BY", "w*"),
+        ("GEORADIUS", "ro:g", "0", "0", "1", "km", "STORE", "wo:s"),
+        ("GEORADIUS", "ro:g", "0", "0", "1", "km", "STOREDIST", "ro:s"),
         ("EVAL", "return 1", "1", "rw:1"),
         ("EVAL", "return 1", "1", "ro:1"),
     ]),
@@ -171,6 +180,44 @@ class AclTest(RedpairTestCase):
                     self.compare(a, b, ("AUTH",) + login)
                 for cmd in cmds:
                     self.compare(a, b, cmd)
+
+    def test_normal_form_and_dryrun_match_redis(self):
+        """Seeded random rule sets: GETUSER's fields and DRYRUN's verdicts as Redis gives them;
+        the single-command rules after the categories compared as sets (Redis's order is its hash
+        table's)."""
+        cats = ["@" + c for c in ("keyspace", "read", "write", "set", "sortedset", "list", "hash",
+                                  "string", "bitmap", "geo", "stream", "pubsub", "admin", "fast",
+                                  "slow", "blocking", "dangerous", "connection", "scripting", "all")]
+        cmds = ["get", "set", "del", "lpush", "ping", "flushall", "config", "config|get",
+                "client|id", "eval", "publish", "subscribe", "monitor", "acl", "acl|whoami", "sort"]
+        others = ["~k*", "%R~r*", "%W~w*", "allkeys", "resetkeys", "&c*", "allchannels",
+                  "resetchannels", "on", "off", "nopass", ">pw", "reset", "allcommands",
+                  "nocommands"]
+        probes = [("get", "k1"), ("get", "w1"), ("set", "w1", "v"), ("set", "r1", "v", "GET"),
+                  ("publish", "c1", "m"), ("config", "get", "x"), ("ping",), ("flushall",),
+                  ("eval", "return 1", "1", "r1"), ("sort", "k1")]
+
+        def normal(getuser):
+            fields = getuser.split(b"\r\n")
+            for i, f in enumerate(fields):
+                if f[:5] in (b"-@all", b"+@all"):
+                    words = f.split(b" ")
+                    fields[i] = b" ".join([w for w in words if w[1:2] == b"@"] +
+                                          sorted(w for w in words if w[1:2] != b"@"))
+            return fields
+
+        rnd = random.Random(7)
+        a, b = self.both()
+        with a, b:
+            for i in range(150):
+                rules = [rnd.choice("+-") + rnd.choice(cats + cmds) if rnd.random() < 0.8
+                         else rnd.choice(others) for _ in range(rnd.randint(1, 6))]
+                name = "r%d" % i
+                self.compare(a, b, ("ACL", "SETUSER", name) + tuple(rules))
+                ga, gb = a.cmd("ACL", "GETUSER", name), b.cmd("ACL", "GETUSER", name)
+                self.assertEqual(normal(ga), normal(gb), rules)
+                for probe in probes:
+                    self.compare(a, b, ("ACL", "DRYRUN", name) + probe)
 
     def test_category_listing_and_hello(self):
         a, b = self.both()

@@ -383,6 +383,10 @@ class AclFileTest(RedpairTestCase):
         conf, rc, err = self.check_config(["aclfile " + acl])
         self.assertEqual(rc, 1)
         self.assertIn("%s:2: Error in applying operation '+nosuch'" % acl, err)
+        conf, rc, err = self.check_config(["user ann on", "user ann off"])
+        self.assertIn("%s:4: user 'ann': Duplicate user found" % conf, err)
+        conf, rc, err = self.check_config(['user "a b" on'])
+        self.assertIn("%s:3: user 'a b': Usernames can't contain spaces" % conf, err)
         conf, rc, err = self.check_config(["user ann on >pw ~a* +@read"])
         self.assertEqual((rc, err), (0, ""))
 

@@ -6,7 +6,7 @@
  * The rules go to ACL SETUSER's acl_setuser(): it succeeds, or fails naming a rule that exists.
  * A user it made is described as ACL LIST does, and that description, applied to a new user, must
  * describe the same (the normal form is a fixed point). The command is then checked against the
- * user, and its first argument globbed against its second. */
+ * user (SORT's options too), and its first argument globbed against its second. */
 #include <stdint.h>
 #include <string.h>
 
@@ -87,6 +87,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int pos;
             enum acl_verdict v = acl_check(u, cmd, cargc, cargv, cargl, &pos);
             CHECK(v == ACL_ALLOWED || v == ACL_DENIED_COMMAND || (pos > 0 && pos < cargc));
+            const char *sort = acl_sort_refusal(u, cmd, cargc, cargv, cargl);
+            CHECK(!sort || strncmp(sort, "ERR ", 4) == 0);
         }
     }
     if (cargc >= 2) acl_glob_match(cargv[0], cargl[0], cargv[1], cargl[1]);

@@ -321,7 +321,7 @@ static enum rule_error remove_password(struct acl_user *u, const unsigned char d
     return RULE_OK;
 }
 
-static bool has_space(const char *s, size_t len)
+bool acl_has_space(const char *s, size_t len)
 {
     for (size_t i = 0; i < len; i++)
         if (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r') || s[i] == '\0') return true;
@@ -458,7 +458,7 @@ static enum rule_error apply_rule(const struct acl *a, struct acl_user *u, const
             if (e) return e;
         }
         if (u->allkeys) return RULE_KEYS_AFTER_ALL;
-        if (has_space(op + skip, len - skip)) return RULE_SYNTAX;
+        if (acl_has_space(op + skip, len - skip)) return RULE_SYNTAX;
         if (access == (CMD_KEY_READ | CMD_KEY_WRITE) && word_is(op + skip, len - skip, "*")) {
             u->allkeys = true;
             clear_patterns(&u->keys, &u->nkeys);
@@ -467,7 +467,7 @@ static enum rule_error apply_rule(const struct acl *a, struct acl_user *u, const
         }
     } else if (op[0] == '&') {
         if (u->allchannels) return RULE_CHANNELS_AFTER_ALL;
-        if (has_space(op + 1, len - 1)) return RULE_SYNTAX;
+        if (acl_has_space(op + 1, len - 1)) return RULE_SYNTAX;
         add_pattern(&u->channels, &u->nchannels, op + 1, len - 1, 0);
     } else if ((op[0] == '+' || op[0] == '-') && len >= 2) {
         return command_rule(a, u, op, len);
@@ -1007,7 +1007,7 @@ static void load_line(struct acl *fresh, const char *path, int lineno, char *lin
     if (argc < 0 || strcmp(argv[0], "user") != 0 || argc < 2) {
         add_error(errs, "%s:%d should start with user keyword followed by the username. ", path,
                   lineno);
-    } else if (has_space(argv[1], strlen(argv[1]))) {
+    } else if (acl_has_space(argv[1], strlen(argv[1]))) {
         add_error(errs, "'%s:%d: username '%s' contains invalid characters. ", path, lineno,
                   argv[1]);
     } else if (acl_user(fresh, argv[1], strlen(argv[1]))) {

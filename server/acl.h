@@ -86,6 +86,10 @@ void acl_describe_all(const struct acl *a, struct buffer *out);
 /* Writes every user's ACL LIST line to path, through a temporary file renamed over it. */
 bool acl_save_file(const struct acl *a, const char *path, char *err, size_t errlen);
 
+/* Whether a name or pattern holds white space or a NUL byte, which Redis refuses in both: ACL
+ * LIST's lines must split back into the same rules. */
+bool acl_has_space(const char *s, size_t len);
+
 /* Redis's stringmatchlen(): glob with *, ?, [a-z], [^…] and \ escapes, case-sensitive. */
 bool acl_glob_match(const char *pat, size_t plen, const char *s, size_t slen);
 

@@ -38,13 +38,6 @@ static void set_default_password(const char *requirepass)
     buffer_free(&pass);
 }
 
-static bool has_space_or_nul(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r') || s[i] == '\0') return true;
-    return false;
-}
-
 bool acl_setup(const struct config *cfg, const struct command_table *t, char *err, size_t errlen)
 {
     acl_free(users);
@@ -69,7 +62,7 @@ bool acl_setup(const struct config *cfg, const struct command_table *t, char *er
         char why[256];
         int bad = -1;
         bool is_default = lens[0] == 7 && memcmp(u->argv[0], "default", 7) == 0;
-        if (has_space_or_nul(u->argv[0], lens[0])) {
+        if (acl_has_space(u->argv[0], lens[0])) {
             snprintf(err, errlen,
                      "%s: user '%s': Usernames can't contain spaces or null characters", u->where,
                      u->argv[0]);
@@ -274,7 +267,7 @@ static void setuser(struct request *r, int argc, const char *const *argv, const 
 {
     char why[512];
     int bad;
-    if (has_space_or_nul(argv[2], argl[2])) {
+    if (acl_has_space(argv[2], argl[2])) {
         request_error(r, "ERR Usernames can't contain spaces or null characters");
         return;
     }

@@ -644,8 +644,9 @@ static bool key_allowed(const struct acl_user *u, const char *key, size_t len, u
 }
 
 /* A pattern subscription must be granted literally; a channel by a matching pattern. */
-static bool channel_allowed(const struct acl_user *u, const char *ch, size_t len, bool literal)
+bool acl_channel_allowed(const struct acl_user *u, const char *ch, size_t len, bool literal)
 {
+    if (u->allchannels) return true;
     for (size_t i = 0; i < u->nchannels; i++) {
         const struct pattern *p = &u->channels[i];
         if (literal ? p->len == len && memcmp(p->s, ch, len) == 0
@@ -762,7 +763,7 @@ enum acl_verdict acl_check(const struct acl_user *u, const struct command *cmd, 
     bool literal;
     int which = u->allchannels ? 0 : channel_args(cmd, &literal);
     for (int i = 1; which && i < argc && (which < 0 || i == which); i++) {
-        if (!channel_allowed(u, argv[i], argl[i], literal)) {
+        if (!acl_channel_allowed(u, argv[i], argl[i], literal)) {
             *pos = i;
             return ACL_DENIED_CHANNEL;
         }

@@ -59,6 +59,9 @@ bool acl_user_nopass(const struct acl_user *u); /* on and nopass: a new client i
 /* AUTH: on, and nopass or the password is one of its own. */
 bool acl_user_password_ok(const struct acl_user *u, const char *pass, size_t len);
 
+/* Whether u may subscribe to this channel (pattern: this PSUBSCRIBE pattern). */
+bool acl_channel_allowed(const struct acl_user *u, const char *name, size_t len, bool pattern);
+
 /* Whether u may run cmd with these arguments; *pos is the argument denied (key or channel). */
 enum acl_verdict acl_check(const struct acl_user *u, const struct command *cmd, int argc,
                            const char *const *argv, const size_t *argl, int *pos);

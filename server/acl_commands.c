@@ -14,6 +14,7 @@
 #include "config.h"
 #include "log.h"
 #include "proxy.h"
+#include "pubsub.h"
 #include "request.h"
 #include "resp.h"
 #include "stats.h"
@@ -263,6 +264,21 @@ static const char *const help[] = {
     "    Prints this help.",
 };
 
+static bool subscription_allowed(const char *name, size_t len, bool pattern, void *arg)
+{
+    return acl_channel_allowed(arg, name, len, pattern);
+}
+
+/* As Redis 7.0, a user's subscribers that ACL SETUSER took a channel from are disconnected. */
+static void drop_subscribers(struct acl_user *u)
+{
+    for (struct client *c = proxy.clients, *next; c; c = next) {
+        next = c->next;
+        if (c->user == u && pubsub_subscribed(c) && !pubsub_each(c, subscription_allowed, u))
+            client_close(c);
+    }
+}
+
 static void setuser(struct request *r, int argc, const char *const *argv, const size_t *argl)
 {
     char why[512];
@@ -278,6 +294,7 @@ static void setuser(struct request *r, int argc, const char *const *argv, const 
                       (int)command_arg_shown(op, argl[3 + bad], 256), op, why);
         return;
     }
+    drop_subscribers(acl_user(users, argv[2], argl[2]));
     share_users();
     reply_ok(r);
 }

@@ -2,12 +2,13 @@
  * log-in and permission check the client path runs:
  *
  *   AUTH [user] pass, HELLO … AUTH user pass  -> acl_login()
- *   every command, after NOAUTH's check       -> acl_allows(): NOPERM as Redis words it
+ *   every command, after NOAUTH's check       -> acl_denied(): NOPERM as Redis words it
  *   ACL WHOAMI|LIST|USERS|GETUSER|SETUSER|DELUSER|LOAD|SAVE|CAT|DRYRUN|GENPASS|HELP
  *
  * ACL SETUSER changes a user in place, so its clients have the new rights at their next command;
  * ACL DELUSER and ACL LOAD disconnect the clients of the users they remove, as Redis does (a user
- * turned off keeps its connected clients, as in Redis 7.0). ACL LOG is refused. */
+ * turned off keeps its connected clients, as in Redis 7.0), and ACL SETUSER those subscribers whose
+ * channels it took away. ACL LOG is refused. */
 #ifndef REDPAIR_ACL_COMMANDS_H
 #define REDPAIR_ACL_COMMANDS_H
 

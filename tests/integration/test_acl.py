@@ -281,6 +281,28 @@ class AclTest(RedpairTestCase):
             seen.append(admin.cmd("GET", "app:1"))
         return seen
 
+    def subscribers_after_setuser(self, port):
+        """Two of dave's subscribers, as a SETUSER takes one's channel away."""
+        seen = []
+        with RawConn(port) as kept, RawConn(port) as lost, RawConn(port) as admin:
+            for conn, channel in ((kept, "p.x"), (lost, "chan")):
+                seen.append(conn.cmd("AUTH", "dave", "x"))
+                seen.append(conn.cmd("SUBSCRIBE", channel))
+            seen.append(admin.cmd("ACL", "SETUSER", "dave", "resetchannels", "&p.*"))
+            for conn in (kept, lost):
+                try:
+                    seen.append(conn.cmd("PING"))
+                except (ConnectionClosed, OSError):
+                    seen.append("closed")
+            seen.append(admin.cmd("ACL", "SETUSER", "dave", "resetchannels", "&chan", "&p.*"))
+        return seen
+
+    def test_setuser_drops_subscribers_it_takes_channels_from(self):
+        direct, proxied = (self.subscribers_after_setuser(self.direct.port),
+                           self.subscribers_after_setuser(self.pair.port))
+        self.assertEqual(direct, proxied)
+        self.assertEqual(proxied[-3:-1], [b"*2\r\n$4\r\npong\r\n$0\r\n\r\n", "closed"])
+
     def test_setuser_and_deluser_act_on_connected_clients(self):
         direct, proxied = self.live_change(self.direct.port), self.live_change(self.pair.port)
         self.assertEqual(direct, proxied)

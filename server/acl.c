@@ -621,7 +621,7 @@ bool acl_deluser(struct acl *a, const char *name, size_t len, acl_gone_fn *gone,
 {
     bool found;
     size_t i = find_index(a, name, len, &found);
-    if (!found) return false;
+    if (!found || (len == 7 && memcmp(name, "default", 7) == 0)) return false;
     struct acl_user *u = a->users[i];
     if (gone) gone(u, arg);
     memmove(a->users + i, a->users + i + 1, (a->count - i - 1) * sizeof(*a->users));

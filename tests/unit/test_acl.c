@@ -246,6 +246,7 @@ START_TEST(test_passwords)
     ck_assert_str_eq(setuser("w", "on resetpass"), "");
     ck_assert(!acl_user_password_ok(u, "secret", 6));
     ck_assert(!acl_deluser(acl, "nosuch", 6, NULL, NULL));
+    ck_assert(!acl_deluser(acl, "default", 7, NULL, NULL));
     ck_assert(acl_deluser(acl, "w", 1, NULL, NULL));
     ck_assert_ptr_null(acl_user(acl, "w", 1));
 }

@@ -287,8 +287,11 @@ static bool dispatch(struct client *c, int argc, const char *raw, size_t rawlen)
         reply_now(c, cmd, "%s", "NOAUTH Authentication required.");
         return true;
     }
-    /* Before the command is queued, read or sequenced: a refused write reaches no server. */
-    const char *denied = acl_denied(c, cmd, argc, c->argv, c->argl);
+    /* Before the command is queued, read or sequenced: a refused write reaches no server. As in
+     * Redis, a command MULTI cannot hold is refused for that first. */
+    const char *denied = c->tx && (cmd->flags & CMD_FLAG_NO_MULTI)
+                             ? NULL
+                             : acl_denied(c, cmd, argc, c->argv, c->argl);
     if (denied) {
         transaction_reject(c);
         reply_now(c, cmd, "%s", denied);

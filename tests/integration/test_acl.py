@@ -102,6 +102,8 @@ SESSIONS = [
         ("MULTI",),
         ("SET", "app:5", "v"),
         ("SET", "nope", "v"),
+        ("SUBSCRIBE", "news.x"),
+        ("SAVE",),  # MULTI cannot hold it: that error comes before the ACL's
         ("EXEC",),
         ("GET", "app:5"),
         ("ACL", "WHOAMI"),

@@ -20,6 +20,7 @@
 #include "stats.h"
 
 static struct acl *users;
+static uint64_t generation;
 static const char *aclfile; /* the config's, NULL when none */
 
 static const char no_aclfile[] =
@@ -104,6 +105,12 @@ void acl_teardown(void)
 void acl_requirepass_changed(const char *requirepass)
 {
     set_default_password(requirepass);
+    generation++;
+}
+
+uint64_t acl_generation(void)
+{
+    return generation;
 }
 
 void acl_client_init(struct client *c)
@@ -198,6 +205,8 @@ void acl_commands_adopt(const struct cluster_state *st)
     if (!acl_load_text(users, st->acl, strlen(st->acl), "cluster log", drop_clients,
                        &(struct dropping){NULL}, err, sizeof(err)))
         log_warning("ACL: the cluster's users do not load here, keeping this node's: %s", err);
+    else
+        generation++;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -294,6 +303,7 @@ static void setuser(struct request *r, int argc, const char *const *argv, const 
                       (int)command_arg_shown(op, argl[3 + bad], 256), op, why);
         return;
     }
+    generation++;
     drop_subscribers(acl_user(users, argv[2], argl[2]));
     share_users();
     reply_ok(r);
@@ -312,7 +322,10 @@ static void deluser(struct client *c, struct request *r, int argc, const char *c
     long long deleted = 0;
     for (int i = 2; i < argc; i++)
         deleted += acl_deluser(users, argv[i], argl[i], drop_clients, &d);
-    if (deleted) share_users();
+    if (deleted) {
+        generation++;
+        share_users();
+    }
     buffer_clear(&r->reply);
     resp_append_integer(&r->reply, deleted);
     request_ready(r);
@@ -469,7 +482,10 @@ void acl_command(struct client *c, struct request *r, int argc, const char *cons
                         : !acl_save_file(users, aclfile, err, sizeof(err))) {
             request_error(r, "ERR %s", err);
         } else {
-            if (load) share_users();
+            if (load) {
+                generation++;
+                share_users();
+            }
             reply_ok(r);
         }
     } else if (resp_arg_is(sub, sublen, "cat") && (argc == 2 || argc == 3)) {

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct client;
 struct command;
@@ -36,6 +37,10 @@ bool acl_login(struct client *c, const char *user, size_t ulen, const char *pass
 struct acl_user *acl_user_named(const char *name, size_t len);
 /* Whether the default user has a password: AUTH with one argument needs one. */
 bool acl_default_has_password(void);
+
+/* Counts the changes of any user's rights (SETUSER, DELUSER, LOAD, a new leader's users, a new
+ * requirepass): EXEC checks its queued commands again when it moved since MULTI. */
+uint64_t acl_generation(void);
 
 /* NULL when c may run cmd; else the error to send, without '-'. */
 const char *acl_denied(struct client *c, const struct command *cmd, int argc,

@@ -292,6 +292,12 @@ static bool dispatch(struct client *c, int argc, const char *raw, size_t rawlen)
     const char *denied = c->tx && (cmd->flags & CMD_FLAG_NO_MULTI)
                              ? NULL
                              : acl_denied(c, cmd, argc, c->argv, c->argl);
+    if (denied && cmd->local == LOCAL_EXEC) { /* Redis ends the transaction, and says so */
+        transaction_free(c);
+        watch_clear(c);
+        reply_now(c, cmd, "EXECABORT Transaction discarded because of: %s", denied);
+        return true;
+    }
     if (denied) {
         transaction_reject(c);
         reply_now(c, cmd, "%s", denied);

@@ -305,6 +305,40 @@ class AclTest(RedpairTestCase):
         self.assertEqual(direct, proxied)
         self.assertEqual(proxied[-3:-1], [b"*2\r\n$4\r\npong\r\n$0\r\n\r\n", "closed"])
 
+    def exec_after_setuser(self, port):
+        """A transaction queued before its user's rules changed, and one queued after."""
+        seen = []
+        with RawConn(port) as tx, RawConn(port) as admin:
+            seen.append(admin.cmd("ACL", "SETUSER", "tx", "on", "nopass", "~*", "&*", "+@all"))
+            seen.append(tx.cmd("AUTH", "tx", "x"))
+            for cmd in (("MULTI",), ("SET", "tx:1", "v"), ("GET", "tx:1"), ("PUBLISH", "ch", "m"),
+                        ("SET", "tx:2", "v")):
+                seen.append(tx.cmd(*cmd))
+            seen.append(admin.cmd("ACL", "SETUSER", "tx", "-get", "resetchannels", "resetkeys",
+                                  "~tx:1"))
+            seen.append(tx.cmd("EXEC"))
+            seen.append(admin.cmd("EXISTS", "tx:1", "tx:2"))
+            seen.append(tx.cmd("MULTI"))
+            seen.append(tx.cmd("GET", "tx:1"))
+            seen.append(admin.cmd("ACL", "SETUSER", "tx", "-set"))
+            for cmd in (("SET", "tx:1", "w"), ("EXEC",), ("MULTI",), ("SET", "tx:1", "w")):
+                seen.append(tx.cmd(*cmd))
+            seen.append(admin.cmd("ACL", "SETUSER", "tx", "-@all"))
+            seen.append(tx.cmd("EXEC"))  # EXEC itself refused: the transaction ends
+            seen.append(tx.cmd("EXEC"))
+            seen.append(admin.cmd("ACL", "DELUSER", "tx"))
+        return seen
+
+    def test_exec_checks_again_after_the_rules_changed(self):
+        direct, proxied = self.exec_after_setuser(self.direct.port), self.exec_after_setuser(self.pair.port)
+        self.assertEqual(direct, proxied)
+        self.assertTrue(proxied[8].startswith(b"*4\r\n+OK\r\n-NOPERM ACLs rules changed between "
+                                              b"the moment the transaction was accumulated"),
+                        proxied[8])
+        self.pair.wait_in_sync()
+        for server in (self.pair.a, self.pair.b):
+            self.assertEqual(server.client().exists("tx:1", "tx:2"), 1)
+
     def test_setuser_and_deluser_act_on_connected_clients(self):
         direct, proxied = self.live_change(self.direct.port), self.live_change(self.pair.port)
         self.assertEqual(direct, proxied)

@@ -92,7 +92,11 @@ bool acl_setup(const struct config *cfg, const struct command_table *t, char *er
             return false;
         }
     }
-    if (cfg->aclfile) return acl_load_file(users, cfg->aclfile, NULL, NULL, err, errlen);
+    if (!cfg->aclfile) return true;
+    if (cfg->requirepass)
+        log_warning("requirepass has no effect with an aclfile: the default user is the file's "
+                    "(or 'on nopass ~* &* +@all' when it has none), as in Redis");
+    return acl_load_file(users, cfg->aclfile, NULL, NULL, err, errlen);
     return true;
 }
 

@@ -420,6 +420,18 @@ class AclFileTest(RedpairTestCase):
                     zed.cmd("PING")
             self.assertEqual(a.cmd("ACL", "LIST"), b.cmd("ACL", "LIST"))
 
+    def test_requirepass_gives_way_to_an_aclfile(self):
+        d = tempfile.mkdtemp(prefix="redpair-acl-")
+        mine, theirs = os.path.join(d, "redpair.acl"), os.path.join(d, "redis.acl")
+        for path in (mine, theirs):
+            self.write(path, ["user bob on nopass +@all"])
+        direct = self.start_redis(extra_args=["--aclfile", theirs, "--requirepass", "x"])
+        pair = self.start_pair(extra=["--aclfile", mine, "--requirepass", "x"])
+        with RawConn(direct.port) as a, pair.raw() as b:
+            for cmd in [("AUTH", "x"), ("ACL", "LIST"), ("AUTH", "bob", "y"), ("ACL", "WHOAMI")]:
+                self.assertEqual(a.cmd(*cmd), b.cmd(*cmd), cmd)
+        self.assertIn("requirepass has no effect with an aclfile", pair.redpair.log_tail())
+
     def check_config(self, lines):
         d = tempfile.mkdtemp(prefix="redpair-acl-")
         conf = os.path.join(d, "redpair.conf")

@@ -217,6 +217,7 @@ int main(int argc, char **argv)
         log_warning("configuration error: %s", err);
         fprintf(stderr, "redpair: configuration error: %s\n", err);
         log_close();
+        acl_teardown();
         command_table_free(commands);
         config_free(&cfg);
         return 1;

@@ -444,6 +444,11 @@ class AclFileTest(RedpairTestCase):
         self.assertEqual(rc, 1)
         self.assertIn("%s:4: user 'bad': error in rule '+nosuch': Unknown command or category "
                       "name in ACL" % conf, err)
+        state = tempfile.mkdtemp(prefix="redpair-acl-")
+        p = subprocess.run([redpair_bin(), conf, "--state-dir", state, "--admin-port", "0"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 1)  # starting, not only checking
+        self.assertIn("%s:4: user 'bad': error in rule '+nosuch'" % conf, p.stderr)
         conf, rc, err = self.check_config(["user ann on >pw +get", "aclfile /tmp/x.acl"])
         self.assertEqual(rc, 1)
         self.assertIn("%s:3: 'aclfile /tmp/x.acl' and 'user' lines" % conf, err)

@@ -28,6 +28,30 @@ USERS = [
     ["dave", "on", "nopass", "resetchannels", "&chan", "&p.*", "-@all", "+@pubsub",
      "+@connection"],
     ["erin", "on", "#" + ERIN_HASH, "~k*", "-@all", "+@read", "+@scripting"],
+    ["keys", "on", "nopass", "%R~r*", "%W~w*", "~b*", "+@all"],
+]
+
+# Commands whose keys are read, written or both, each per its key specs: DRYRUN for the user
+# "keys" with every pair of a read-only (r1), write-only (w1) and both (b1) key.
+KEY_COMMANDS = [
+    ("lmove", "{0}", "{1}", "left", "right"), ("rpoplpush", "{0}", "{1}"),
+    ("smove", "{0}", "{1}", "m"), ("zrangestore", "{0}", "{1}", "0", "1"),
+    ("bitop", "and", "{0}", "{1}"), ("zunionstore", "{0}", "1", "{1}"),
+    ("zinterstore", "{0}", "2", "{1}", "{1}"), ("sinterstore", "{0}", "{1}"),
+    ("rename", "{0}", "{1}"), ("renamenx", "{0}", "{1}"), ("copy", "{0}", "{1}"),
+    ("geosearchstore", "{0}", "{1}", "frommember", "m", "byradius", "1", "km"),
+    ("sdiffstore", "{0}", "{1}"), ("pfmerge", "{0}", "{1}"),
+    ("blmove", "{0}", "{1}", "left", "left", "0"), ("zdiffstore", "{0}", "1", "{1}"),
+    ("lmpop", "2", "{0}", "{1}", "left"), ("sintercard", "2", "{0}", "{1}"),
+    ("xread", "streams", "{0}", "{1}", "0", "0"), ("eval", "return 1", "2", "{0}", "{1}"),
+    ("mget", "{0}", "{1}"), ("mset", "{0}", "v", "{1}", "v"), ("del", "{0}", "{1}"),
+    ("exists", "{0}", "{1}"), ("touch", "{0}", "{1}"), ("getdel", "{0}"), ("getex", "{0}"),
+    ("incr", "{0}"), ("lpop", "{0}"), ("setrange", "{0}", "0", "v"),
+    ("object", "encoding", "{0}"), ("memory", "usage", "{0}"), ("type", "{0}"), ("dump", "{0}"),
+    ("hset", "{0}", "f", "v"), ("hget", "{0}", "f"), ("xadd", "{0}", "*", "f", "v"),
+    ("pfcount", "{0}", "{1}"), ("lpos", "{0}", "x"), ("expire", "{0}", "10"), ("ttl", "{0}"),
+    ("georadius", "{0}", "0", "0", "1", "km", "store", "{1}"), ("sort", "{0}", "store", "{1}"),
+    ("bitfield_ro", "{0}", "get", "u8", "0"), ("smismember", "{0}", "a"),
 ]
 
 
@@ -220,6 +244,15 @@ class AclTest(RedpairTestCase):
                 self.assertEqual(normal(ga), normal(gb), rules)
                 for probe in probes:
                     self.compare(a, b, ("ACL", "DRYRUN", name) + probe)
+
+    def test_key_access_by_key_spec_matches_redis(self):
+        a, b = self.both()
+        with a, b:
+            for cmd in KEY_COMMANDS:
+                for k0 in ("r1", "w1", "b1"):
+                    for k1 in ("r1", "w1", "b1"):
+                        args = tuple(x.format(k0, k1) for x in cmd)
+                        self.compare(a, b, ("ACL", "DRYRUN", "keys") + args)
 
     def test_category_listing_and_hello(self):
         a, b = self.both()

@@ -190,6 +190,20 @@ static void cluster_metrics(struct buffer *o)
     sample(o, "redpair_cluster_relayed_clients", (unsigned long long)relay_count());
 }
 
+static void acl_metrics(struct buffer *o)
+{
+    family(o, "redpair_acl_denied_total", "counter",
+           "Clients refused by the ACL: a wrong AUTH, or a command, key or channel not allowed.");
+    buffer_appendf(o, "redpair_acl_denied_total{reason=\"auth\"} %llu\n",
+                   (unsigned long long)stats.acl_denied_auth);
+    buffer_appendf(o, "redpair_acl_denied_total{reason=\"command\"} %llu\n",
+                   (unsigned long long)stats.acl_denied_cmd);
+    buffer_appendf(o, "redpair_acl_denied_total{reason=\"key\"} %llu\n",
+                   (unsigned long long)stats.acl_denied_key);
+    buffer_appendf(o, "redpair_acl_denied_total{reason=\"channel\"} %llu\n",
+                   (unsigned long long)stats.acl_denied_channel);
+}
+
 void metrics_render(struct buffer *o)
 {
     family(o, "redpair_info", "gauge", "redpair's version.");
@@ -218,5 +232,6 @@ void metrics_render(struct buffer *o)
     sample(o, "redpair_resyncs_total", resync_count());
     commands(o);
     backends(o);
+    acl_metrics(o);
     if (cluster_enabled()) cluster_metrics(o);
 }

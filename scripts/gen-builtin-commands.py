@@ -41,6 +41,35 @@ FLAGS = [
 ]
 
 
+# Redis's ACL categories in its order: bit i of a row's categories (server/command.h).
+CATEGORIES = ["keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap",
+              "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking",
+              "dangerous", "connection", "transaction", "scripting"]
+
+# Key spec flags -> CMD_KEY_* as Redis's ACL reads them.
+KEY_ACCESS = {"access": 1, "insert": 2, "delete": 2, "update": 2}
+
+
+def categories(e):
+    names = {c.decode().lower() for c in (e[6] if len(e) > 6 else [])}
+    return sum(1 << i for i, c in enumerate(CATEGORIES) if "@" + c in names)
+
+
+def key_access(e):
+    """CMD_KEY_* of the first key spec, and the union of the others (the first's if alone)."""
+    per_spec = []
+    for spec in (e[8] if len(e) > 8 else []):
+        fields = dict(zip(spec[0::2], spec[1::2]))
+        flags = {f.decode().lower() for f in fields.get(b"flags", [])}
+        per_spec.append(sum({KEY_ACCESS[f] for f in flags if f in KEY_ACCESS}))
+    if not per_spec:
+        return 0, 0
+    rest = 0
+    for a in per_spec[1:]:
+        rest |= a
+    return per_spec[0], rest if len(per_spec) > 1 else per_spec[0]
+
+
 class RespError(Exception):
     pass
 
@@ -150,7 +179,8 @@ def entry_row(e, container):
     names = {f.decode().lower() for f in e[2]}
     flags = " | ".join(c for f, c in FLAGS if f in names) or "0"
     subs = e[9] if len(e) >= 10 and e[9] else []
-    return (name, e[1], flags, e[3], e[4], e[5], bool(subs)), subs
+    first, rest = key_access(e)
+    return (name, e[1], flags, e[3], e[4], e[5], bool(subs), categories(e), first, rest), subs
 
 
 def flatten(reply):
@@ -166,7 +196,8 @@ def flatten(reply):
 def render(rows, version):
     def cells(r):
         return ['"%s",' % r[0], "%d," % r[1], r[2] + ",", "%d," % r[3], "%d," % r[4],
-                "%d," % r[5], "true" if r[6] else "false"]
+                "%d," % r[5], ("true" if r[6] else "false") + ",", "0x%06x," % r[7],
+                "%d," % r[8], "%d" % r[9]]
 
     table = [cells(r) for r in rows]
     widths = [max(len(c[i]) for c in table) for i in range(len(table[0]) - 1)]
@@ -184,7 +215,8 @@ def render(rows, version):
  *
  * It also records that reply in tests/unit/data/command-7.0.resp, from which test_command checks
  * that this table and command_table_learn() agree. Rows: name, arity, flags, first key, last key,
- * key step, container; a container's subcommands follow it. */
+ * key step, container, ACL categories, key access of the first key and of the others; a
+ * container's subcommands follow it. */
 #include "command_builtin.h"
 
 /* clang-format off */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl_commands.h"
 #include "backend.h"
 #include "blind.h"
 #include "blocked.h"
@@ -88,7 +89,7 @@ void client_accept(uv_stream_t *listener)
     uv_tcp_nodelay(&c->tcp, 1);
     c->id = ++proxy.next_client_id;
     c->created_ms = c->last_ms = uv_now(proxy.loop);
-    c->authenticated = proxy.config->requirepass == NULL;
+    acl_client_init(c);
     resp_request_init(&c->parser, proxy.config->proto_max_bulk_len);
     c->next = proxy.clients;
     if (proxy.clients) proxy.clients->prev = c;
@@ -284,6 +285,22 @@ static bool dispatch(struct client *c, int argc, const char *raw, size_t rawlen)
     if (!c->authenticated && !command_no_auth(cmd)) {
         transaction_reject(c);
         reply_now(c, cmd, "%s", "NOAUTH Authentication required.");
+        return true;
+    }
+    /* Before the command is queued, read or sequenced: a refused write reaches no server. As in
+     * Redis, a command MULTI cannot hold is refused for that first. */
+    const char *denied = c->tx && (cmd->flags & CMD_FLAG_NO_MULTI)
+                             ? NULL
+                             : acl_denied(c, cmd, argc, c->argv, c->argl);
+    if (denied && cmd->local == LOCAL_EXEC) { /* Redis ends the transaction, and says so */
+        transaction_free(c);
+        watch_clear(c);
+        reply_now(c, cmd, "EXECABORT Transaction discarded because of: %s", denied);
+        return true;
+    }
+    if (denied) {
+        transaction_reject(c);
+        reply_now(c, cmd, "%s", denied);
         return true;
     }
     if (!pubsub_allows(c, cmd)) {

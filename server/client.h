@@ -11,6 +11,7 @@
 #include "outbuf.h"
 #include "resp.h"
 
+struct acl_user;
 struct blocked;
 struct command;
 struct keylink;
@@ -24,9 +25,10 @@ struct client {
     uint64_t id;
     int db;
     bool authenticated;
-    bool closing; /* reply what is queued, then close (QUIT, protocol error) */
-    bool closed;  /* uv_close called */
-    bool reading; /* paused while too much is owed to it */
+    struct acl_user *user; /* whose rights apply (acl.h); NULL once ACL DELUSER removed it */
+    bool closing;          /* reply what is queued, then close (QUIT, protocol error) */
+    bool closed;           /* uv_close called */
+    bool reading;          /* paused while too much is owed to it */
     struct buffer in;
     struct resp_request parser;
     struct outbuf out;

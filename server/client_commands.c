@@ -7,6 +7,8 @@
 #include <strings.h>
 
 #include "blocked.h"
+#include "acl.h"
+#include "acl_commands.h"
 #include "client.h"
 #include "command.h"
 #include "pause.h"
@@ -86,13 +88,13 @@ static void info_line(struct buffer *out, const struct client *x, bool asking, s
                    "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu flags=%s db=%d "
                    "sub=%d psub=%d ssub=%d multi=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu "
                    "multi-mem=0 rbs=%zu rbp=%zu obl=%zu oll=%u omem=%zu tot-mem=%zu events=%s "
-                   "cmd=%s user=default redir=-1 resp=2\n",
+                   "cmd=%s user=%s redir=-1 resp=2\n",
                    (unsigned long long)x->id, addr, laddr, fd, x->name ? x->name : "",
                    (unsigned long long)((now - x->created_ms) / 1000),
                    (unsigned long long)((now - x->last_ms) / 1000), flags, x->db, sub, psub, ssub,
                    transaction_queued(x), buffer_len(&x->in), x->in.cap - x->in.end, argv_mem,
                    x->out.queued.cap, x->out.queued.cap, obl, x->queued - asking, obl, mem, events,
-                   x->last_cmd ? x->last_cmd->name : "NULL");
+                   x->last_cmd ? x->last_cmd->name : "NULL", x->user ? acl_user_name(x->user) : "");
 }
 
 static size_t argv_mem(int argc, const size_t *argl)
@@ -182,7 +184,8 @@ struct kill_filter {
     const char *addr, *laddr; /* NULL: any */
     size_t addr_len, laddr_len;
     enum type type;
-    long long id; /* 0: any */
+    long long id;                /* 0: any */
+    const struct acl_user *user; /* NULL: any */
     bool skipme;
 };
 
@@ -213,7 +216,8 @@ static bool kill_options(struct request *r, int argc, const char *const *argv, c
             k->laddr = val;
             k->laddr_len = vlen;
         } else if (val && resp_arg_is(opt, len, "user")) {
-            if (vlen != 7 || memcmp(val, "default", 7) != 0) { /* redpair's only user */
+            k->user = acl_user_named(val, vlen);
+            if (!k->user) {
                 request_error(r, "ERR No such user '%.*s'", (int)command_arg_shown(val, vlen, 128),
                               val);
                 return false;
@@ -249,7 +253,7 @@ static void kill_clients(struct client *c, struct request *r, int argc, const ch
         if ((k.addr && !address_is(x, false, k.addr, k.addr_len)) ||
             (k.laddr && !address_is(x, true, k.laddr, k.laddr_len)) ||
             (k.type != TYPE_ANY && type_of(x) != k.type) || (k.id && (long long)x->id != k.id) ||
-            (x == c && k.skipme))
+            (k.user && x->user != k.user) || (x == c && k.skipme))
             continue;
         killed++;
         if (x == c)

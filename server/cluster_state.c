@@ -111,6 +111,12 @@ static bool apply_object(struct cluster_state *s, json_t *o)
         return true;
     }
     if (!strcmp(op, "setting")) return set_setting(s, str_of(o, "name"), str_of(o, "value"));
+    if (!strcmp(op, "acl")) {
+        const char *users = str_of(o, "users");
+        if (strlen(users) >= sizeof(s->acl)) return false;
+        copy_name(s->acl, sizeof(s->acl), users);
+        return true;
+    }
     if (!strcmp(op, "joined") || !strcmp(op, "readd")) {
         n = json_object_get(o, "incarnation");
         if (!json_is_integer(n) || json_integer_value(n) < 1) return false;
@@ -164,10 +170,10 @@ char *cluster_state_encode(const struct cluster_state *s, size_t *len)
     for (int i = 0; i < s->setting_count; i++)
         json_array_append_new(settings, json_pack("{s:s, s:s}", "name", s->settings[i].name,
                                                   "value", s->settings[i].value));
-    return dump(json_pack("{s:I, s:s, s:s, s:I, s:o, s:o, s:o}", "epoch", (json_int_t)s->epoch,
+    return dump(json_pack("{s:I, s:s, s:s, s:I, s:o, s:o, s:o, s:s}", "epoch", (json_int_t)s->epoch,
                           "leader", s->leader, "primary", s->primary, "failovers",
                           (json_int_t)s->failovers, "backends", backends, "members", members,
-                          "settings", settings),
+                          "settings", settings, "acl", s->acl),
                 len);
 }
 
@@ -203,6 +209,8 @@ bool cluster_state_decode(struct cluster_state *s, const void *data, size_t len)
     }
     json_array_foreach(json_object_get(o, "settings"), i, v)
         set_setting(&fresh, str_of(v, "name"), str_of(v, "value"));
+    const char *acl = str_of(o, "acl");
+    if (strlen(acl) < sizeof(fresh.acl)) copy_name(fresh.acl, sizeof(fresh.acl), acl);
     json_decref(o);
     *s = fresh;
     return true;
@@ -238,6 +246,14 @@ char *cluster_entry_member(const char *op, const char *node, unsigned incarnatio
     return dump(json_pack("{s:s, s:s, s:I}", "op", op, "node", node, "incarnation",
                           (json_int_t)incarnation),
                 len);
+}
+
+char *cluster_entry_acl(const char *users, size_t len, size_t *entry_len)
+{
+    if (len >= CLUSTER_ACL_MAX || memchr(users, '\0', len)) return NULL;
+    json_t *o = json_pack("{s:s, s:s#}", "op", "acl", "users", users, (int)len);
+    if (!o) return NULL; /* not UTF-8 */
+    return dump(o, entry_len);
 }
 
 char *cluster_entry_setting(const char *name, const char *value, size_t vlen, size_t *len)

@@ -10,6 +10,8 @@
  *   {"op":"readd","node":N,"incarnation":K}      N lost that state: it comes back as incarnation K
  *   {"op":"setting","name":P,"value":V}          CONFIG SET P V took on the pair
  * (config_commands.h)
+ *   {"op":"acl","users":U}                       ACL SETUSER/DELUSER/LOAD left the users U: the
+ *                                                ACL LIST lines, one per line (acl_commands.h)
  *
  * Every node applies the same entries in the same order, so every node knows who is primary and
  * which backend may be trusted the moment it becomes leader. A snapshot is the whole state as
@@ -28,6 +30,7 @@
 #define CLUSTER_MAX_SETTINGS 64
 #define CLUSTER_SETTING_NAME 64
 #define CLUSTER_SETTING_MAX  512
+#define CLUSTER_ACL_MAX      32768
 
 struct cluster_backend {
     char name[CONFIG_NAME_MAX];
@@ -59,6 +62,7 @@ struct cluster_state {
     int member_count;
     struct cluster_setting settings[CLUSTER_MAX_SETTINGS]; /* the latest last */
     int setting_count;
+    char acl[CLUSTER_ACL_MAX]; /* the users as the latest runtime change left them; "": none */
 };
 
 void cluster_state_init(struct cluster_state *s);
@@ -75,6 +79,8 @@ char *cluster_entry_backend(const char *backend, const char *state, const char *
                             size_t *len);
 char *cluster_entry_maintenance(const char *backend, bool on, size_t *len);
 char *cluster_entry_member(const char *op, const char *node, unsigned incarnation, size_t *len);
+/* NULL when the users do not fit an entry (too long, not UTF-8). */
+char *cluster_entry_acl(const char *users, size_t len, size_t *entry_len);
 /* NULL when the setting does not fit an entry (too long, not text). */
 char *cluster_entry_setting(const char *name, const char *value, size_t vlen, size_t *len);
 

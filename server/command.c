@@ -74,6 +74,21 @@ static uint32_t hash_name(const char *s, size_t len)
     return h;
 }
 
+const char *const command_category_names[CMD_CATEGORIES] = {
+    "keyspace", "read",   "write",       "set",       "sortedset",  "list",        "hash",
+    "string",   "bitmap", "hyperloglog", "geo",       "stream",     "pubsub",      "admin",
+    "fast",     "slow",   "blocking",    "dangerous", "connection", "transaction", "scripting",
+};
+
+int command_category(const char *name, size_t len)
+{
+    for (int i = 0; i < CMD_CATEGORIES; i++)
+        if (strlen(command_category_names[i]) == len &&
+            strncasecmp(name, command_category_names[i], len) == 0)
+            return i;
+    return -1;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * What redpair does with each command: derived from the flags, then overridden by name.
  * ------------------------------------------------------------------------------------------- */
@@ -87,7 +102,6 @@ enum refusal {
     REFUSE_ROLES,        /* replication and roles are redpair's to manage */
     REFUSE_SHUTDOWN,     /* stopping belongs to redpair's service, or to maintenance */
     REFUSE_SCRIPT_DEBUG, /* a debugging session is one server's */
-    REFUSE_USERS,        /* redpair's users are its own */
     REFUSE_MODULE,       /* a module is a file on each server's host */
     REFUSE_MIGRATE,      /* both servers would move the keys */
 };
@@ -103,8 +117,6 @@ static const char *const refusal_format[] = {
                         "a server out with the admin API (POST /api/v1/backends/NAME/maintenance)",
     [REFUSE_SCRIPT_DEBUG] = "%s is not available through redpair: the Lua debugger needs a "
                             "connection of its own to one server; debug against a server directly",
-    [REFUSE_USERS] = "%s is not available through redpair, whose one user is default (its "
-                     "requirepass); the servers' users are its backend-user",
     [REFUSE_MODULE] = "%s is not available through redpair: load a module on each server "
                       "directly, then restart redpair, which learns its commands at start-up",
     [REFUSE_MIGRATE] = "%s is not available through redpair: both servers would move the keys; "
@@ -154,7 +166,7 @@ static const struct rule rules[] = {
     LOCAL("reset", LOCAL_RESET),
     LOCAL("wait", LOCAL_WAIT),
     LOCAL("role", LOCAL_ROLE),
-    LOCAL("acl|whoami", LOCAL_WHOAMI),
+    LOCAL("acl", LOCAL_ACL), /* redpair's users are its own; the servers' is its backend-user */
     /* A subscriber gets a connection of its own to the primary (pubsub.h). */
     LOCAL("subscribe", LOCAL_SUBSCRIBE),
     LOCAL("psubscribe", LOCAL_SUBSCRIBE),
@@ -166,8 +178,6 @@ static const struct rule rules[] = {
     /* Flagged neither read nor write, but only describe the server or its commands. */
     READ("command"),
     READ("time"),
-    READ("acl|cat"),
-    READ("acl|genpass"),
     READ("memory|usage"),
     /* Sent to the primary alone: mirrored, every subscriber would get each message twice. */
     READ("publish"),
@@ -268,7 +278,6 @@ static const struct rule rules[] = {
     REFUSE("psync", REFUSE_ROLES),
     REFUSE("replconf", REFUSE_ROLES),
     REFUSE("shutdown", REFUSE_SHUTDOWN),
-    REFUSE("acl", REFUSE_USERS),
     REFUSE("module", REFUSE_MODULE),
     REFUSE("migrate", REFUSE_MIGRATE),
 };
@@ -431,6 +440,7 @@ static bool table_add(struct command_table *t, struct command *c)
     struct slot *s = find_slot(t, c->name, len, h);
     if (s->index) return false;
     classify(c);
+    c->id = (unsigned)t->count;
     t->cmds[t->count] = *c;
     s->hash = h;
     s->index = (uint32_t)++t->count;
@@ -446,6 +456,9 @@ struct command_table *command_table_new(void)
             .name = xstrdup(b->name),
             .arity = b->arity,
             .flags = b->flags,
+            .categories = b->categories,
+            .key_first = b->key_first,
+            .key_rest = b->key_rest,
             .first_key = b->first_key,
             .last_key = b->last_key,
             .key_step = b->key_step,
@@ -466,6 +479,11 @@ void command_table_free(struct command_table *t)
 size_t command_table_size(const struct command_table *t)
 {
     return t->count;
+}
+
+const struct command *command_at(const struct command_table *t, unsigned id)
+{
+    return id < t->count ? &t->cmds[id] : NULL;
 }
 
 const struct command *command_lookup(const struct command_table *t, const char *name, size_t len)
@@ -557,6 +575,68 @@ static bool learn_fail(struct learn *l, const char *what)
     return false;
 }
 
+static bool next_string(struct cursor *c, struct resp_value *v)
+{
+    return next_value(c, v) && (v->type == '+' || v->type == '$') && v->str;
+}
+
+/* Field 6: "@write", "@string", … (a category redpair does not know is left out). */
+static bool learn_categories(struct cursor *c, struct command *cmd)
+{
+    struct resp_value v, cat;
+    if (!next_value(c, &v) || v.type != '*') return false;
+    for (long long i = v.integer; i > 0; i--) {
+        if (!next_string(c, &cat)) return false;
+        int bit =
+            cat.len > 1 && cat.str[0] == '@' ? command_category(cat.str + 1, cat.len - 1) : -1;
+        if (bit >= 0) cmd->categories |= 1u << bit;
+    }
+    return true;
+}
+
+static unsigned key_spec_access(const struct resp_value *f)
+{
+    static const struct {
+        const char *name;
+        unsigned access;
+    } names[] = {{"access", CMD_KEY_READ},
+                 {"insert", CMD_KEY_WRITE},
+                 {"delete", CMD_KEY_WRITE},
+                 {"update", CMD_KEY_WRITE}};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strlen(names[i].name) == f->len && strncasecmp(f->str, names[i].name, f->len) == 0)
+            return names[i].access;
+    return 0;
+}
+
+/* Field 8: each key spec a flat map, of which only "flags" matters here. */
+static bool learn_key_specs(struct cursor *c, struct command *cmd)
+{
+    struct resp_value specs, spec, key, v, f;
+    if (!next_value(c, &specs) || specs.type != '*') return false;
+    for (long long i = 0; i < specs.integer; i++) {
+        unsigned access = 0;
+        if (!next_value(c, &spec) || spec.type != '*' || spec.integer % 2) return false;
+        for (long long j = 0; j < spec.integer; j += 2) {
+            if (!next_string(c, &key)) return false;
+            if (!(key.len == 5 && strncasecmp(key.str, "flags", 5) == 0)) {
+                if (!skip_value(c)) return false;
+                continue;
+            }
+            if (!next_value(c, &v) || v.type != '*') return false;
+            for (long long k = v.integer; k > 0; k--) {
+                if (!next_string(c, &f)) return false;
+                access |= key_spec_access(&f);
+            }
+        }
+        if (i == 0)
+            cmd->key_first = cmd->key_rest = (unsigned char)access;
+        else
+            cmd->key_rest = (unsigned char)((i == 1 ? 0 : cmd->key_rest) | access);
+    }
+    return true;
+}
+
 /* One entry: name, arity, flags, first key, last key, step (Redis 6 stops there or after ACL
  * categories); Redis 7 adds ACL categories, tips, key specs and the subcommands, each an entry of
  * the same shape named "container|sub". Deeper nesting, should it ever come, is skipped. */
@@ -608,6 +688,13 @@ static bool learn_entry(struct learn *l, struct cursor *c, const char *container
         }
     }
     for (long long i = 6; i < fields; i++) {
+        if ((i == 6 || i == 8) && keep) {
+            bool ok = i == 6 ? learn_categories(c, &l->t->cmds[self])
+                             : learn_key_specs(c, &l->t->cmds[self]);
+            if (!ok)
+                return learn_fail(l, i == 6 ? "malformed ACL categories" : "malformed key specs");
+            continue;
+        }
         if (i != 9 || container || !keep) {
             if (!skip_value(c)) return learn_fail(l, "an entry is truncated");
             continue;

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum command_kind { CMD_READ, CMD_WRITE, CMD_LOCAL, CMD_REFUSED };
 
@@ -34,7 +35,7 @@ enum command_local {
     LOCAL_RESET,
     LOCAL_WAIT,
     LOCAL_ROLE,
-    LOCAL_WHOAMI,    /* ACL WHOAMI */
+    LOCAL_ACL,       /* the ACL family and its users (acl_commands.h) */
     LOCAL_SUBSCRIBE, /* (P|S)SUBSCRIBE and (P|S)UNSUBSCRIBE (pubsub.h) */
     LOCAL_MULTI,     /* MULTI, EXEC, DISCARD (transaction.h) */
     LOCAL_EXEC,
@@ -82,10 +83,28 @@ enum command_rewrite {
 #define CMD_FLAG_ALLOW_BUSY   (1u << 12) /* runs while the server is busy in a script */
 #define CMD_FLAG_SKIP_MONITOR (1u << 13)
 
+/* Redis's ACL categories, in its order (ACL CAT lists them so): bit i of a command's
+ * `categories` is command_category_names[i], as the "@name" entries of COMMAND give them. */
+#define CMD_CATEGORIES 21
+extern const char *const command_category_names[CMD_CATEGORIES];
+/* The category of this name (without '@', any case), or -1. */
+int command_category(const char *name, size_t len);
+
+/* What a command does with a key, from its key specs' flags as Redis's ACL reads them: ACCESS
+ * reads (needs %R~), INSERT, DELETE and UPDATE write (need %W~); a key with neither (EXISTS,
+ * TYPE) is allowed by any pattern that matches it. */
+#define CMD_KEY_READ  1u
+#define CMD_KEY_WRITE 2u
+
 struct command {
     char *name;     /* lowercase full name: "get", "object|encoding" */
+    unsigned id;    /* its index in the table: ACL users keep one bit per command (acl.h) */
     int arity;      /* as Redis: n exactly, -n at least n, argv[0] (and the container) counted */
     unsigned flags; /* CMD_FLAG_* */
+    uint32_t categories; /* bit i: command_category_names[i] */
+    /* CMD_KEY_* of the first key found and of the ones after it: Redis keeps the flags per key
+     * spec, redpair the first spec's and the union of the others' (acl.h says what differs). */
+    unsigned char key_first, key_rest;
     int first_key, last_key, key_step;
     bool container; /* has subcommands: resolve with argv[1] */
     enum command_kind kind;
@@ -113,6 +132,9 @@ size_t command_table_size(const struct command_table *t);
  * why in err. */
 bool command_table_learn(struct command_table *t, const char *reply, size_t len, char *err,
                          size_t errlen);
+
+/* The command with this id: 0 <= id < command_table_size(). */
+const struct command *command_at(const struct command_table *t, unsigned id);
 
 /* Exact-name lookup, case-insensitive: "GET", "object|encoding". */
 const struct command *command_lookup(const struct command_table *t, const char *name, size_t len);

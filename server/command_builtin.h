@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "command.h"
 
@@ -13,7 +14,9 @@ struct command_builtin {
     int arity;
     unsigned flags; /* CMD_FLAG_* */
     int first_key, last_key, key_step;
-    bool container; /* its subcommands follow it in the table */
+    bool container;                    /* its subcommands follow it in the table */
+    uint32_t categories;               /* bit i: command_category_names[i] */
+    unsigned char key_first, key_rest; /* CMD_KEY_* */
 };
 
 extern const struct command_builtin command_builtin[];

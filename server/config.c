@@ -13,6 +13,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "buffer.h"
+
 #define MB (1024LL * 1024)
 
 static const char *const write_ack_names[] = {"all", "primary", NULL};
@@ -352,6 +354,23 @@ static bool set_peer(struct config *c, const struct directive *d, char **argv, c
     return false;
 }
 
+static bool set_user(struct config *c, const struct directive *d, char **argv, char *err,
+                     size_t errlen)
+{
+    (void)d;
+    (void)err;
+    (void)errlen;
+    struct config_user *u;
+    c->users = xrealloc(c->users, ((size_t)c->user_count + 1) * sizeof(*c->users));
+    u = &c->users[c->user_count++];
+    u->argc = 0;
+    while (argv[u->argc]) u->argc++;
+    u->argv = xmalloc((size_t)u->argc * sizeof(char *));
+    for (int i = 0; i < u->argc; i++) u->argv[i] = xstrdup(argv[i]);
+    u->where = xstrdup("command line");
+    return true;
+}
+
 static bool set_write_ack(struct config *c, const struct directive *d, char **argv, char *err,
                           size_t errlen)
 {
@@ -399,6 +418,8 @@ static const struct directive directives[] = {
     {"backend-password", 1, 1, set_secret, OFF(backend_password), 0, 0},
     {"requirepass", 1, 1, set_secret, OFF(requirepass), 0, 0},
     {"protected-mode", 1, 1, set_yes_no, OFF(protected_mode), 0, 0},
+    {"user", 1, INT_MAX, set_user, 0, 0, 0},
+    {"aclfile", 1, 1, set_nonempty, OFF(aclfile), 0, 0},
     {"maxclients", 1, 1, set_int, OFF(maxclients), 1, INT_MAX},
     {"databases", 1, 1, set_int, OFF(databases), 1, 1000000},
     {"write-ack", 1, 1, set_write_ack, 0, 0, 0},
@@ -451,6 +472,13 @@ void config_free(struct config *c)
     free(c->backend_user);
     free(c->backend_password);
     free(c->requirepass);
+    for (int i = 0; i < c->user_count; i++) {
+        for (int j = 0; j < c->users[i].argc; j++) free(c->users[i].argv[j]);
+        free(c->users[i].argv);
+        free(c->users[i].where);
+    }
+    free(c->users);
+    free(c->aclfile);
     free(c->logfile);
     free(c->admin_bind);
     free(c->admin_token);
@@ -481,10 +509,12 @@ bool config_apply(struct config *c, int argc, char **argv, char *err, size_t err
                     d->max_args, nargs);
     }
     /* Setters see their arguments NULL-terminated, which a caller's argv need not be. */
-    char *args[CONFIG_MAX_BIND + 1];
+    char **args = xmalloc(((size_t)nargs + 1) * sizeof(char *));
     memcpy(args, argv + 1, (size_t)nargs * sizeof(char *));
     args[nargs] = NULL;
-    return d->set(c, d, args, err, errlen);
+    bool ok = d->set(c, d, args, err, errlen);
+    free(args);
+    return ok;
 }
 
 /* A cluster is 3 or 5 voters with distinct names, each knowing the others and the secret. */
@@ -527,7 +557,23 @@ static bool is_loopback(const char *addr)
     return strcasecmp(addr, "localhost") == 0;
 }
 
-/* Safe defaults: what listens beyond this host asks for a secret, as Redis's protected mode. */
+bool config_check_exposure(const struct config *c, bool default_has_password, char *err,
+                           size_t errlen)
+{
+    if (c->witness || !c->protected_mode || default_has_password) return true;
+    for (int i = 0; i < c->bind_count; i++)
+        if (!is_loopback(c->bind[i]))
+            return fail(err, errlen,
+                        "protected mode: 'bind %s' lets other hosts in but the default user needs "
+                        "no password: set requirepass, or 'protected-mode no' to let them in "
+                        "without one",
+                        c->bind[i]);
+    return true;
+}
+
+/* Safe defaults: what listens beyond this host asks for a secret. The default user's password
+ * is the ACL's to say once users are configured (acl_setup()); requirepass alone says it here,
+ * which a live change of it meets too. */
 static bool validate_exposure(const struct config *c, char *err, size_t errlen)
 {
     if (c->admin_port && !c->admin_token && !is_loopback(c->admin_bind))
@@ -535,14 +581,7 @@ static bool validate_exposure(const struct config *c, char *err, size_t errlen)
                     "admin-bind %s is reachable from other hosts but admin-token is not set: set "
                     "admin-token, or bind the admin API to 127.0.0.1",
                     c->admin_bind);
-    if (c->witness || !c->protected_mode || c->requirepass) return true;
-    for (int i = 0; i < c->bind_count; i++)
-        if (!is_loopback(c->bind[i]))
-            return fail(err, errlen,
-                        "protected mode: 'bind %s' lets other hosts in but no password is set: "
-                        "set requirepass, or 'protected-mode no' to let them in without one",
-                        c->bind[i]);
-    return true;
+    return config_check_exposure(c, c->requirepass || c->user_count || c->aclfile, err, errlen);
 }
 
 bool config_validate(const struct config *c, char *err, size_t errlen)
@@ -680,19 +719,24 @@ static char *trim(char *s)
     return s;
 }
 
-/* Lines that put a password or token in the file. */
+/* Lines that put a password or token in the file: the secret directives, and user lines that
+ * give a password (">pass", "#digest"). */
 static bool holds_secret(int argc, char **argv)
 {
     static const char *const secrets[] = {"requirepass", "backend-password", "admin-token",
-                                          "cluster-token"};
+                                          "cluster-token", "tls-key-file-pass"};
+    if (argc < 2 || !argv[1][0]) return false;
     for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
-        if (argc > 1 && argv[1][0] && strcasecmp(argv[0], secrets[i]) == 0) return true;
+        if (strcasecmp(argv[0], secrets[i]) == 0) return true;
+    if (strcasecmp(argv[0], "user") != 0) return false;
+    for (int i = 2; i < argc; i++)
+        if (argv[i][0] == '>' || argv[i][0] == '#') return true;
     return false;
 }
 
 /* A file holding secrets that every user may read gives them away; one every user may write
  * gives redpair away. */
-static bool check_file_mode(FILE *fp, const char *path, bool secret, char *err, size_t errlen)
+bool config_check_file_mode(FILE *fp, const char *path, bool secret, char *err, size_t errlen)
 {
     struct stat st;
     if (fstat(fileno(fp), &st) != 0)
@@ -736,13 +780,19 @@ bool config_load_file(struct config *c, const char *path, char *err, size_t errl
             ok = fail(err, errlen, "%s:%d: '%s': %s", path, lineno, line, reason);
             break;
         }
+        int users = c->user_count;
         if (!config_apply(c, argc, argv, why, sizeof(why)))
             ok = fail(err, errlen, "%s:%d: '%s': %s", path, lineno, line, why);
         secret |= holds_secret(argc, argv);
+        if (c->user_count > users) { /* a user line, checked once the commands are known */
+            char where[CONFIG_ERROR_MAX];
+            snprintf(where, sizeof(where), "%s:%d", path, lineno);
+            set_str(&c->users[c->user_count - 1].where, where);
+        }
         free(storage);
     }
     if (ok && ferror(fp)) ok = fail(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-    if (ok) ok = check_file_mode(fp, path, secret, err, errlen);
+    if (ok) ok = config_check_file_mode(fp, path, secret, err, errlen);
     free(buf);
     fclose(fp);
     return ok;

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #define CONFIG_MAX_BIND  16
 #define CONFIG_BACKENDS  2
@@ -23,16 +24,27 @@ struct endpoint_config {
     int port;
 };
 
+/* A `user NAME rules…` line, kept as written: its rules need the command table, which is learned
+ * after the file is read (acl_commands.h checks them). */
+struct config_user {
+    char **argv; /* NAME, then the rules */
+    int argc;
+    char *where; /* "FILE:LINE" or "command line" */
+};
+
 struct config {
     char *bind[CONFIG_MAX_BIND];
     int bind_count; /* default: one, "127.0.0.1" */
     int port;       /* default 6380 */
     struct endpoint_config backends[CONFIG_BACKENDS];
-    int backend_count;            /* must be exactly 2 once loaded */
-    char *backend_user;           /* NULL: AUTH with the password alone */
-    char *backend_password;       /* NULL: no AUTH */
-    char *requirepass;            /* NULL: clients need not AUTH */
-    bool protected_mode;          /* default yes: no non-loopback bind without a password */
+    int backend_count;         /* must be exactly 2 once loaded */
+    char *backend_user;        /* NULL: AUTH with the password alone */
+    char *backend_password;    /* NULL: no AUTH */
+    char *requirepass;         /* NULL: clients need not AUTH */
+    bool protected_mode;       /* default yes: no non-loopback bind without a password */
+    struct config_user *users; /* `user` lines, in order */
+    int user_count;
+    char *aclfile;                /* NULL: none; both it and `user` lines is an error */
     int maxclients;               /* default 10000 */
     int databases;                /* default 16; must match the backends */
     enum write_ack write_ack;     /* default all */
@@ -81,6 +93,15 @@ bool config_load_args(struct config *c, int argc, char **argv, char *err, size_t
 /* Checks what no single line can: two backends with distinct names, down-after-ms above
  * probe-interval-ms, a whole cluster membership. A witness needs no backends. */
 bool config_validate(const struct config *c, char *err, size_t errlen);
+
+/* Protected mode: false, with the reason, when clients from other hosts could connect (a
+ * non-loopback bind) and get in without a password (default_has_password false). */
+bool config_check_exposure(const struct config *c, bool default_has_password, char *err,
+                           size_t errlen);
+
+/* A file of redpair's configuration (the config file, the aclfile) is refused when every user
+ * may write it, or read it while it holds secrets. */
+bool config_check_file_mode(FILE *fp, const char *path, bool secret, char *err, size_t errlen);
 
 /* Splits a line into arguments the way redis.conf does: spaces separate, "double quotes" take
  * \n \r \t \b \a \\ \" and \xHH escapes, 'single quotes' take \'. Returns argc, or -1 on

@@ -27,6 +27,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "acl_commands.h"
 #include "backend.h"
 #include "backlog.h"
 #include "client.h"
@@ -717,6 +718,7 @@ void failover_takeover(uint64_t epoch)
         if (cb && cb->maintenance) b->state = BACKEND_MAINTENANCE;
     }
     config_commands_adopt(st);
+    acl_commands_adopt(st);
     log_notice("epoch %llu: this node leads; fencing the backends (stored primary '%s')",
                (unsigned long long)epoch, st->primary[0] ? st->primary : "none");
     store_event(epoch, "leader", NULL, "this node took the backends over");

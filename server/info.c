@@ -24,27 +24,33 @@ static unsigned long long blocked(void)
 void info_redpair_section(struct buffer *out)
 {
     const struct config *cfg = proxy.config;
-    buffer_appendf(out,
-                   "# redpair\r\n"
-                   "redpair_version:%s\r\n"
-                   "uptime_in_seconds:%llu\r\n"
-                   "connected_clients:%d\r\n"
-                   "blocked_clients:%u\r\n"
-                   "write_ack:%s\r\n"
-                   "primary:%s\r\n"
-                   "epoch:%llu\r\n"
-                   "failovers:%llu\r\n"
-                   "resyncs:%llu\r\n"
-                   "stream_offset:%llu\r\n"
-                   "divergences:%llu\r\n"
-                   "total_commands_processed:%llu\r\n",
-                   REDPAIR_VERSION, (unsigned long long)((proxy_now_ms() - proxy.start_ms) / 1000),
-                   proxy.client_count, (unsigned)blocked(), config_write_ack_name(cfg->write_ack),
-                   proxy.primary >= 0 ? proxy.backends[proxy.primary].name : "none",
-                   (unsigned long long)failover_epoch(), (unsigned long long)failover_count(),
-                   (unsigned long long)resync_count(), (unsigned long long)proxy.stream_offset,
-                   (unsigned long long)proxy.divergences,
-                   (unsigned long long)proxy.commands_processed);
+    buffer_appendf(
+        out,
+        "# redpair\r\n"
+        "redpair_version:%s\r\n"
+        "uptime_in_seconds:%llu\r\n"
+        "connected_clients:%d\r\n"
+        "blocked_clients:%u\r\n"
+        "write_ack:%s\r\n"
+        "primary:%s\r\n"
+        "epoch:%llu\r\n"
+        "failovers:%llu\r\n"
+        "resyncs:%llu\r\n"
+        "stream_offset:%llu\r\n"
+        "divergences:%llu\r\n"
+        "total_commands_processed:%llu\r\n"
+        "acl_access_denied_auth:%llu\r\n"
+        "acl_access_denied_cmd:%llu\r\n"
+        "acl_access_denied_key:%llu\r\n"
+        "acl_access_denied_channel:%llu\r\n",
+        REDPAIR_VERSION, (unsigned long long)((proxy_now_ms() - proxy.start_ms) / 1000),
+        proxy.client_count, (unsigned)blocked(), config_write_ack_name(cfg->write_ack),
+        proxy.primary >= 0 ? proxy.backends[proxy.primary].name : "none",
+        (unsigned long long)failover_epoch(), (unsigned long long)failover_count(),
+        (unsigned long long)resync_count(), (unsigned long long)proxy.stream_offset,
+        (unsigned long long)proxy.divergences, (unsigned long long)proxy.commands_processed,
+        (unsigned long long)stats.acl_denied_auth, (unsigned long long)stats.acl_denied_cmd,
+        (unsigned long long)stats.acl_denied_key, (unsigned long long)stats.acl_denied_channel);
     for (int i = 0; i < CONFIG_BACKENDS; i++) {
         const struct backend *b = &proxy.backends[i];
         buffer_appendf(

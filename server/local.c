@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "acl_commands.h"
 #include "backend.h"
 #include "blocked.h"
 #include "client.h"
@@ -19,7 +20,6 @@
 #include "pubsub.h"
 #include "request.h"
 #include "resp.h"
-#include "secret.h"
 #include "tracking.h"
 #include "transaction.h"
 #include "watch.h"
@@ -27,13 +27,6 @@
 static void reply_bytes(struct request *r, const char *bytes)
 {
     request_reply(r, bytes, strlen(bytes));
-}
-
-/* As Redis's ACL with the default user alone: without requirepass it takes any password. */
-static bool credentials_ok(const char *user, size_t ulen, const char *pass, size_t plen)
-{
-    if (ulen != 7 || memcmp(user, "default", 7) != 0) return false;
-    return !proxy.config->requirepass || secret_equal(pass, plen, proxy.config->requirepass);
 }
 
 static const char wrongpass[] = "WRONGPASS invalid username-password pair or user is disabled.";
@@ -45,18 +38,17 @@ static void auth(struct client *c, struct request *r, int argc, const char *cons
         request_error(r, "ERR syntax error");
         return;
     }
-    if (argc == 2 && !proxy.config->requirepass) {
+    if (argc == 2 && !acl_default_has_password()) {
         request_error(r, "ERR AUTH <password> called without any password configured for the "
                          "default user. Are you sure your configuration is correct?");
         return;
     }
-    bool ok = argc == 2 ? credentials_ok("default", 7, argv[1], argl[1])
-                        : credentials_ok(argv[1], argl[1], argv[2], argl[2]);
+    bool ok = argc == 2 ? acl_login(c, "default", 7, argv[1], argl[1])
+                        : acl_login(c, argv[1], argl[1], argv[2], argl[2]);
     if (!ok) {
         request_error(r, "%s", wrongpass);
         return;
     }
-    c->authenticated = true;
     reply_bytes(r, "+OK\r\n");
 }
 
@@ -84,11 +76,10 @@ static void hello(struct client *c, struct request *r, int argc, const char *con
     for (int j = 2; j < argc; j++) {
         int more = argc - 1 - j;
         if (resp_arg_is(argv[j], argl[j], "auth") && more >= 2) {
-            if (!credentials_ok(argv[j + 1], argl[j + 1], argv[j + 2], argl[j + 2])) {
+            if (!acl_login(c, argv[j + 1], argl[j + 1], argv[j + 2], argl[j + 2])) {
                 request_error(r, "%s", wrongpass);
                 return;
             }
-            c->authenticated = true;
             j += 2;
         } else if (resp_arg_is(argv[j], argl[j], "setname") && more >= 1) {
             if (!client_name_valid(argv[j + 1], argl[j + 1])) {
@@ -105,7 +96,7 @@ static void hello(struct client *c, struct request *r, int argc, const char *con
     }
     if (!c->authenticated) {
         request_error(r, "NOAUTH HELLO must be called with the client already authenticated, "
-                         "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                         "otherwise the HELLO AUTH <user> <pass> option can be used to "
                          "authenticate the client and select the RESP protocol version at the "
                          "same time");
         return;
@@ -135,7 +126,7 @@ static void reset(struct client *c, struct request *r)
     tracking_client_closed(c);
     c->db = 0;
     client_set_name(c, NULL, 0);
-    c->authenticated = proxy.config->requirepass == NULL;
+    acl_client_init(c);
     c->no_evict = false;
     c->reply_off = c->reply_skip_next = r->silent = false;
     monitor_feed_client_closed(c);
@@ -299,7 +290,7 @@ void local_execute(struct client *c, struct request *r, int argc, const char *co
                        (unsigned long long)proxy.stream_offset);
         request_ready(r);
         return;
-    case LOCAL_WHOAMI: reply_bytes(r, "$7\r\ndefault\r\n"); return;
+    case LOCAL_ACL: acl_command(c, r, argc, argv, argl); return;
     case LOCAL_SUBSCRIBE: pubsub_command(c, r, argc, argv, argl); return;
     case LOCAL_MULTI: transaction_multi(c, r); return;
     case LOCAL_EXEC: transaction_exec(c, r); return;

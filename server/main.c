@@ -15,6 +15,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "acl_commands.h"
 #include "buffer.h"
 #include "cluster.h"
 #include "command.h"
@@ -186,6 +187,16 @@ int main(int argc, char **argv)
         return 1;
     }
     if (check_only) {
+        /* The users' rules, against the built-in table: the servers' is not asked for here. */
+        struct command_table *builtin = command_table_new();
+        ok = acl_setup(&cfg, builtin, err, sizeof(err));
+        acl_teardown();
+        command_table_free(builtin);
+        if (!ok) {
+            fprintf(stderr, "redpair: configuration error: %s\n", err);
+            config_free(&cfg);
+            return 1;
+        }
         printf("configuration OK\n");
         config_free(&cfg);
         return 0;
@@ -204,6 +215,15 @@ int main(int argc, char **argv)
 
     struct command_table *commands = command_table_new();
     if (!witness) learn_commands(&cfg, commands);
+    if (!acl_setup(&cfg, commands, err, sizeof(err))) {
+        log_warning("configuration error: %s", err);
+        fprintf(stderr, "redpair: configuration error: %s\n", err);
+        log_close();
+        acl_teardown();
+        command_table_free(commands);
+        config_free(&cfg);
+        return 1;
+    }
 
     uv_loop_t *loop = uv_default_loop();
     proxy_start(loop, &cfg, commands);
@@ -232,6 +252,7 @@ int main(int argc, char **argv)
 
     log_notice("redpair stopped");
     log_close();
+    acl_teardown();
     command_table_free(commands);
     config_free(&cfg);
     return status;

@@ -191,6 +191,19 @@ bool pubsub_allows(const struct client *c, const struct command *cmd)
            cmd->local == LOCAL_QUIT || cmd->local == LOCAL_RESET;
 }
 
+bool pubsub_each(const struct client *c, pubsub_each_fn *fn, void *arg)
+{
+    if (!c->pubsub) return true;
+    for (int k = 0; k < KINDS; k++) {
+        const struct set *set = &c->pubsub->sets[k];
+        for (size_t i = 0; set->count && i <= set->mask; i++) {
+            const struct member *m = &set->slots[i];
+            if (m->s && !fn(m->s, m->len, k == PATTERN, arg)) return false;
+        }
+    }
+    return true;
+}
+
 void pubsub_counts(const struct client *c, int *channels, int *patterns, int *shard_channels)
 {
     const struct set *sets = c->pubsub ? c->pubsub->sets : NULL;

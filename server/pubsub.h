@@ -34,6 +34,10 @@ bool pubsub_subscribed(const struct client *c);
 /* What the client may send in that context (true outside it). */
 bool pubsub_allows(const struct client *c, const struct command *cmd);
 /* Its subscription counts, as CLIENT LIST shows them. */
+/* Calls fn with each of c's subscriptions (pattern: a PSUBSCRIBE's) while it returns true;
+ * whether all of them passed. */
+typedef bool pubsub_each_fn(const char *name, size_t len, bool pattern, void *arg);
+bool pubsub_each(const struct client *c, pubsub_each_fn *fn, void *arg);
 void pubsub_counts(const struct client *c, int *channels, int *patterns, int *shard_channels);
 /* RESET: every subscription dropped, without unsubscribe messages. */
 void pubsub_reset(struct client *c);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "acl_commands.h"
 #include "buffer.h"
 #include "log.h"
 #include "monitor.h"
@@ -28,6 +29,8 @@ static const struct directive directives[] = {
     {"backend-password", false, true, false},
     {"requirepass", true, true, false},
     {"protected-mode", false, false, false},
+    {"user", false, true, true},
+    {"aclfile", false, false, false},
     {"maxclients", true, false, false},
     {"databases", false, false, false},
     {"write-ack", true, false, false},
@@ -134,6 +137,11 @@ static void format_lines(const struct config *c, line_cb *cb, void *arg)
     emit_str(cb, arg, "backend-password", c->backend_password);
     emit_str(cb, arg, "requirepass", c->requirepass);
     emit_str(cb, arg, "protected-mode", c->protected_mode ? "yes" : "no");
+    for (int i = 0; i < c->user_count; i++) {
+        for (int j = 0; j < c->users[i].argc; j++) append_arg(&b, c->users[i].argv[j]);
+        emit(cb, arg, "user", &b);
+    }
+    if (c->aclfile) emit_str(cb, arg, "aclfile", c->aclfile);
     emit_ll(cb, arg, "maxclients", c->maxclients);
     emit_ll(cb, arg, "databases", c->databases);
     emit_str(cb, arg, "write-ack", config_write_ack_name(c->write_ack));
@@ -307,6 +315,9 @@ static void commit(struct config *running, struct config *next)
     running->obuf_soft_seconds = next->obuf_soft_seconds;
     running->probe_interval_ms = next->probe_interval_ms;
     running->down_after_ms = next->down_after_ms;
+    if ((running->requirepass == NULL) != (next->requirepass == NULL) ||
+        (running->requirepass && strcmp(running->requirepass, next->requirepass) != 0))
+        acl_requirepass_changed(next->requirepass);
     swap_str(&running->requirepass, &next->requirepass);
     swap_str(&running->admin_token, &next->admin_token);
 }

@@ -42,6 +42,8 @@ struct stats_command {
 struct stats {
     uint64_t net_input_bytes;  /* read from clients */
     uint64_t net_output_bytes; /* queued to clients */
+    /* Refused by the ACL (INFO stats acl_access_denied_*, as Redis counts them). */
+    uint64_t acl_denied_auth, acl_denied_cmd, acl_denied_key, acl_denied_channel;
 };
 
 extern struct stats stats;

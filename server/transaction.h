@@ -4,7 +4,9 @@
  *   bad command      its error, and the transaction is marked: EXEC will answer EXECABORT
  *   EXEC             a WATCH hit: the null array, nothing runs; otherwise the queue runs as one
  *                    unit (unit.h) at one point of the write stream, on both servers atomically,
- *                    and the client gets the array of its replies
+ *                    and the client gets the array of its replies; if ACL rules changed since
+ *                    MULTI, the commands the user may no longer run are left out of the unit and
+ *                    answered NOPERM in their places, as Redis does
  *   DISCARD, RESET   the queue goes
  *
  * Reads and writes mix as in Redis; a transaction of reads only runs on the primary alone. */

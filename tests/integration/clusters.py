@@ -185,8 +185,10 @@ class Cluster:
 
     def __init__(self, sidecars=2, witnesses=1, extra=(), redis_args=(), start=True,
                  election_ms=ELECTION_MS, probe_ms=50, down_ms=600, bind="127.0.0.1",
-                 cluster_bind=None, netns_of=None, backend_host="127.0.0.1", redis_factory=None):
+                 cluster_bind=None, netns_of=None, backend_host="127.0.0.1", redis_factory=None,
+                 password=None):
         self.a = self.b = None
+        self.password = password  # the default user's, for the cluster's own INFO
         self.nodes = []
         try:
             make = redis_factory or (lambda i: RedisServer(extra_args=redis_args))
@@ -261,7 +263,7 @@ class Cluster:
 
     def info(self, node=None):
         node = node or self.leader()
-        c = node.client(socket_timeout=5)
+        c = node.client(socket_timeout=5, password=self.password)
         try:
             return info_redpair(c)
         finally:
@@ -319,7 +321,8 @@ class ClusterPair(PairBase):
         self.requirepass = requirepass
         # redpair's own probe defaults, as a Pair has them: a busy machine must not make the
         # suites' servers look down.
-        self.cluster = Cluster(extra=lines, redis_args=redis_args, probe_ms=100, down_ms=1000)
+        self.cluster = Cluster(extra=lines, redis_args=redis_args, probe_ms=100, down_ms=1000,
+                               password=requirepass)
         self.a, self.b = self.cluster.a, self.cluster.b
         self.redpair = _FollowerView(self.cluster, self.cluster.followers()[0])
         if wait_in_sync:

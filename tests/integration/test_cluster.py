@@ -370,6 +370,30 @@ class ClusterTest(ClusterCase):
                    == {"slowlog-log-slower-than": "12345"}, timeout=10,
                    what="the new leader's CONFIG SET on the restarted server")
 
+    def test_acl_changes_outlive_their_leader(self):
+        c = self.start_cluster()
+        leader = c.leader()
+        follower = next(n for n in c.sidecars if n is not leader)
+        with follower.client() as r:  # through the follower: the leader enforces and keeps it
+            r.acl_setuser("zed", enabled=True, passwords=["+zedpw"], keys=["z:*"],
+                          commands=["-@all", "+set", "+acl|whoami"])
+            r.acl_setuser("gone", enabled=True, nopass=True)
+            self.assertEqual(r.acl_deluser("gone"), 1)
+            listing = r.acl_list()
+        r = leader.api.request("POST", "/api/v1/cluster/transfer", body={"node": follower.name})
+        self.assertEqual(r.status, 202, r)
+        new = c.wait_leader(timeout=10, exclude=(leader.name,))
+        c.wait_in_sync(node=new)
+        with new.client() as r:
+            self.assertEqual(r.acl_list(), listing)
+        with new.raw() as zed:
+            self.assertEqual(zed.cmd("AUTH", "zed", "zedpw"), b"+OK\r\n")
+            self.assertEqual(zed.cmd("SET", "z:1", "v"), b"+OK\r\n")
+            self.assertEqual(zed.cmd("SET", "other", "v"), b"-NOPERM this user has no permissions "
+                             b"to access one of the keys used as arguments\r\n")
+            self.assertEqual(zed.cmd("GET", "z:1"), b"-NOPERM this user has no permissions to "
+                             b"run the 'get' command\r\n")
+
     def test_strangers_are_refused(self):
         c = self.start_cluster()
         leader = c.leader()

@@ -60,7 +60,8 @@ class ExposureTest(RedpairTestCase):
     def test_protected_mode(self):
         out = self.refused(self.base("--bind", "127.0.0.1", "0.0.0.0"))
         self.assertIn("configuration error: protected mode: 'bind 0.0.0.0' lets other hosts in but "
-                      "no password is set: set requirepass, or 'protected-mode no'", out)
+                      "the default user needs no password: set requirepass, or 'protected-mode no'",
+                      out)
 
         rp = self.start_redpair(self.base("--bind", "0.0.0.0", "--requirepass", "s3cret"))
         with rp.raw() as c:
@@ -73,6 +74,15 @@ class ExposureTest(RedpairTestCase):
             with socket.create_connection((addr, rp.port), timeout=5) as s:
                 s.sendall(b"*1\r\n$4\r\nPING\r\n")
                 self.assertEqual(s.recv(100), b"-NOAUTH Authentication required.\r\n")
+
+        # With users, the default user's own line says whether it needs a password.
+        out = self.refused(self.base("--bind", "0.0.0.0", "--user", "default", "on", "nopass",
+                                     "~*", "+@all"))
+        self.assertIn("lets other hosts in but the default user needs no password", out)
+        rp = self.start_redpair(self.base("--bind", "0.0.0.0", "--user", "default", "on",
+                                          ">s3cret", "~*", "&*", "+@all"))
+        with rp.raw() as c:
+            self.assertEqual(c.cmd("PING"), b"-NOAUTH Authentication required.\r\n")
 
         rp = self.start_redpair(self.base("--bind", "0.0.0.0", "--protected-mode", "no"))
         with rp.raw() as c:
@@ -116,6 +126,22 @@ class ExposureTest(RedpairTestCase):
         os.chmod(conf, 0o666)
         out = self.refused([], conf=[conf])
         self.assertIn("%s: every user may change it (mode 0666): chmod o-w %s" % (conf, conf), out)
+
+    def test_aclfile_is_private(self):
+        acl = os.path.join(self.tmp, "users.acl")
+        with open(acl, "w") as f:
+            f.write("user default on >s3cret ~* &* +@all\n")
+        os.chmod(acl, 0o644)
+        out = self.refused(self.base("--aclfile", acl))
+        self.assertIn("%s holds passwords or tokens but every user may read it (mode 0644)" % acl,
+                      out)
+        os.chmod(acl, 0o600)
+        rp = self.start_redpair(self.base("--aclfile", acl))
+        with rp.raw() as c:
+            self.assertEqual(c.cmd("AUTH", "s3cret"), b"+OK\r\n")
+            os.chmod(acl, 0o604)
+            reply = c.cmd("ACL", "LOAD")
+            self.assertTrue(reply.startswith(b"-ERR ") and b"every user may read it" in reply, reply)
 
     def test_state_is_private(self):
         rp = self.start_redpair(self.base())

@@ -309,7 +309,7 @@ class ProtocolTest(RedpairTestCase):
             ("SHUTDOWN", "NOSAVE"),
             ("REPLICAOF", "127.0.0.1", "1"),
             ("SLAVEOF", "NO", "ONE"),
-            ("ACL", "LIST"),
+            ("ACL", "LOG"),
             ("MODULE", "LOAD", "/nowhere.so"),
         ]
         with pair.raw(timeout=5) as conn:

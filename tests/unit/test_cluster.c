@@ -68,6 +68,16 @@ START_TEST(test_state_entries)
     ck_assert_ptr_null(cluster_entry_setting("save", big, sizeof(big), &len));
     ck_assert_ptr_null(cluster_entry_setting("save", "a\0b", 3, &len));
     ck_assert_ptr_null(cluster_entry_setting("save", "\xff\xfe", 2, &len));
+    /* The users as ACL SETUSER left them on the leader, replaced whole. */
+    const char users[] = "user default on nopass ~* &* +@all\nuser u on ~k* resetchannels -@all\n";
+    apply_text(&s, cluster_entry_acl(users, strlen(users), &len), true);
+    ck_assert_str_eq(s.acl, users);
+    apply_text(&s, cluster_entry_acl("", 0, &len), true);
+    ck_assert_str_eq(s.acl, "");
+    static char huge[CLUSTER_ACL_MAX + 1];
+    memset(huge, 'u', sizeof(huge));
+    ck_assert_ptr_null(cluster_entry_acl(huge, sizeof(huge), &len));
+    ck_assert_ptr_null(cluster_entry_acl("\xff", 1, &len));
 
     /* What this version does not know changes nothing; entries may be padded with spaces. */
     struct cluster_state before = s;
@@ -94,6 +104,7 @@ START_TEST(test_state_snapshot)
     apply_text(&s, cluster_entry_maintenance("b", true, &len), true);
     apply_text(&s, cluster_entry_member("readd", "w", 3, &len), true);
     apply_text(&s, cluster_entry_setting("hz", "25", 2, &len), true);
+    apply_text(&s, cluster_entry_acl("user u on\n", 10, &len), true);
     char *text = cluster_state_encode(&s, &len);
     ck_assert(cluster_state_decode(&back, text, len));
     free(text);
@@ -107,6 +118,7 @@ START_TEST(test_state_snapshot)
     ck_assert(!cluster_state_member(&back, "w")->joined);
     ck_assert_int_eq(back.setting_count, 1);
     ck_assert_str_eq(back.settings[0].value, "25");
+    ck_assert_str_eq(back.acl, "user u on\n");
     ck_assert(!cluster_state_decode(&back, "nope", 4));
 }
 END_TEST

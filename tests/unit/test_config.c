@@ -805,9 +805,9 @@ START_TEST(test_exposure)
     ck_assert_msg(config_validate(&cfg, err, sizeof(err)), "%s", err);
     ok("bind", "127.0.0.1", "0.0.0.0");
     ck_assert(!config_validate(&cfg, err, sizeof(err)));
-    ck_assert_str_eq(err,
-                     "protected mode: 'bind 0.0.0.0' lets other hosts in but no password is "
-                     "set: set requirepass, or 'protected-mode no' to let them in without one");
+    ck_assert_str_eq(err, "protected mode: 'bind 0.0.0.0' lets other hosts in but the default user "
+                          "needs no password: set requirepass, or 'protected-mode no' to let them "
+                          "in without one");
     ok("requirepass", "s3cret");
     ck_assert_msg(config_validate(&cfg, err, sizeof(err)), "%s", err);
     ok("requirepass", "");

@@ -140,7 +140,7 @@ START_TEST(test_unknown_and_arity)
     bad("'port' takes 1 argument, got 2", "Port", "1", "2");
 
     /* A failed directive leaves the value alone. */
-    bad("invalid port 'x' (expected 1-65535)", "port", "x");
+    bad("invalid port 'x' (expected 0-65535)", "port", "x");
     ck_assert_int_eq(cfg.port, 7000);
 }
 END_TEST
@@ -182,19 +182,21 @@ START_TEST(test_port)
     ck_assert_int_eq(cfg.port, 65535);
     ok("port", "06379");
     ck_assert_int_eq(cfg.port, 6379);
+    ok("port", "0"); /* no plain port: tls-port only */
+    ck_assert_int_eq(cfg.port, 0);
+    ok("port", "6379");
 
-    bad("invalid port 'abc' (expected 1-65535)", "port", "abc");
-    bad("invalid port '0' (expected 1-65535)", "port", "0");
-    bad("invalid port '65536' (expected 1-65535)", "port", "65536");
-    bad("invalid port '-1' (expected 1-65535)", "port", "-1");
-    bad("invalid port '+1' (expected 1-65535)", "port", "+1");
-    bad("invalid port ' 1' (expected 1-65535)", "port", " 1");
-    bad("invalid port '1 ' (expected 1-65535)", "port", "1 ");
-    bad("invalid port '80x' (expected 1-65535)", "port", "80x");
-    bad("invalid port '0x50' (expected 1-65535)", "port", "0x50");
-    bad("invalid port '' (expected 1-65535)", "port", "");
-    bad("invalid port '4294967297' (expected 1-65535)", "port", "4294967297");
-    bad("invalid port '99999999999999999999999' (expected 1-65535)", "port",
+    bad("invalid port 'abc' (expected 0-65535)", "port", "abc");
+    bad("invalid port '65536' (expected 0-65535)", "port", "65536");
+    bad("invalid port '-1' (expected 0-65535)", "port", "-1");
+    bad("invalid port '+1' (expected 0-65535)", "port", "+1");
+    bad("invalid port ' 1' (expected 0-65535)", "port", " 1");
+    bad("invalid port '1 ' (expected 0-65535)", "port", "1 ");
+    bad("invalid port '80x' (expected 0-65535)", "port", "80x");
+    bad("invalid port '0x50' (expected 0-65535)", "port", "0x50");
+    bad("invalid port '' (expected 0-65535)", "port", "");
+    bad("invalid port '4294967297' (expected 0-65535)", "port", "4294967297");
+    bad("invalid port '99999999999999999999999' (expected 0-65535)", "port",
         "99999999999999999999999");
     ck_assert_int_eq(cfg.port, 6379);
 }
@@ -612,7 +614,7 @@ START_TEST(test_load_file_errors)
 
     path = write_text("port.conf", "# x\n\n   port abc   \nport 1\n");
     ck_assert(!config_load_file(&cfg, path, err, sizeof(err)));
-    snprintf(want, sizeof(want), "%s:3: 'port abc': invalid port 'abc' (expected 1-65535)", path);
+    snprintf(want, sizeof(want), "%s:3: 'port abc': invalid port 'abc' (expected 0-65535)", path);
     ck_assert_str_eq(err, want);
 
     path = write_text("unknown.conf", "port 1\nprot 2\n");
@@ -723,7 +725,7 @@ START_TEST(test_load_args)
 
     /* Negative numbers are values, not directives. */
     ck_assert(!load_args("--port", "-1"));
-    ck_assert_str_eq(err, "command line: '--port -1': invalid port '-1' (expected 1-65535)");
+    ck_assert_str_eq(err, "command line: '--port -1': invalid port '-1' (expected 0-65535)");
 
     ck_assert(load_args("--PORT", "7001"));
     ck_assert_int_eq(cfg.port, 7001);
@@ -734,7 +736,7 @@ END_TEST
 START_TEST(test_load_args_errors)
 {
     ck_assert(!load_args("--port", "x"));
-    ck_assert_str_eq(err, "command line: '--port x': invalid port 'x' (expected 1-65535)");
+    ck_assert_str_eq(err, "command line: '--port x': invalid port 'x' (expected 0-65535)");
 
     ck_assert(!load_args("--port", "1", "2"));
     ck_assert_str_eq(err, "command line: '--port 1 2': 'port' takes 1 argument, got 2");

@@ -148,7 +148,8 @@ static bool load_pair(SSL_CTX *ctx, const char *cert, const char *key, const cha
     SSL_CTX_set_default_passwd_cb_userdata(ctx, (void *)pass);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
         return ssl_fail(err, errlen, "cannot load certificate", cert);
-    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
+    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 &&
+        ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH)
         return ssl_fail(err, errlen, "cannot load private key", key);
     if (SSL_CTX_check_private_key(ctx) != 1) {
         snprintf(err, errlen, "private key '%s' does not match certificate '%s'", key, cert);

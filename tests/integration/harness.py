@@ -750,14 +750,14 @@ def dataset_dump(client, dbs=None):
     Keys are listed with SCAN on a direct connection to one redis-server. redpair's own offset
     key is left out: a server that never saw redpair has none (assert_backends_equal compares it
     separately)."""
-    kw = client.connection_pool.connection_kwargs
-    host, port = kw.get("host", "127.0.0.1"), kw["port"]
-    password = kw.get("password")
+    pool = client.connection_pool
     if dbs is None:
         dbs = used_dbs(client)
     out = {}
     for db in dbs:
-        r = redis.Redis(host=host, port=port, db=db, password=password, socket_timeout=30)
+        # the same server the same way (password, TLS), in database db
+        r = redis.Redis(connection_pool=redis.ConnectionPool(
+            connection_class=pool.connection_class, **dict(pool.connection_kwargs, db=db, socket_timeout=30)))
         try:
             for key in r.scan_iter(count=1000):
                 if db == 0 and key in (OFFSET_KEY, FENCE_KEY):

@@ -1,0 +1,238 @@
+"""TLS everywhere, with real handshakes: certificates made by the openssl CLI (tlscerts.py), TLS-only
+redis-servers (port 0, tls-port, client certificates required), redpair on tls-port only with
+backend-tls, and real clients (redis-cli --tls, redis-py, ioredis, curl).
+
+Run: /usr/bin/python3 tests/integration/test_tls.py   (REDPAIR_BIN=path/to/redpair)
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import time
+
+import redis
+
+from harness import (
+    REDIS_CLI,
+    Pair,
+    RedisServer,
+    RedpairTestCase,
+    assert_backends_equal,
+    main,
+    redpair_args,
+    redpair_bin,
+    wait_until,
+)
+from test_ha import HA_ARGS, Writers
+from tlscerts import Certs
+
+
+def whole_log(rp):
+    with open(rp.log_path, errors="replace") as f:
+        return f.read()
+
+
+def handshake(port, certs, cert="client"):
+    """A TLS connection to port presenting cert (None: none): the server's certificate subject
+    CN once the server answered a PING, or the ssl/OS error that ended it."""
+    ctx = ssl.create_default_context(cafile=certs.path("ca"))
+    if cert:
+        ctx.load_cert_chain(certs.path(cert), certs.path(cert, "key"))
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+                s.sendall(b"PING\r\n")
+                reply = s.recv(64)
+                if not reply:
+                    return ConnectionError("closed")
+                subject = dict(x[0] for x in s.getpeercert()["subject"])
+                return subject["commonName"]
+    except (ssl.SSLError, OSError) as e:
+        return e
+
+
+class TLSTest(RedpairTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.certs = Certs()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.certs.cleanup()
+
+    def pair(self, extra=(), **kw):
+        p = Pair(tls=self.certs, extra=list(extra), **kw)
+        self._track(p.redpair)
+        self.addCleanup(p.cleanup)
+        return p
+
+    def cli(self, port, *args, cert="client"):
+        tls = ["--tls", "--cacert", self.certs.path("ca")]
+        if cert:
+            tls += ["--cert", self.certs.path(cert), "--key", self.certs.path(cert, "key")]
+        return subprocess.run([REDIS_CLI, "-p", str(port)] + tls + list(args), capture_output=True,
+                              text=True, timeout=30)
+
+    def wait_logged(self, rp, pattern):
+        return wait_until(lambda: re.search(pattern, whole_log(rp)), timeout=10,
+                          what="%r in redpair's log" % pattern)
+
+    def test_redis_cli_to_tls_only_backends(self):
+        pair = self.pair()
+        for i in range(50):
+            self.assertEqual(self.cli(pair.port, "SET", "k:%d" % i, "v%d" % i).stdout.strip(), "OK")
+        self.assertEqual(self.cli(pair.port, "INCRBY", "n", "5").stdout.strip(), "5")
+        self.assertEqual(self.cli(pair.port, "GET", "k:7").stdout.strip(), "v7")
+        pair.wait_caught_up()
+        self.assertEqual(pair.a.client().get("k:49"), b"v49")
+        self.assertEqual(pair.b.client().get("k:49"), b"v49")
+        assert_backends_equal(pair)
+
+    def test_redis_py_large_values_pipelines_and_pubsub(self):
+        pair = self.pair()
+        r = pair.client()
+        big = os.urandom(3 << 20)  # many TLS records each way
+        self.assertTrue(r.set("big", big))
+        self.assertEqual(r.get("big"), big)
+        with r.pipeline(transaction=False) as p:
+            for i in range(2000):
+                p.rpush("list", i)
+            self.assertEqual(p.execute()[-1], 2000)
+        sub = pair.client().pubsub()
+        sub.subscribe("ch")
+        wait_until(lambda: sub.get_message(timeout=0.1), what="subscribed")
+        wait_until(lambda: r.publish("ch", "hello") == 1, what="a subscriber")
+        msg = wait_until(lambda: sub.get_message(timeout=0.1), what="the message")
+        self.assertEqual(msg["data"], b"hello")
+        sub.close()
+        pair.wait_caught_up()
+        assert_backends_equal(pair)
+
+    def test_client_certificates(self):
+        pair = self.pair()
+        self.assertEqual(handshake(pair.port, self.certs), "server")
+        for cert, reason in (
+            (None, "peer did not return a certificate"),
+            ("expired", "certificate verify failed: certificate has expired"),
+            ("stranger", "certificate verify failed: unable to get local issuer certificate"),
+        ):
+            with self.subTest(cert=cert):
+                self.assertIsInstance(handshake(pair.port, self.certs, cert), Exception)
+                self.wait_logged(pair.redpair, r"TLS handshake with client 127\.0\.0\.1:\d+ failed: "
+                                 + re.escape(reason))
+                with self.assertRaises(redis.exceptions.ConnectionError):
+                    redis.Redis(port=pair.port, socket_timeout=5, **self.certs.redis_kw(cert)).ping()
+        self.assertTrue(pair.client().ping())
+
+    def test_optional_client_certificates(self):
+        pair = self.pair(extra=["--tls-auth-clients", "optional"])
+        self.assertTrue(redis.Redis(port=pair.port, **self.certs.redis_kw(None)).set("k", "v"))
+        self.assertTrue(pair.client().get("k"), b"v")
+        # optional still checks a certificate that is shown
+        self.assertIsInstance(handshake(pair.port, self.certs, "expired"), Exception)
+        self.wait_logged(pair.redpair, "certificate has expired")
+
+    def test_plain_refused_on_tls_only(self):
+        pair = self.pair()
+        with socket.create_connection(("127.0.0.1", pair.port), timeout=10) as s:
+            s.sendall(b"PING\r\n")
+            try:
+                reply = s.recv(64)
+            except ConnectionResetError:
+                reply = b""
+            self.assertNotIn(b"PONG", reply)  # closed, or a TLS alert
+        self.wait_logged(pair.redpair, r"TLS handshake with client 127\.0\.0\.1:\d+ failed: ")
+        self.assertTrue(pair.client().ping())
+
+    def test_config_checks(self):
+        c = self.certs
+
+        def check(*args):
+            return subprocess.run([redpair_bin(), "--check-config", os.devnull, "--backend", "a",
+                                   "127.0.0.1", "1", "--backend", "b", "127.0.0.1", "2"] + list(args),
+                                  capture_output=True, text=True, timeout=30)
+
+        run = check("--port", "0")
+        self.assertEqual(run.returncode, 1)
+        self.assertIn("'port 0' needs a 'tls-port'", run.stderr)
+        run = check("--tls-port", "7000", "--tls-cert-file", c.path("server"), "--tls-key-file",
+                    c.path("client", "key"), "--tls-ca-cert-file", c.path("ca"))
+        self.assertEqual(run.returncode, 1)
+        self.assertIn("does not match certificate", run.stderr)
+        run = check("--tls-cert-file", "/nonexistent.crt")
+        self.assertIn("tls-cert-file '/nonexistent.crt' cannot be read", run.stderr)
+        run = check("--tls-port", "7000", "--tls-cert-file", c.path("server"), "--tls-key-file",
+                    c.path("server", "key"))
+        self.assertIn("tls-auth-clients yes needs 'tls-ca-cert-file'", run.stderr)
+        run = check("--tls-protocols", "TLSv1.2 SSLv3")
+        self.assertIn("tls-protocols must be", run.stderr)
+        run = check("--port", "0", "--tls-port", "7000", "--tls-protocols", "TLSv1.3", *c.server_args())
+        self.assertEqual(run.returncode, 0, run.stderr)
+
+    def test_sighup_reloads_certificates(self):
+        c = self.certs
+        c.issue("server2", "ca", san="IP:127.0.0.1,DNS:localhost")
+        live = os.path.join(c.dir, "live")
+        os.makedirs(live, exist_ok=True)
+        crt, key = os.path.join(live, "rp.crt"), os.path.join(live, "rp.key")
+        shutil.copyfile(c.path("server"), crt)
+        shutil.copyfile(c.path("server", "key"), key)
+        pair = self.pair(extra=["--tls-cert-file", crt, "--tls-key-file", key])
+        before = pair.client()
+        before.set("k", "1")
+        self.assertEqual(handshake(pair.port, c), "server")
+
+        shutil.copyfile(c.path("server2"), crt)
+        shutil.copyfile(c.path("server2", "key"), key)
+        os.kill(pair.redpair.pid, signal.SIGHUP)
+        self.wait_logged(pair.redpair, "TLS certificates reloaded")
+        self.assertEqual(handshake(pair.port, c), "server2")
+        self.assertEqual(before.incr("k"), 2)  # an existing connection keeps its own
+
+        shutil.copyfile(c.path("server", "key"), key)  # no longer the certificate's key
+        os.kill(pair.redpair.pid, signal.SIGHUP)
+        self.wait_logged(pair.redpair, "TLS certificates not reloaded, the old ones stay in use: "
+                         "private key '%s' does not match certificate '%s'" % (key, crt))
+        self.assertEqual(handshake(pair.port, c), "server2")
+        pair.wait_caught_up()
+        assert_backends_equal(pair)
+
+    def test_kill_tls_backend_under_load(self):
+        pair = self.pair(extra=HA_ARGS)
+        w = Writers(pair.port, count=8, client_kw=self.certs.redis_kw())
+        self.addCleanup(w.finish)
+        wait_until(lambda: w.total() > 300, timeout=20, what="writes flowing")
+        pair.a.kill()
+        wait_until(lambda: pair.info()["primary"] == "b", timeout=10, what="b primary")
+        before = w.total()
+        wait_until(lambda: w.total() > before + 300, timeout=20, what="writes flowing on b alone")
+        pair.a = RedisServer(port=pair.a.port, tls=self.certs)
+        pair.wait_in_sync(timeout=30)
+        w.finish()
+        pair.wait_caught_up(timeout=30)
+        w.check(pair.b)
+        w.check(pair.a)
+        assert_backends_equal(pair)
+
+    def test_ioredis(self):
+        from test_ioredis import CLIENTS, node_modules_for
+
+        work = os.path.join(os.path.dirname(os.path.abspath(redpair_bin())), "clients")
+        node_modules_for(work)
+        pair = self.pair()
+        env = dict(os.environ, NODE_PATH=os.path.join(work, "node_modules"), REDPAIR_PORT=str(pair.port),
+                   REDPAIR_TLS_CA=self.certs.path("ca"), REDPAIR_TLS_CERT=self.certs.path("client"),
+                   REDPAIR_TLS_KEY=self.certs.path("client", "key"))
+        run = subprocess.run(["node", "--test", os.path.join(CLIENTS, "ioredis.test.js")], env=env,
+                             capture_output=True, text=True, timeout=120)
+        self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+        pair.wait_caught_up()
+        assert_backends_equal(pair)
+
+
+if __name__ == "__main__":
+    main()

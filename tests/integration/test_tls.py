@@ -5,6 +5,7 @@ backend-tls, and real clients (redis-cli --tls, redis-py, ioredis, curl).
 Run: /usr/bin/python3 tests/integration/test_tls.py   (REDPAIR_BIN=path/to/redpair)
 """
 
+import json
 import os
 import re
 import shutil
@@ -18,10 +19,12 @@ import redis
 
 from harness import (
     REDIS_CLI,
+    TOKEN,
     Pair,
     RedisServer,
     RedpairTestCase,
     assert_backends_equal,
+    free_port,
     main,
     redpair_args,
     redpair_bin,
@@ -172,6 +175,25 @@ class TLSTest(RedpairTestCase):
         self.assertIn("tls-protocols must be", run.stderr)
         run = check("--port", "0", "--tls-port", "7000", "--tls-protocols", "TLSv1.3", *c.server_args())
         self.assertEqual(run.returncode, 0, run.stderr)
+
+    def test_admin_api_over_https(self):
+        port = free_port()
+        pair = self.pair(extra=["--admin-port", str(port), "--admin-tls", "yes", "--admin-token", TOKEN])
+
+        def curl(url, *args):
+            return subprocess.run(["curl", "-sS", "--max-time", "10", "--cacert", self.certs.path("ca")]
+                                  + list(args) + [url], capture_output=True, text=True, timeout=30)
+
+        base = "https://127.0.0.1:%d" % port
+        run = curl(base + "/api/v1/status", "-H", "Authorization: Bearer " + TOKEN)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(json.loads(run.stdout)["primary"], "a")
+        run = curl(base + "/", "-o", "/dev/null", "-w", "%{http_code}")
+        self.assertEqual(run.stdout, "200", run.stderr)  # the dashboard
+        run = curl("http://127.0.0.1:%d/healthz" % port)
+        self.assertNotEqual(run.returncode, 0, "plain HTTP answered on the HTTPS port")
+        self.wait_logged(pair.redpair, r"TLS handshake with admin client 127\.0\.0\.1:\d+ failed: ")
+        self.assertIn("admin API on https://127.0.0.1:%d/" % port, whole_log(pair.redpair))
 
     def test_sighup_reloads_certificates(self):
         c = self.certs

@@ -593,6 +593,163 @@ void tls_close_notify(struct tls *t)
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * Bridges: a plain stream for code that cannot be given a struct tls.
+ *
+ *   owner ◀─▶ [outer pipe] ═socketpair═ [inner pipe] ◀─pump─▶ TLS on tcp ◀─▶ peer
+ *
+ * Each direction stops reading while its destination holds more than BRIDGE_HIGH unsent.
+ * ------------------------------------------------------------------------------------------- */
+
+#define BRIDGE_HIGH (1u << 20)
+
+struct bridge {
+    uv_tcp_t *tcp;
+    struct tls *tls;
+    uv_pipe_t inner;
+    void (*release)(void *);
+    int handles;
+    bool closing;
+    char in[PLAIN_CHUNK];  /* from the owner, on its way into TLS */
+    char out[PLAIN_CHUNK]; /* from TLS, on its way to the owner (copied when queued) */
+};
+
+struct bridge_write {
+    uv_write_t req;
+    struct bridge *b;
+    char bytes[];
+};
+
+static void bridge_closed(uv_handle_t *h)
+{
+    struct bridge *b = h->data;
+    if (h == (uv_handle_t *)b->tcp) {
+        tls_free(b->tls);
+        b->release(b->tcp);
+    }
+    if (--b->handles == 0) free(b);
+}
+
+static void bridge_close(struct bridge *b)
+{
+    if (b->closing) return;
+    b->closing = true;
+    tls_close_notify(b->tls);
+    uv_close((uv_handle_t *)b->tcp, bridge_closed);
+    uv_close((uv_handle_t *)&b->inner, bridge_closed);
+}
+
+static void inner_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    struct bridge *b = h->data;
+    (void)hint;
+    *buf = uv_buf_init(b->in, sizeof(b->in));
+}
+
+static void tls_side_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    struct bridge *b = h->data;
+    (void)hint;
+    *buf = uv_buf_init(b->out, sizeof(b->out));
+}
+
+static void inner_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void tls_side_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+/* TLS ciphertext drained: the owner may send more. */
+static void tls_side_written(uv_write_t *w, int status)
+{
+    struct bridge *b = w->handle->data;
+    if (status < 0) {
+        bridge_close(b);
+        return;
+    }
+    if (!b->closing && tls_unsent(b->tls) < BRIDGE_HIGH / 2)
+        uv_read_start((uv_stream_t *)&b->inner, inner_alloc, inner_read);
+}
+
+static void inner_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct bridge *b = s->data;
+    if (nread == 0) return;
+    if (nread < 0 || tls_write(b->tls, buf->base, (size_t)nread, tls_side_written) != 0) {
+        bridge_close(b);
+        return;
+    }
+    if (tls_unsent(b->tls) >= BRIDGE_HIGH) uv_read_stop(s);
+}
+
+static void inner_written(uv_write_t *w, int status)
+{
+    struct bridge_write *bw = (struct bridge_write *)w;
+    struct bridge *b = bw->b;
+    free(bw);
+    if (status < 0) {
+        bridge_close(b);
+        return;
+    }
+    if (!b->closing && b->inner.write_queue_size < BRIDGE_HIGH / 2)
+        tls_read_start_tls(b->tls, tls_side_alloc, tls_side_read);
+}
+
+static void tls_side_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct bridge *b = s->data;
+    if (nread == 0) return;
+    if (nread < 0) {
+        bridge_close(b);
+        return;
+    }
+    uv_buf_t plain = uv_buf_init(buf->base, (unsigned)nread);
+    int sent = uv_try_write((uv_stream_t *)&b->inner, &plain, 1);
+    if (sent == UV_EAGAIN) sent = 0;
+    if (sent < 0) {
+        bridge_close(b);
+        return;
+    }
+    if (sent == nread) return;
+    struct bridge_write *bw = malloc(sizeof(*bw) + (size_t)(nread - sent));
+    if (!bw) abort();
+    bw->b = b;
+    memcpy(bw->bytes, buf->base + sent, (size_t)(nread - sent));
+    plain = uv_buf_init(bw->bytes, (unsigned)(nread - sent));
+    if (uv_write(&bw->req, (uv_stream_t *)&b->inner, &plain, 1, inner_written) != 0) {
+        free(bw);
+        bridge_close(b);
+        return;
+    }
+    if (b->inner.write_queue_size >= BRIDGE_HIGH) tls_read_stop_tls(b->tls);
+}
+
+uv_stream_t *tls_bridge(uv_tcp_t *tcp, struct tls *t, void *(*alloc)(size_t),
+                        void (*release)(void *))
+{
+    uv_os_sock_t fds[2];
+    struct bridge *b = calloc(1, sizeof(*b));
+    uv_pipe_t *outer = alloc(sizeof(*outer));
+    if (!b || !outer) abort();
+    b->tcp = tcp;
+    b->tls = t;
+    b->release = release;
+    b->handles = 2;
+    tcp->data = b;
+    if (uv_socketpair(SOCK_STREAM, 0, fds, UV_NONBLOCK_PIPE, UV_NONBLOCK_PIPE) != 0) {
+        release(outer);
+        b->closing = true;
+        b->handles = 1;
+        uv_close((uv_handle_t *)tcp, bridge_closed);
+        return NULL;
+    }
+    uv_pipe_init(tcp->loop, &b->inner, 0);
+    b->inner.data = b;
+    uv_pipe_open(&b->inner, fds[0]);
+    uv_pipe_init(tcp->loop, outer, 0);
+    uv_pipe_open(outer, fds[1]);
+    uv_read_start((uv_stream_t *)&b->inner, inner_alloc, inner_read);
+    tls_read_start_tls(t, tls_side_alloc, tls_side_read);
+    return (uv_stream_t *)outer;
+}
+
+/* ---------------------------------------------------------------------------------------------
  * Blocking, for start-up.
  * ------------------------------------------------------------------------------------------- */
 

@@ -52,6 +52,14 @@ size_t tls_unsent(const struct tls *t);
 /* Sends close_notify, as far as the socket takes it now. */
 void tls_close_notify(struct tls *t);
 
+/* For code that takes a plain uv stream and reads and writes it itself (libraft's transport, the
+ * follower's relay): a socketpair whose one end comes back as a uv_pipe_t (from `alloc`, closed
+ * and freed by its new owner) while this module pumps bytes between its other end and the TLS
+ * connection, which it owns from now on (closed and freed with `release`). Either side closing
+ * closes the other. Returns NULL (tcp closed) when no socketpair could be made. */
+uv_stream_t *tls_bridge(uv_tcp_t *tcp, struct tls *t, void *(*alloc)(size_t),
+                        void (*release)(void *));
+
 /* The plain-or-TLS choice, for the owners of streams. */
 static inline int tls_read_start(uv_stream_t *s, struct tls *t, uv_alloc_cb alloc, uv_read_cb read)
 {

@@ -30,6 +30,7 @@ from harness import (
     redpair_bin,
     wait_until,
 )
+from test_cluster import ClusterCase
 from test_ha import HA_ARGS, Writers
 from tlscerts import Certs
 
@@ -254,6 +255,50 @@ class TLSTest(RedpairTestCase):
         self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
         pair.wait_caught_up()
         assert_backends_equal(pair)
+
+
+class ClusterTLSTest(ClusterCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.certs = Certs()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.certs.cleanup()
+
+    def test_peers_over_mutual_tls_elect_and_reelect(self):
+        c = self.certs
+        lines = ["cluster-tls yes", "tls-cert-file " + c.path("server"), "tls-key-file " + c.path("server", "key"),
+                 "tls-ca-cert-file " + c.path("ca")]
+        cl = self.start_cluster(extra=lines)
+        w = self.writers(cl)
+        wait_until(lambda: w.acked() > 200, timeout=20, what="writes through both side-cars")
+        old = cl.leader()
+        old.kill()
+        cl.wait_leader(timeout=10, exclude=(old.name,))
+        acked = w.acked()
+        wait_until(lambda: w.acked() > acked + 200, timeout=20, what="writes through the new leader")
+        self.settle(cl, w)
+        for n in cl.nodes:
+            self.assertFalse(n.logged("TLS handshake with"), n.log_tail())
+
+    def test_a_peer_without_the_ca_is_refused(self):
+        c = self.certs
+        lines = ["cluster-tls yes", "tls-cert-file " + c.path("server"), "tls-key-file " + c.path("server", "key"),
+                 "tls-ca-cert-file " + c.path("ca")]
+        cl = self.start_cluster(extra=lines, start=False)
+        stranger = cl.nodes[-1]  # the witness, with a certificate from another CA
+        stranger.base_lines = [line for line in stranger.base_lines if not line.startswith("tls-")] + [
+            "tls-cert-file " + c.path("stranger"), "tls-key-file " + c.path("stranger", "key"),
+            "tls-ca-cert-file " + c.path("ca")]
+        for n in cl.nodes:
+            n.write_config(cl.nodes)
+            n.start()
+        for n in cl.nodes:
+            n.wait_answers()
+        wait_until(lambda: any(n.logged("TLS handshake with cluster peer") and
+                               n.logged("unable to get local issuer certificate") for n in cl.nodes[:2]),
+                   timeout=15, what="the stranger's certificate refused")
 
 
 if __name__ == "__main__":

@@ -373,8 +373,9 @@ static void on_cipher_written(uv_write_t *w, int status)
     free(cw);
 }
 
-/* Sends what OpenSSL has produced. */
-static int send_cipher(struct tls *t)
+/* Sends what OpenSSL has produced; `queue` skips uv_try_write, so that `done` is called once the
+ * bytes are out (plaintext that waited for the handshake: its writer was told nothing yet). */
+static int send_queued(struct tls *t, bool queue)
 {
     size_t n = (size_t)BIO_ctrl_pending(t->wbio);
     if (!n) return 0;
@@ -386,7 +387,7 @@ static int send_cipher(struct tls *t)
     if (!cw) abort();
     BIO_read(t->wbio, cw->bytes, (int)n);
     uv_buf_t buf = uv_buf_init(cw->bytes, (unsigned)n);
-    int sent = uv_try_write(t->stream, &buf, 1);
+    int sent = queue ? 0 : uv_try_write(t->stream, &buf, 1);
     if (sent == UV_EAGAIN) sent = 0;
     if (sent < 0 || (size_t)sent == n) {
         free(cw);
@@ -397,6 +398,11 @@ static int send_cipher(struct tls *t)
     int err = uv_write(&cw->req, t->stream, &buf, 1, on_cipher_written);
     if (err) free(cw);
     return err;
+}
+
+static int send_cipher(struct tls *t)
+{
+    return send_queued(t, false);
 }
 
 static void peer_name(const struct tls *t, char *out, size_t len)
@@ -454,7 +460,7 @@ static void fail(struct tls *t, int ssl_error)
 }
 
 /* After the handshake: what waited goes out. */
-static int send_plain(struct tls *t, const char *bytes, size_t len)
+static int send_plain(struct tls *t, const char *bytes, size_t len, bool queue)
 {
     while (len) {
         ERR_clear_error();
@@ -466,7 +472,7 @@ static int send_plain(struct tls *t, const char *bytes, size_t len)
         bytes += n;
         len -= (size_t)n;
     }
-    return send_cipher(t);
+    return send_queued(t, queue);
 }
 
 /* Runs the handshake, then hands plaintext to the owner while it reads. */
@@ -485,7 +491,7 @@ static void pump(struct tls *t)
         if (buffer_len(&t->early)) {
             struct buffer early = t->early;
             t->early = (struct buffer){0};
-            int err = send_plain(t, buffer_head(&early), buffer_len(&early));
+            int err = send_plain(t, buffer_head(&early), buffer_len(&early), true);
             buffer_free(&early);
             if (err) return;
         }
@@ -580,7 +586,7 @@ int tls_write(struct tls *t, const char *bytes, size_t len, uv_write_cb done)
         buffer_append(&t->early, bytes, len);
         return 0;
     }
-    return send_plain(t, bytes, len);
+    return send_plain(t, bytes, len, false);
 }
 
 void tls_close_notify(struct tls *t)

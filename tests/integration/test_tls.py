@@ -282,6 +282,23 @@ class ClusterTLSTest(ClusterCase):
         for n in cl.nodes:
             self.assertFalse(n.logged("TLS handshake with"), n.log_tail())
 
+    def test_follower_relays_tls_clients_to_a_tls_only_leader(self):
+        c = self.certs
+        lines = ["cluster-tls yes"] + ["%s %s" % (a[2:], b) for a, b in zip(*[iter(c.server_args())] * 2)]
+        cl = self.start_cluster(extra=lines, tls=c)
+        follower = cl.followers()[0]
+        with follower.client() as r:  # TLS to the follower, which relays over TLS to the leader
+            self.assertTrue(r.set("via", "follower"))
+            with r.pipeline(transaction=False) as p:
+                for i in range(1000):
+                    p.incr("n")
+                self.assertEqual(p.execute()[-1], 1000)
+            self.assertEqual(r.get("via"), b"follower")
+        self.assertIsInstance(handshake(follower.port, c, "expired"), Exception)
+        cl.wait_caught_up()
+        self.assertEqual(cl.a.client().get("n"), b"1000")
+        assert_backends_equal(cl)
+
     def test_a_peer_without_the_ca_is_refused(self):
         c = self.certs
         lines = ["cluster-tls yes", "tls-cert-file " + c.path("server"), "tls-key-file " + c.path("server", "key"),

@@ -558,7 +558,13 @@ static void on_cipher(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         deliver_end(t, nread); /* a peer that went before it said anything: nothing to report */
         return;
     }
-    BIO_write(t->rbio, buf->base, (int)nread);
+    tls_feed(t, buf->base, (size_t)nread);
+}
+
+void tls_feed(struct tls *t, const char *cipher, size_t len)
+{
+    if (t->failed) return;
+    BIO_write(t->rbio, cipher, (int)len);
     pump(t);
 }
 

@@ -43,6 +43,9 @@ void tls_free(struct tls *t);
  * closed (UV_EOF) or TLS failed (UV_EPROTO, logged once with the peer and OpenSSL's reason). */
 int tls_read_start_tls(struct tls *t, uv_alloc_cb alloc, uv_read_cb read);
 void tls_read_stop_tls(struct tls *t);
+/* Ciphertext as read from the socket (what tls_read_start's own read callback does): runs the
+ * handshake and hands plaintext to the read callback. For the fuzzer, which feeds bytes itself. */
+void tls_feed(struct tls *t, const char *cipher, size_t len);
 /* Encrypts and sends; before the handshake completes the plaintext waits. `done`, when not NULL,
  * is called as a uv_write callback for each write libuv had to queue. Returns 0 or a libuv
  * error code. */

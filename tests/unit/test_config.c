@@ -857,6 +857,58 @@ START_TEST(test_cluster)
 }
 END_TEST
 
+/* Redis's tls-* directives: values as Redis takes them, and what each TLS side needs. */
+START_TEST(test_tls)
+{
+    ck_assert_int_eq(cfg.tls_port, 0);
+    ck_assert_int_eq(cfg.tls_auth_clients, TLS_AUTH_YES);
+    ck_assert(cfg.tls_session_caching);
+    ok("tls-auth-clients", "optional");
+    ck_assert_int_eq(cfg.tls_auth_clients, TLS_AUTH_OPTIONAL);
+    bad("tls-auth-clients must be 'yes', 'no' or 'optional', got 'maybe'", "tls-auth-clients",
+        "maybe");
+    ok("tls-protocols", "TLSv1.2 TLSv1.3");
+    ck_assert_int_eq(cfg.tls_protocols, 1 << 2 | 1 << 3);
+    bad("tls-protocols must be 'TLSv1', 'TLSv1.1', 'TLSv1.2' or 'TLSv1.3', got 'SSLv3'",
+        "tls-protocols", "TLSv1.3 SSLv3");
+    bad("tls-protocols must name at least one protocol", "tls-protocols", "");
+    char names[64];
+    ck_assert_str_eq(config_tls_protocols(1 << 3, names, sizeof(names)), "TLSv1.3");
+    bad("tls-cert-file '/nonexistent/x.crt' cannot be read: No such file or directory",
+        "tls-cert-file", "/nonexistent/x.crt");
+    ok("tls-cert-file", "/dev/null");
+    ok("tls-cert-file", ""); /* unset again */
+    ck_assert_ptr_null(cfg.tls_cert_file);
+    bad("backend-tls must be 'yes' or 'no', got '1'", "backend-tls", "1");
+    bad("invalid tls-port 'x' (expected 0-65535)", "tls-port", "x");
+
+    ok("backend", "a", "127.0.0.1", "6379");
+    ok("backend", "b", "127.0.0.1", "6381");
+    ok("port", "0");
+    ck_assert(!config_validate(&cfg, err, sizeof(err)));
+    ck_assert_str_eq(err, "'port 0' needs a 'tls-port': clients would have no way in");
+    ok("tls-port", "6390");
+    ck_assert(!config_validate(&cfg, err, sizeof(err)));
+    ck_assert_str_eq(err, "tls-port needs 'tls-cert-file' and 'tls-key-file'");
+    ok("tls-cert-file", "/dev/null");
+    ok("tls-key-file", "/dev/null");
+    ck_assert(!config_validate(&cfg, err, sizeof(err)));
+    ck_assert_str_eq(err, "tls-auth-clients optional needs 'tls-ca-cert-file' or "
+                          "'tls-ca-cert-dir' to check client certificates with");
+    ok("tls-auth-clients", "no");
+    ck_assert_msg(config_validate(&cfg, err, sizeof(err)), "%s", err);
+    ok("backend-tls", "yes");
+    ck_assert(!config_validate(&cfg, err, sizeof(err)));
+    ck_assert_str_eq(err, "backend-tls yes needs 'backend-tls-ca-cert-file' or 'tls-ca-cert-file' "
+                          "to check the servers' certificates with");
+    ok("tls-ca-cert-file", "/dev/null");
+    ck_assert_msg(config_validate(&cfg, err, sizeof(err)), "%s", err);
+    ok("cluster-tls", "yes");
+    ck_assert(!config_validate(&cfg, err, sizeof(err)));
+    ck_assert_str_eq(err, "cluster-tls yes needs the cluster's 'peer' lines");
+}
+END_TEST
+
 /* The shipped annotated configuration loads, validates, and states the real defaults. */
 START_TEST(test_packaged_conf)
 {
@@ -906,6 +958,9 @@ START_TEST(test_packaged_conf)
     ck_assert_int_eq(cfg.probe_interval_ms, defaults.probe_interval_ms);
     ck_assert_int_eq(cfg.down_after_ms, defaults.down_after_ms);
     ck_assert_int_eq(cfg.backlog_size, defaults.backlog_size);
+    ck_assert_int_eq(cfg.tls_port, defaults.tls_port);
+    ck_assert_int_eq(cfg.tls_auth_clients, defaults.tls_auth_clients);
+    ck_assert(!cfg.backend_tls && !cfg.admin_tls && !cfg.cluster_tls);
     config_free(&defaults);
 }
 END_TEST
@@ -1021,6 +1076,7 @@ int main(void)
     tcase_add_test(tc, test_load_args_errors);
     tcase_add_test(tc, test_validate);
     tcase_add_test(tc, test_cluster);
+    tcase_add_test(tc, test_tls);
     tcase_add_test(tc, test_packaged_conf);
     tcase_add_test(tc, test_log);
     tcase_add_test(tc, test_log_fallback);

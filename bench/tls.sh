@@ -66,8 +66,10 @@ for cfg in "-c 50" "-c 50 -P 16"; do
     done
 done
 
-python3 - "$RESULTS" "$N" <<'PY'
+PYTHONPATH="$ROOT/bench" python3 - "$RESULTS" "$N" <<'PY'
 import sys
+
+from table import show
 
 path, n = sys.argv[1:3]
 data, configs, tests = {}, [], []
@@ -88,10 +90,5 @@ for what, i, fmt in (("requests per second", 0, "{:,.0f}"), ("p50 latency, ms", 
             rows.append([test] + [fmt.format(v[t]) for t in targets] + [
                 "%.2f" % (v["direct-tls"] / v["direct"]), "%.2f" % (v["redpair-tls"] / v["redpair"]),
                 "%.2f" % (v["redpair-tls"] / v["direct-tls"])])
-        widths = [max(len(c), *(len(r[j]) for r in rows)) for j, c in enumerate(cols)]
-        print()
-        print("redis-benchmark %s" % config)
-        print("  ".join(c.rjust(w) if j else c.ljust(w) for j, (c, w) in enumerate(zip(cols, widths))))
-        for r in rows:
-            print("  ".join(x.rjust(w) if j else x.ljust(w) for j, (x, w) in enumerate(zip(r, widths))))
+        show("redis-benchmark %s" % config, cols, rows)
 PY

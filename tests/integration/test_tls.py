@@ -59,7 +59,9 @@ def handshake(port, certs, cert="client"):
         return e
 
 
-class TLSTest(RedpairTestCase):
+class WithCerts:
+    """One set of certificates for a test class."""
+
     @classmethod
     def setUpClass(cls):
         cls.certs = Certs()
@@ -67,6 +69,9 @@ class TLSTest(RedpairTestCase):
     @classmethod
     def tearDownClass(cls):
         cls.certs.cleanup()
+
+
+class TLSTest(WithCerts, RedpairTestCase):
 
     def pair(self, extra=(), **kw):
         p = Pair(tls=self.certs, extra=list(extra), **kw)
@@ -257,14 +262,7 @@ class TLSTest(RedpairTestCase):
         assert_backends_equal(pair)
 
 
-class ClusterTLSTest(ClusterCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.certs = Certs()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.certs.cleanup()
+class ClusterTLSTest(WithCerts, ClusterCase):
 
     def test_peers_over_mutual_tls_elect_and_reelect(self):
         c = self.certs

@@ -131,8 +131,9 @@ static void on_chunk_written(uv_write_t *w, int status)
 {
     struct chunk *c = w->data;
     struct relay *r = c->relay;
+    uv_stream_t *to = w->handle; /* w is inside c */
     free(c);
-    written(r, w->handle, status);
+    written(r, to, status);
 }
 
 static void on_tls_written(uv_write_t *w, int status)

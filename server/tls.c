@@ -281,7 +281,7 @@ bool tls_configure(const struct config *cfg, char *err, size_t errlen)
             cfg->backend_tls_ca_cert_file ? NULL : cfg->tls_ca_cert_dir, err, errlen);
         ok = fresh[TLS_BACKENDS] != NULL;
     }
-    if (ok && node && (cfg->cluster_tls || cfg->tls_port))
+    if (ok && node && (cfg->cluster_tls || cfg->tls_port || config_clustered(cfg)))
         ok = (fresh[TLS_NODE] =
                   client_context(cfg, cfg->tls_cert_file, cfg->tls_key_file, cfg->tls_key_file_pass,
                                  cfg->tls_ca_cert_file, cfg->tls_ca_cert_dir, err, errlen)) != NULL;

@@ -96,6 +96,10 @@ class TLSTest(WithCerts, RedpairTestCase):
             self.assertEqual(self.cli(pair.port, "SET", "k:%d" % i, "v%d" % i).stdout.strip(), "OK")
         self.assertEqual(self.cli(pair.port, "INCRBY", "n", "5").stdout.strip(), "5")
         self.assertEqual(self.cli(pair.port, "GET", "k:7").stdout.strip(), "v7")
+        # redpair's own ports, as CONFIG GET port shows its port
+        self.assertEqual(self.cli(pair.port, "CONFIG", "GET", "port").stdout.split(), ["port", "0"])
+        self.assertEqual(self.cli(pair.port, "CONFIG", "GET", "tls-port").stdout.split(),
+                         ["tls-port", str(pair.port)])
         pair.wait_caught_up()
         self.assertEqual(pair.a.client().get("k:49"), b"v49")
         self.assertEqual(pair.b.client().get("k:49"), b"v49")

@@ -102,6 +102,7 @@ void client_accept(uv_stream_t *listener)
         static const char full[] = "-ERR max number of clients reached\r\n";
         client_append(c, full, sizeof(full) - 1);
         c->closing = true;
+        if (c->out.tls) set_reading(c, true); /* the handshake, before the reply can go */
         return;
     }
     if (!proxy.paused) set_reading(c, true);

@@ -113,6 +113,7 @@ static size_t unsent(struct relay *r, uv_stream_t *to)
 }
 
 static void pipe_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void held_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 /* Reading a side resumes once what was written to the other has drained below the bound. */
 static void written(struct relay *r, uv_stream_t *to, int status)
@@ -168,7 +169,10 @@ static bool send_to(struct relay *r, bool to_leader, const char *bytes, size_t l
 /* The client gets its last reply, then the connection closes. */
 static void finish(struct relay *r, const char *reply, size_t len)
 {
-    read_stop(r, (uv_stream_t *)&r->down);
+    if (r->down_tls) /* the handshake must go on for the reply to leave; input is only held */
+        read_start(r, (uv_stream_t *)&r->down, held_read);
+    else
+        read_stop(r, (uv_stream_t *)&r->down);
     r->finishing = true;
     send_to(r, false, reply, len);
 }
@@ -215,7 +219,7 @@ static void held_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     buffer_append(&r->held, buf->base, (size_t)nread);
-    if (r->state == REFUSING) refuse_commands(r);
+    if (r->state == REFUSING && !r->finishing) refuse_commands(r);
     if (!r->closing && buffer_len(&r->held) >= HELD_MAX) read_stop(r, s); /* one huge command */
 }
 

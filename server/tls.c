@@ -15,12 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include "buffer.h"
 #include "config.h"
@@ -116,7 +113,7 @@ static void map_del(const struct tls *t)
 static void pump(struct tls *t);
 
 static const char *const kind_names[TLS_KINDS] = {"client", "admin client", "cluster peer",
-                                                  "backend", "node"};
+                                                  "backend", "cluster node"};
 
 /* ---------------------------------------------------------------------------------------------
  * Contexts.

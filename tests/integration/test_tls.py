@@ -149,6 +149,12 @@ class TLSTest(WithCerts, RedpairTestCase):
         self.assertIsInstance(handshake(pair.port, self.certs, "expired"), Exception)
         self.wait_logged(pair.redpair, "certificate has expired")
 
+    def test_maxclients_reply_goes_out_over_tls(self):
+        pair = self.pair(extra=["--maxclients", "1"])
+        pair.info()  # the one client redpair takes
+        with self.assertRaisesRegex(redis.exceptions.RedisError, "max number of clients reached"):
+            redis.Redis(port=pair.port, socket_timeout=10, **self.certs.redis_kw()).ping()
+
     def test_plain_refused_on_tls_only(self):
         pair = self.pair()
         with socket.create_connection(("127.0.0.1", pair.port), timeout=10) as s:

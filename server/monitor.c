@@ -150,7 +150,25 @@ struct conn {
     struct outbuf out;
     redisReader *reader;
     struct call *head, **tail; /* issued, waiting for their replies */
+    bool dirty;                /* queued output for monitor_flush */
+    struct conn *next_dirty;
 };
+
+static struct {
+    bool batch; /* monitor_batch_writes */
+    struct conn *dirty;
+} writes;
+
+static void forget_dirty(struct conn *k)
+{
+    if (!k->dirty) return;
+    for (struct conn **p = &writes.dirty; *p; p = &(*p)->next_dirty)
+        if (*p == k) {
+            *p = k->next_dirty;
+            break;
+        }
+    k->dirty = false;
+}
 
 static void on_reply(struct call *c, const redisReply *reply);
 
@@ -166,6 +184,7 @@ static void on_conn_closed(uv_handle_t *h)
 static void conn_close(struct conn *k)
 {
     k->w = NULL;
+    forget_dirty(k);
     while (k->head) {
         struct call *c = k->head;
         k->head = c->next;
@@ -212,17 +231,48 @@ static void conn_failed(struct conn *k, const char *why)
     if (k->w && k->w->ac == k) drop(k->w, why);
 }
 
+static void conn_flush(struct conn *k);
+
 static void on_conn_written(uv_write_t *req, int status)
 {
     struct conn *k = req->handle->data;
-    if (outbuf_written(&k->out, status) < 0) conn_failed(k, uv_strerror(status));
+    if (outbuf_written(&k->out, status) < 0)
+        conn_failed(k, uv_strerror(status));
+    else if (k->w)
+        conn_flush(k); /* what was issued while this write was out */
+}
+
+static void write_now(struct conn *k)
+{
+    int err = outbuf_flush(&k->out, (uv_stream_t *)&k->tcp, on_conn_written);
+    if (err) conn_failed(k, uv_strerror(err));
 }
 
 static void conn_flush(struct conn *k)
 {
-    if (!k->connected) return;
-    int err = outbuf_flush(&k->out, (uv_stream_t *)&k->tcp, on_conn_written);
-    if (err) conn_failed(k, uv_strerror(err));
+    if (!k->connected || k->dirty) return;
+    if (!writes.batch) {
+        write_now(k);
+        return;
+    }
+    k->dirty = true;
+    k->next_dirty = writes.dirty;
+    writes.dirty = k;
+}
+
+void monitor_batch_writes(void)
+{
+    writes.batch = true;
+}
+
+void monitor_flush(void)
+{
+    while (writes.dirty) {
+        struct conn *k = writes.dirty;
+        writes.dirty = k->next_dirty;
+        k->dirty = false;
+        write_now(k); /* may fail and close it, off the list already */
+    }
 }
 
 static void on_conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)

@@ -6,6 +6,7 @@
 #include "blocked.h"
 #include "client.h"
 #include "lifecycle.h"
+#include "monitor.h"
 #include "netaddr.h"
 #include "tracking.h"
 #include "log.h"
@@ -75,6 +76,7 @@ static void on_prepare(uv_prepare_t *h)
             client_flush(c);
         }
     }
+    monitor_flush(); /* control commands after the writes the links were given before them */
 }
 
 static void on_connection(uv_stream_t *listener, int status)
@@ -155,6 +157,7 @@ int proxy_start(uv_loop_t *loop, struct config *config, struct command_table *co
     proxy.primary = -1;
     proxy.start_ms = proxy_now_ms();
 
+    monitor_batch_writes();
     uv_prepare_init(loop, &proxy.flusher);
     uv_prepare_start(&proxy.flusher, on_prepare);
     lifecycle_start(loop);

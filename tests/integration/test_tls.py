@@ -199,6 +199,16 @@ class TLSTest(WithCerts, RedpairTestCase):
         self.assertIn("tls-protocols must be", run.stderr)
         run = check("--port", "0", "--tls-port", "7000", "--tls-protocols", "TLSv1.3", *c.server_args())
         self.assertEqual(run.returncode, 0, run.stderr)
+        run = check("--tls-port", "7000", "--tls-ciphers", "NO-SUCH-CIPHER", *c.server_args())
+        self.assertIn("invalid tls-ciphers 'NO-SUCH-CIPHER'", run.stderr)
+        # a key under a passphrase: tls-key-file-pass
+        locked = os.path.join(c.dir, "locked.key")
+        subprocess.run(["openssl", "pkey", "-in", c.path("server", "key"), "-aes256", "-passout",
+                        "pass:s3cret", "-out", locked], check=True, capture_output=True)
+        args = ["--tls-port", "7000", *c.server_args(), "--tls-key-file", locked]
+        self.assertEqual(check(*args, "--tls-key-file-pass", "s3cret").returncode, 0)
+        run = check(*args, "--tls-key-file-pass", "wrong")
+        self.assertIn("cannot load private key '%s'" % locked, run.stderr)
 
     def test_admin_api_over_https(self):
         port = free_port()

@@ -136,6 +136,7 @@ static void maybe_shutdown(struct http_conn *c)
     if (!c->closing || c->shutting || c->closed || outbuf_len(&c->out)) return;
     c->shutting = true;
     c->shutdown.data = c;
+    if (c->out.tls) tls_close_notify(c->out.tls);
     if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) != 0) conn_close(c);
 }
 
@@ -219,9 +220,9 @@ static void update(struct http_conn *c)
     if (want != c->reading) {
         c->reading = want;
         if (want)
-            uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+            tls_read_start((uv_stream_t *)&c->tcp, c->out.tls, on_alloc, on_read);
         else
-            uv_read_stop((uv_stream_t *)&c->tcp);
+            tls_read_stop((uv_stream_t *)&c->tcp, c->out.tls);
     }
     if (c->closing)
         uv_timer_start(&c->timer, on_timeout, LINGER_MS, 0);
@@ -553,6 +554,7 @@ static void on_connection(uv_stream_t *listener, int status)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    if (tls_enabled(TLS_ADMIN)) c->out.tls = tls_attach((uv_stream_t *)&c->tcp, TLS_ADMIN, NULL);
     llhttp_init(&c->parser, HTTP_REQUEST, &server.settings);
     c->parser.data = c;
     if (server.active > HTTP_MAX_CONNECTIONS) {

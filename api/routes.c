@@ -545,7 +545,8 @@ bool routes_start(uv_loop_t *loop, char *err, size_t errlen)
     const struct config *cfg = proxy.config;
     if (cfg->admin_port == 0) return true;
     if (!http_start(loop, cfg->admin_bind, cfg->admin_port, handle, err, errlen)) return false;
-    log_notice("admin API on http://%s:%d/%s", cfg->admin_bind, cfg->admin_port,
+    log_notice("admin API on %s://%s:%d/%s", cfg->admin_tls ? "https" : "http", cfg->admin_bind,
+               cfg->admin_port,
                cfg->admin_token ? "" : " (admin-token not set: only /healthz and /readyz)");
     return true;
 }

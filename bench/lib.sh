@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # What the bench scripts share; sourced, with `set -euo pipefail` already on. Sets ME, ROOT,
 # REDPAIR_BIN (build/redpair, else the newest build*/redpair, unless given), WORK (a scratch
-# directory, removed at exit unless KEEP=1) and PIDS (processes stopped at exit).
+# directory, removed at exit unless KEEP=1) and PIDS (processes stopped at exit). With TLS_CLI set
+# (redis-cli's --tls options, an array), the helpers below start and reach TLS-only servers.
 
 ME=$(basename "$0")
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -63,9 +64,14 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))
 EOF
 }
 
+TLS_CLI=()
+cli() { # redis-cli arguments...
+    redis-cli -h 127.0.0.1 "${TLS_CLI[@]}" "$@"
+}
+
 wait_ping() { # port name
     for _ in $(seq 1 300); do
-        if [ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = PONG ]; then return 0; fi
+        if [ "$(cli -p "$1" ping 2>/dev/null)" = PONG ]; then return 0; fi
         sleep 0.1
     done
     echo "$ME: $2 on port $1 does not answer PING; its log:" >&2
@@ -87,11 +93,17 @@ launch() { # name command...
     PIDS+=("$LAST_PID")
 }
 
+# The port directives: port, or port 0 and tls-port under TLS_CLI.
+ports_for() { # port
+    if [ ${#TLS_CLI[@]} -gt 0 ]; then echo "--port 0 --tls-port $1"; else echo "--port $1"; fi
+}
+
 # A redis-server on 127.0.0.1, without persistence.
 start_redis() { # name port [redis-server options...]
     local name=$1 port=$2
     shift 2
-    launch "$name" redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+    # shellcheck disable=SC2046 # two or four words
+    launch "$name" redis-server $(ports_for "$port") --bind 127.0.0.1 --save '' --appendonly no \
         --dir "$WORK" --daemonize no --logfile "$WORK/$name.log" "$@"
     wait_ping "$port" "$name"
 }
@@ -101,12 +113,13 @@ start_redpair() { # name port port_a port_b [redpair directives...]
     local name=$1 port=$2 a=$3 b=$4
     shift 4
     # shellcheck disable=SC2086 # REDPAIR_ARGS is a list of words on purpose
-    launch "$name" "$REDPAIR_BIN" --port "$port" --backend a 127.0.0.1 "$a" --backend b 127.0.0.1 "$b" \
+    # shellcheck disable=SC2046 # two or four words
+    launch "$name" "$REDPAIR_BIN" $(ports_for "$port") --backend a 127.0.0.1 "$a" --backend b 127.0.0.1 "$b" \
         --admin-port 0 --loglevel warning --logfile "$WORK/$name.log" --state-dir "$WORK/$name.state" \
         "$@" ${REDPAIR_ARGS:-}
     wait_ping "$port" "$name"
     for _ in $(seq 1 300); do
-        [ "$(redis-cli -h 127.0.0.1 -p "$port" info redpair | tr -d '\r' | grep -c 'state=in-sync')" = 2 ] && return 0
+        [ "$(cli -p "$port" info redpair | tr -d '\r' | grep -c 'state=in-sync')" = 2 ] && return 0
         sleep 0.1
     done
     echo "$ME: $name's backends never came in sync" >&2

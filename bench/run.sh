@@ -135,8 +135,10 @@ done
 
 DIVERGENCES=$(redis-cli -h 127.0.0.1 -p "$P_RP" info redpair | tr -d '\r' | sed -n 's/^divergences://p')
 
-python3 - "$RESULTS" "$N" "$ROUNDS" "${DIVERGENCES:-?}" <<'EOF'
+PYTHONPATH="$ROOT/bench" python3 - "$RESULTS" "$N" "$ROUNDS" "${DIVERGENCES:-?}" <<'EOF'
 import collections, os, statistics, sys
+
+from table import show
 
 path, n, rounds, divergences = sys.argv[1:5]
 data = collections.defaultdict(list)  # (config, test, target) -> [(rps, p50)]
@@ -177,12 +179,7 @@ for what, i, fmt in (("requests per second", 0, "{:,.0f}"), ("p50 latency, ms", 
             if "-P" in config:
                 row.append("%.2f" % ratio(vals["redpair"], vals["haproxy"]))
             rows.append(row)
-        widths = [max(len(c), *(len(r[j]) for r in rows)) for j, c in enumerate(cols)]
-        print()
-        print("redis-benchmark %s" % config)
-        print("  ".join(c.rjust(w) if j else c.ljust(w) for j, (c, w) in enumerate(zip(cols, widths))))
-        for r in rows:
-            print("  ".join(x.rjust(w) if j else x.ljust(w) for j, (x, w) in enumerate(zip(r, widths))))
+        show("redis-benchmark %s" % config, cols, rows)
 
 print()
 print("== CPU time per request, us (median of %s round(s)): client, proxy, servers, total; and the" % rounds)

@@ -298,10 +298,17 @@ static void backend_connect(struct backend *b)
     if (err) on_connect(&b->connect_req, err);
 }
 
+struct tls *backend_tls_attach(const struct config *cfg, uv_stream_t *stream)
+{
+    return cfg->backend_tls ? tls_attach(stream, TLS_BACKENDS, cfg->backend_tls_server_name) : NULL;
+}
+
 static void on_closed(uv_handle_t *h)
 {
     struct backend *b = h->data;
     b->open = false;
+    tls_free(b->out.tls);
+    b->out.tls = NULL;
     if (b->enabled && !uv_is_closing((uv_handle_t *)&b->retry))
         uv_timer_start(&b->retry, on_retry, RECONNECT_MS, 0);
 }
@@ -387,6 +394,7 @@ static void on_connect(uv_connect_t *req, int status)
         return;
     }
     uv_tcp_nodelay(&b->tcp, 1);
+    b->out.tls = backend_tls_attach(proxy.config, (uv_stream_t *)&b->tcp);
     b->wire = true;
     b->db = 0;
     b->last_sent = b->exact_at = 0;
@@ -411,7 +419,7 @@ static void on_connect(uv_connect_t *req, int status)
                       (const char *[]){"AUTH", cfg->backend_user, cfg->backend_password});
     else if (cfg->backend_password)
         send_internal(b, PENDING_INTERNAL, 2, (const char *[]){"AUTH", cfg->backend_password});
-    uv_read_start((uv_stream_t *)&b->tcp, on_alloc, on_read);
+    tls_read_start((uv_stream_t *)&b->tcp, b->out.tls, on_alloc, on_read);
     if (!config_clustered(cfg)) {
         link_ready(b);
         return;

@@ -166,4 +166,8 @@ void backend_mark_exact(struct backend *b);
 void backend_send_ignored(struct backend *b, int argc, const char *const *argv, const size_t *argl);
 const char *backend_state_name(enum backend_state s);
 
+/* TLS for a new connection to a server when backend-tls is on (links, Pub/Sub, probes), else
+ * NULL. */
+struct tls *backend_tls_attach(const struct config *cfg, uv_stream_t *stream);
+
 #endif

@@ -24,6 +24,7 @@
 #include "scripts.h"
 #include "keyspace.h"
 #include "stats.h"
+#include "tls.h"
 #include "tracking.h"
 #include "transaction.h"
 #include "watch.h"
@@ -62,9 +63,9 @@ static void set_reading(struct client *c, bool on)
     if (c->reading == on || c->closed) return;
     c->reading = on;
     if (on)
-        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+        tls_read_start((uv_stream_t *)&c->tcp, c->out.tls, on_alloc, on_read);
     else
-        uv_read_stop((uv_stream_t *)&c->tcp);
+        tls_read_stop((uv_stream_t *)&c->tcp, c->out.tls);
 }
 
 static bool owes_too_much(const struct client *c)
@@ -87,6 +88,8 @@ void client_accept(uv_stream_t *listener)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    if (proxy_listener_tls(listener))
+        c->out.tls = tls_attach((uv_stream_t *)&c->tcp, TLS_CLIENTS, NULL);
     c->id = ++proxy.next_client_id;
     c->created_ms = c->last_ms = uv_now(proxy.loop);
     acl_client_init(c);
@@ -100,6 +103,7 @@ void client_accept(uv_stream_t *listener)
         static const char full[] = "-ERR max number of clients reached\r\n";
         client_append(c, full, sizeof(full) - 1);
         c->closing = true;
+        if (c->out.tls) set_reading(c, true); /* the handshake, before the reply can go */
         return;
     }
     if (!proxy.paused) set_reading(c, true);
@@ -143,6 +147,7 @@ void client_close(struct client *c)
     watch_clear(c);
     tracking_client_closed(c);
     for (struct request *r = c->head; r; r = r->next) r->client = NULL;
+    if (c->out.tls) tls_close_notify(c->out.tls);
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 

@@ -30,6 +30,7 @@
 #include "cluster_transport.h"
 #include "failover.h"
 #include "log.h"
+#include "tls.h"
 #include "monitor.h"
 #include "relay.h"
 #include "store.h"
@@ -44,7 +45,8 @@ enum role { ROLE_FOLLOWER, ROLE_TAKING_OVER, ROLE_LEADING };
 /* What a node last said of itself. */
 struct status {
     bool witness;
-    int port; /* RESP; 0 for a witness */
+    int port;     /* RESP; 0 for a witness or a node with tls-port only */
+    int tls_port; /* RESP over TLS; 0 when none */
     char state[16];
     bool bootstrapped;
     uint64_t term, epoch;
@@ -225,12 +227,15 @@ uint64_t cluster_leaderless_ms(void)
     return cl.leader[0] ? 0 : uv_now(cl.loop) - cl.leaderless_since;
 }
 
-bool cluster_leader_address(char *host, size_t hostlen, int *port)
+bool cluster_leader_address(char *host, size_t hostlen, int *port, bool *tls)
 {
     struct peer *p = cl.leader[0] ? peer_named(cl.leader) : NULL;
-    if (!p || !p->heard_ms || p->st.witness || p->st.port <= 0) return false;
+    if (!p || !p->heard_ms || p->st.witness) return false;
+    /* its plain port when it has one; else its tls-port, with this node's own certificate */
+    *tls = p->st.port <= 0;
+    *port = *tls ? p->st.tls_port : p->st.port;
+    if (*port <= 0 || (*tls && !tls_enabled(TLS_NODE))) return false;
     snprintf(host, hostlen, "%s", p->cfg->host);
-    *port = p->st.port;
     return true;
 }
 
@@ -674,6 +679,7 @@ static void parse_status(struct status *st, json_t *o)
     memset(st, 0, sizeof(*st));
     st->witness = json_is_true(json_object_get(o, "witness"));
     st->port = (int)json_integer_value(json_object_get(o, "port"));
+    st->tls_port = (int)json_integer_value(json_object_get(o, "tls_port"));
     st->bootstrapped = json_is_true(json_object_get(o, "bootstrapped"));
     st->term = (uint64_t)json_integer_value(json_object_get(o, "term"));
     st->epoch = (uint64_t)json_integer_value(json_object_get(o, "epoch"));
@@ -831,11 +837,12 @@ static json_t *my_status(void)
         json_array_append_new(members, json_pack("{s:s, s:I, s:b}", "name", m->name, "incarnation",
                                                  (json_int_t)m->incarnation, "joined", m->joined));
     }
-    return json_pack("{s:s, s:b, s:i, s:s, s:b, s:I, s:I, s:s, s:o, s:o}", "node", cl.cfg->node_id,
-                     "witness", cl.cfg->witness, "port", cl.cfg->witness ? 0 : cl.cfg->port,
-                     "state", my_state(), "bootstrapped", cl.phase == PHASE_RUNNING, "term",
-                     (json_int_t)cluster_term(), "epoch", (json_int_t)cl.state.epoch, "leader",
-                     cl.leader, "backends", views, "members", members);
+    return json_pack(
+        "{s:s, s:b, s:i, s:i, s:s, s:b, s:I, s:I, s:s, s:o, s:o}", "node", cl.cfg->node_id,
+        "witness", cl.cfg->witness, "port", cl.cfg->witness ? 0 : cl.cfg->port, "tls_port",
+        cl.cfg->witness ? 0 : cl.cfg->tls_port, "state", my_state(), "bootstrapped",
+        cl.phase == PHASE_RUNNING, "term", (json_int_t)cluster_term(), "epoch",
+        (json_int_t)cl.state.epoch, "leader", cl.leader, "backends", views, "members", members);
 }
 
 static void send_status(void)

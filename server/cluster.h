@@ -47,8 +47,9 @@ uint64_t cluster_term(void);
 /* The leader's node name, NULL when none is known. */
 const char *cluster_leader_name(void);
 /* The leader's RESP address, for relaying; false when no leader is known or it has no RESP
- * port (a witness, which hands leadership over at once). */
-bool cluster_leader_address(char *host, size_t hostlen, int *port);
+ * port (a witness, which hands leadership over at once). *tls: the leader has a tls-port only,
+ * reached with this node's own certificate. */
+bool cluster_leader_address(char *host, size_t hostlen, int *port, bool *tls);
 /* Milliseconds since a leader was last known, 0 while one is. */
 uint64_t cluster_leaderless_ms(void);
 /* What the log says (valid while the node runs). */

@@ -14,6 +14,7 @@
 #include "buffer.h"
 #include "log.h"
 #include "netaddr.h"
+#include "tls.h"
 
 #define MAGIC      "RPCL"
 #define VERSION    1
@@ -58,6 +59,7 @@ struct handshake {
     bool handed_off;
     int status; /* a failed outgoing one reports it */
     uv_tcp_t *tcp;
+    struct tls *tls; /* cluster-tls: the handshake runs inside TLS, the stream is bridged */
     uv_timer_t timer;
     uv_connect_t connect;
     uv_write_t write, write_proof;
@@ -122,7 +124,10 @@ static void report_failure(struct handshake *h)
 static void on_handle_closed(uv_handle_t *handle)
 {
     struct handshake *h = handle->data;
-    if (handle == (uv_handle_t *)h->tcp) raft_free(h->tcp);
+    if (handle == (uv_handle_t *)h->tcp) {
+        tls_free(h->tls);
+        raft_free(h->tcp);
+    }
     if (--h->handles > 0) return;
     struct transport *tr = h->tr;
     if (!h->handed_off) report_failure(h);
@@ -151,12 +156,13 @@ static void set_user_timeout(uv_tcp_t *tcp, int election_timeout_ms)
         setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
 }
 
-/* Authenticated: the stream leaves the handshake for Raft or the control channel. */
+/* Authenticated: the stream leaves the handshake for Raft or the control channel (over TLS, the
+ * plain end of a bridge: libraft reads and writes its streams itself). */
 static void hand_off(struct handshake *h)
 {
     struct transport *tr = h->tr;
     uv_stream_t *stream = (uv_stream_t *)h->tcp;
-    uv_read_stop(stream);
+    tls_read_stop(stream, h->tls);
     uv_tcp_nodelay(h->tcp, 1);
     set_user_timeout(h->tcp, tr->cfg->election_timeout_ms);
     unlink_pending(h);
@@ -164,6 +170,14 @@ static void hand_off(struct handshake *h)
     stream->data = NULL;
     h->handles = 1; /* the tcp handle is no longer ours: the timer's close frees h */
     uv_close((uv_handle_t *)&h->timer, on_handle_closed);
+    if (h->tls) {
+        stream = tls_bridge(h->tcp, h->tls, raft_malloc, raft_free);
+        h->tls = NULL;
+        if (!stream) {
+            h->handed_off = false; /* reported as failed when the timer's close frees h */
+            return;
+        }
+    }
     if (h->outgoing && h->kind == KIND_RAFT)
         h->raft_cb(h->raft_req, stream, 0);
     else if (h->outgoing)
@@ -203,7 +217,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     h->got += (size_t)nread;
     if (h->got < h->need) return;
-    uv_read_stop(s);
+    tls_read_stop(s, h->tls);
     step(h);
 }
 
@@ -211,7 +225,7 @@ static void expect(struct handshake *h, size_t n)
 {
     h->need = n;
     h->got = 0;
-    uv_read_start((uv_stream_t *)h->tcp, on_alloc, on_read);
+    tls_read_start((uv_stream_t *)h->tcp, h->tls, on_alloc, on_read);
 }
 
 static void on_written(uv_write_t *w, int status)
@@ -226,8 +240,18 @@ static void on_written(uv_write_t *w, int status)
     if (h->done && !h->writing && !uv_is_closing((uv_handle_t *)h->tcp)) hand_off(h);
 }
 
+/* Over TLS the bytes are encrypted at once and stay in order ahead of whatever the bridge sends
+ * later: nothing to wait for before the hand-off (a failed write shows as a failed read). */
 static void send_bytes(struct handshake *h, uv_write_t *req, unsigned char *bytes, size_t n)
 {
+    if (h->tls) {
+        int err = tls_write(h->tls, (const char *)bytes, n, NULL);
+        if (err)
+            fail(h, uv_strerror(err));
+        else if (h->done)
+            hand_off(h);
+        return;
+    }
     uv_buf_t buf = uv_buf_init((char *)bytes, (unsigned)n);
     req->data = h;
     int err = uv_write(req, (uv_stream_t *)h->tcp, &buf, 1, on_written);
@@ -366,6 +390,7 @@ static void on_connected(uv_connect_t *req, int status)
         if (status != UV_ECANCELED) fail(h, NULL); /* no peer there yet: not worth a line */
         return;
     }
+    if (h->tr->cfg->cluster_tls) h->tls = tls_attach((uv_stream_t *)h->tcp, TLS_NODE, NULL);
     write_hello(h);
 }
 
@@ -407,6 +432,7 @@ static void on_incoming(uv_stream_t *listener, int status)
         fail(h, "accept failed");
         return;
     }
+    if (tr->cfg->cluster_tls) h->tls = tls_attach((uv_stream_t *)h->tcp, TLS_PEERS, NULL);
     expect(h, HELLO_LEN);
 }
 

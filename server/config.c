@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "buffer.h"
 
@@ -19,6 +20,9 @@
 
 static const char *const write_ack_names[] = {"all", "primary", NULL};
 static const char *const loglevel_names[] = {"debug", "verbose", "notice", "warning", NULL};
+static const char *const tls_auth_names[] = {"yes", "no", "optional", NULL};
+static const char *const yesno_names[] = {"yes", "no", NULL};
+static const char *const protocol_names[] = {"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3", NULL};
 
 static void *xmalloc(size_t n)
 {
@@ -229,19 +233,6 @@ static bool set_secret(struct config *c, const struct directive *d, char **argv,
     return true;
 }
 
-static bool set_yes_no(struct config *c, const struct directive *d, char **argv, char *err,
-                       size_t errlen)
-{
-    bool *slot = FIELD(c, d, bool);
-    if (strcasecmp(argv[0], "yes") == 0)
-        *slot = true;
-    else if (strcasecmp(argv[0], "no") == 0)
-        *slot = false;
-    else
-        return fail(err, errlen, "%s must be 'yes' or 'no', got '%s'", d->name, argv[0]);
-    return true;
-}
-
 static bool set_bind(struct config *c, const struct directive *d, char **argv, char *err,
                      size_t errlen)
 {
@@ -408,16 +399,69 @@ static bool set_obuf_limit(struct config *c, const struct directive *d, char **a
     return true;
 }
 
+static bool set_yesno(struct config *c, const struct directive *d, char **argv, char *err,
+                      size_t errlen)
+{
+    int i = parse_enum(d->name, yesno_names, argv[0], err, errlen);
+    if (i < 0) return false;
+    *FIELD(c, d, bool) = i == 0;
+    return true;
+}
+
+static bool set_tls_auth(struct config *c, const struct directive *d, char **argv, char *err,
+                         size_t errlen)
+{
+    int i = parse_enum(d->name, tls_auth_names, argv[0], err, errlen);
+    if (i < 0) return false;
+    c->tls_auth_clients = (enum tls_auth)i;
+    return true;
+}
+
+/* Certificates, keys and CA directories: read at start and on SIGHUP, so one that cannot be read
+ * is this line's mistake. */
+static bool set_readable(struct config *c, const struct directive *d, char **argv, char *err,
+                         size_t errlen)
+{
+    if (!argv[0][0]) {
+        set_str(FIELD(c, d, char *), NULL);
+        return true;
+    }
+    if (access(argv[0], R_OK) != 0)
+        return fail(err, errlen, "%s '%s' cannot be read: %s", d->name, argv[0], strerror(errno));
+    set_str(FIELD(c, d, char *), argv[0]);
+    return true;
+}
+
+/* "TLSv1.2 TLSv1.3": one argument of names, as Redis. */
+static bool set_tls_protocols(struct config *c, const struct directive *d, char **argv, char *err,
+                              size_t errlen)
+{
+    char **names, *storage;
+    int n = config_split_line(argv[0], &names, &storage), mask = 0;
+    for (int i = 0; i < n; i++) {
+        int p = parse_enum(d->name, protocol_names, names[i], err, errlen);
+        if (p < 0) {
+            free(storage);
+            return false;
+        }
+        mask |= 1 << p;
+    }
+    free(storage);
+    if (!mask) return fail(err, errlen, "%s must name at least one protocol", d->name);
+    c->tls_protocols = mask;
+    return true;
+}
+
 #define OFF(field) offsetof(struct config, field)
 
 static const struct directive directives[] = {
     {"bind", 1, CONFIG_MAX_BIND, set_bind, 0, 0, 0},
-    {"port", 1, 1, set_int, OFF(port), 1, 65535},
+    {"port", 1, 1, set_int, OFF(port), 0, 65535},
     {"backend", 3, 3, set_backend, 0, 0, 0},
     {"backend-user", 1, 1, set_secret, OFF(backend_user), 0, 0},
     {"backend-password", 1, 1, set_secret, OFF(backend_password), 0, 0},
     {"requirepass", 1, 1, set_secret, OFF(requirepass), 0, 0},
-    {"protected-mode", 1, 1, set_yes_no, OFF(protected_mode), 0, 0},
+    {"protected-mode", 1, 1, set_yesno, OFF(protected_mode), 0, 0},
     {"user", 1, INT_MAX, set_user, 0, 0, 0},
     {"aclfile", 1, 1, set_nonempty, OFF(aclfile), 0, 0},
     {"maxclients", 1, 1, set_int, OFF(maxclients), 1, INT_MAX},
@@ -440,6 +484,25 @@ static const struct directive directives[] = {
     {"cluster-token", 1, 1, set_secret, OFF(cluster_token), 0, 0},
     {"cluster-dir", 1, 1, set_nonempty, OFF(cluster_dir), 0, 0},
     {"cluster-election-timeout-ms", 1, 1, set_int, OFF(election_timeout_ms), 100, 60000},
+    {"tls-port", 1, 1, set_int, OFF(tls_port), 0, 65535},
+    {"tls-cert-file", 1, 1, set_readable, OFF(tls_cert_file), 0, 0},
+    {"tls-key-file", 1, 1, set_readable, OFF(tls_key_file), 0, 0},
+    {"tls-key-file-pass", 1, 1, set_secret, OFF(tls_key_file_pass), 0, 0},
+    {"tls-ca-cert-file", 1, 1, set_readable, OFF(tls_ca_cert_file), 0, 0},
+    {"tls-ca-cert-dir", 1, 1, set_readable, OFF(tls_ca_cert_dir), 0, 0},
+    {"tls-auth-clients", 1, 1, set_tls_auth, 0, 0, 0},
+    {"tls-protocols", 1, 1, set_tls_protocols, 0, 0, 0},
+    {"tls-ciphers", 1, 1, set_secret, OFF(tls_ciphers), 0, 0},
+    {"tls-ciphersuites", 1, 1, set_secret, OFF(tls_ciphersuites), 0, 0},
+    {"tls-prefer-server-ciphers", 1, 1, set_yesno, OFF(tls_prefer_server_ciphers), 0, 0},
+    {"tls-session-caching", 1, 1, set_yesno, OFF(tls_session_caching), 0, 0},
+    {"backend-tls", 1, 1, set_yesno, OFF(backend_tls), 0, 0},
+    {"backend-tls-cert-file", 1, 1, set_readable, OFF(backend_tls_cert_file), 0, 0},
+    {"backend-tls-key-file", 1, 1, set_readable, OFF(backend_tls_key_file), 0, 0},
+    {"backend-tls-ca-cert-file", 1, 1, set_readable, OFF(backend_tls_ca_cert_file), 0, 0},
+    {"backend-tls-server-name", 1, 1, set_secret, OFF(backend_tls_server_name), 0, 0},
+    {"admin-tls", 1, 1, set_yesno, OFF(admin_tls), 0, 0},
+    {"cluster-tls", 1, 1, set_yesno, OFF(cluster_tls), 0, 0},
 };
 
 void config_init(struct config *c)
@@ -463,6 +526,8 @@ void config_init(struct config *c)
     c->backlog_size = 64 * MB;
     c->cluster_bind = xstrdup("127.0.0.1");
     c->election_timeout_ms = 1000;
+    c->tls_auth_clients = TLS_AUTH_YES;
+    c->tls_session_caching = true;
 }
 
 void config_free(struct config *c)
@@ -487,6 +552,13 @@ void config_free(struct config *c)
     for (int i = 0; i < c->peer_count; i++) free(c->peers[i].host);
     free(c->cluster_token);
     free(c->cluster_dir);
+    char **tls_strings[] = {&c->tls_cert_file,          &c->tls_key_file,
+                            &c->tls_key_file_pass,      &c->tls_ca_cert_file,
+                            &c->tls_ca_cert_dir,        &c->tls_ciphers,
+                            &c->tls_ciphersuites,       &c->backend_tls_cert_file,
+                            &c->backend_tls_key_file,   &c->backend_tls_ca_cert_file,
+                            &c->backend_tls_server_name};
+    for (size_t i = 0; i < sizeof(tls_strings) / sizeof(tls_strings[0]); i++) free(*tls_strings[i]);
     memset(c, 0, sizeof(*c));
 }
 
@@ -584,9 +656,43 @@ static bool validate_exposure(const struct config *c, char *err, size_t errlen)
     return config_check_exposure(c, c->requirepass || c->user_count || c->aclfile, err, errlen);
 }
 
+/* What each TLS side needs; the files themselves are checked when the contexts are built. */
+static bool validate_tls(const struct config *c, char *err, size_t errlen)
+{
+    bool ca = c->tls_ca_cert_file || c->tls_ca_cert_dir;
+    const char *needs_pair = c->tls_port      ? "tls-port"
+                             : c->admin_tls   ? "admin-tls yes"
+                             : c->cluster_tls ? "cluster-tls yes"
+                                              : NULL;
+    if (!c->port && !c->tls_port && !c->witness)
+        return fail(err, errlen, "'port 0' needs a 'tls-port': clients would have no way in");
+    if (c->port && c->port == c->tls_port)
+        return fail(err, errlen, "port and tls-port must differ, both are %d", c->port);
+    if (needs_pair && (!c->tls_cert_file || !c->tls_key_file))
+        return fail(err, errlen, "%s needs 'tls-cert-file' and 'tls-key-file'", needs_pair);
+    if (c->tls_port && c->tls_auth_clients != TLS_AUTH_NO && !ca)
+        return fail(err, errlen,
+                    "tls-auth-clients %s needs 'tls-ca-cert-file' or 'tls-ca-cert-dir' to check "
+                    "client certificates with",
+                    config_tls_auth_name(c->tls_auth_clients));
+    if (c->cluster_tls && !ca)
+        return fail(err, errlen, "cluster-tls yes needs 'tls-ca-cert-file' or 'tls-ca-cert-dir'");
+    if (c->cluster_tls && !config_clustered(c))
+        return fail(err, errlen, "cluster-tls yes needs the cluster's 'peer' lines");
+    if (!c->backend_tls_cert_file != !c->backend_tls_key_file)
+        return fail(err, errlen, "'backend-tls-cert-file' and 'backend-tls-key-file' go together");
+    if (c->backend_tls && !c->backend_tls_ca_cert_file && !ca)
+        return fail(err, errlen,
+                    "backend-tls yes needs 'backend-tls-ca-cert-file' or 'tls-ca-cert-file' to "
+                    "check the servers' certificates with");
+    return true;
+}
+
 bool config_validate(const struct config *c, char *err, size_t errlen)
 {
-    if (!validate_cluster(c, err, errlen) || !validate_exposure(c, err, errlen)) return false;
+    if (!validate_cluster(c, err, errlen) || !validate_tls(c, err, errlen) ||
+        !validate_exposure(c, err, errlen))
+        return false;
     if (c->witness && c->backend_count == 0) return true; /* votes only, probes nothing */
     if (c->backend_count != CONFIG_BACKENDS) {
         return fail(err, errlen,
@@ -833,4 +939,21 @@ const char *config_write_ack_name(enum write_ack a)
 const char *config_loglevel_name(enum log_level l)
 {
     return (unsigned)l <= LOG_WARNING ? loglevel_names[l] : "unknown";
+}
+
+const char *config_tls_auth_name(enum tls_auth a)
+{
+    return (unsigned)a <= TLS_AUTH_OPTIONAL ? tls_auth_names[a] : "unknown";
+}
+
+const char *config_tls_protocols(int mask, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    if (!mask) mask = 1 << 2 | 1 << 3;
+    for (int i = 0; protocol_names[i] && used < len; i++)
+        if (mask & (1 << i))
+            used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? " " : "",
+                                     protocol_names[i]);
+    return buf;
 }

@@ -16,6 +16,7 @@
 
 enum write_ack { WRITE_ACK_ALL, WRITE_ACK_PRIMARY };
 enum log_level { LOG_DEBUG, LOG_VERBOSE, LOG_NOTICE, LOG_WARNING };
+enum tls_auth { TLS_AUTH_YES, TLS_AUTH_NO, TLS_AUTH_OPTIONAL }; /* tls-auth-clients */
 
 /* A named host and port: a backend, or another redpair of the same cluster (a peer). */
 struct endpoint_config {
@@ -35,7 +36,7 @@ struct config_user {
 struct config {
     char *bind[CONFIG_MAX_BIND];
     int bind_count; /* default: one, "127.0.0.1" */
-    int port;       /* default 6380 */
+    int port;       /* default 6380; 0: no plain client port (tls-port only) */
     struct endpoint_config backends[CONFIG_BACKENDS];
     int backend_count;         /* must be exactly 2 once loaded */
     char *backend_user;        /* NULL: AUTH with the password alone */
@@ -73,6 +74,22 @@ struct config {
     char *cluster_dir;       /* consensus state; NULL: state-dir/raft */
     int election_timeout_ms; /* default 1000 */
     bool witness;            /* --witness: votes, no clients and no data links */
+
+    /* TLS (tls.h), with Redis's names and meaning. NULL strings: not set. */
+    int tls_port; /* 0: none */
+    char *tls_cert_file, *tls_key_file, *tls_key_file_pass;
+    char *tls_ca_cert_file, *tls_ca_cert_dir;
+    enum tls_auth tls_auth_clients; /* default yes */
+    int tls_protocols;              /* bit i: TLSv1, TLSv1.1, TLSv1.2, TLSv1.3; 0: 1.2 and 1.3 */
+    char *tls_ciphers, *tls_ciphersuites;
+    bool tls_prefer_server_ciphers; /* default no */
+    bool tls_session_caching;       /* default yes */
+    bool backend_tls;               /* links, probes and resyncs to the servers */
+    char *backend_tls_cert_file, *backend_tls_key_file; /* NULL: tls-cert-file's pair */
+    char *backend_tls_ca_cert_file;                     /* NULL: tls-ca-cert-file/dir */
+    char *backend_tls_server_name;                      /* SNI and the name checked */
+    bool admin_tls;                                     /* HTTPS for the admin API */
+    bool cluster_tls;                                   /* mutual TLS between the peers */
 };
 
 /* Sets every default; no backends. */
@@ -119,5 +136,8 @@ static inline bool config_clustered(const struct config *c)
 
 const char *config_write_ack_name(enum write_ack a);
 const char *config_loglevel_name(enum log_level l);
+const char *config_tls_auth_name(enum tls_auth a);
+/* tls-protocols as written: "TLSv1.2 TLSv1.3" (buf of 64 bytes). */
+const char *config_tls_protocols(int mask, char *buf, size_t len);
 
 #endif

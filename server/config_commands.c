@@ -197,6 +197,8 @@ static bool shown_value(const char *name, size_t len, struct buffer *out)
     struct buffer text = {0};
     if (resp_arg_is(name, len, "port")) {
         buffer_appendf(&text, "%d", cfg->port);
+    } else if (resp_arg_is(name, len, "tls-port")) {
+        buffer_appendf(&text, "%d", cfg->tls_port);
     } else if (resp_arg_is(name, len, "bind")) {
         for (int i = 0; i < cfg->bind_count; i++)
             buffer_appendf(&text, "%s%s", i ? " " : "", cfg->bind[i]);

@@ -31,6 +31,9 @@ void lifecycle_ready(void)
 {
     if (proxy.config->witness)
         sd_notify(0, "READY=1\nSTATUS=witness: voting in the cluster");
+    else if (proxy.config->tls_port)
+        sd_notifyf(0, "READY=1\nSTATUS=accepting clients on port %d and tls-port %d",
+                   proxy.config->port, proxy.config->tls_port);
     else
         sd_notifyf(0, "READY=1\nSTATUS=accepting clients on port %d", proxy.config->port);
 }

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "proxy.h"
 #include "reconfig.h"
+#include "tls.h"
 #include "resp.h"
 #include "routes.h"
 
@@ -89,14 +90,30 @@ static bool resolve_addresses(struct config *cfg, char *err, size_t errlen)
     return true;
 }
 
+/* A start-up connection to a backend, over TLS with backend-tls. */
+struct dialed {
+    int fd;
+    struct tls_blocking *tls;
+};
+
+static ssize_t dialed_write(struct dialed *d, const void *p, size_t n)
+{
+    return d->tls ? tls_blocking_write(d->tls, p, n) : write(d->fd, p, n);
+}
+
+static ssize_t dialed_read(struct dialed *d, void *p, size_t n)
+{
+    return d->tls ? tls_blocking_read(d->tls, p, n) : read(d->fd, p, n);
+}
+
 /* Sends one command and reads its whole reply into `reply`. */
-static bool roundtrip(int fd, int argc, const char **argv, struct buffer *reply)
+static bool roundtrip(struct dialed *fd, int argc, const char **argv, struct buffer *reply)
 {
     size_t argl[3];
     for (int i = 0; i < argc; i++) argl[i] = strlen(argv[i]);
     struct buffer req = {0};
     resp_append_command(&req, argc, argv, argl);
-    bool ok = write(fd, buffer_head(&req), buffer_len(&req)) == (ssize_t)buffer_len(&req);
+    bool ok = dialed_write(fd, buffer_head(&req), buffer_len(&req)) == (ssize_t)buffer_len(&req);
     buffer_free(&req);
 
     struct resp_reply framer = {0};
@@ -106,7 +123,7 @@ static bool roundtrip(int fd, int argc, const char **argv, struct buffer *reply)
         enum resp_result res = resp_reply_parse(&framer, buffer_head(reply), buffer_len(reply));
         if (res == RESP_DONE) return buffer_head(reply)[0] != '-';
         if (res == RESP_ERROR) return false;
-        ssize_t n = read(fd, buffer_reserve(reply, 65536), 65536);
+        ssize_t n = dialed_read(fd, buffer_reserve(reply, 65536), 65536);
         if (n <= 0) return false;
         buffer_commit(reply, (size_t)n);
     }
@@ -119,8 +136,16 @@ static void learn_commands(const struct config *cfg, struct command_table *table
 {
     for (int i = 0; i < cfg->backend_count; i++) {
         const struct endpoint_config *b = &cfg->backends[i];
-        int fd = dial(b->host, b->port);
-        if (fd < 0) continue;
+        char err[256] = "no reply";
+        struct dialed d = {dial(b->host, b->port), NULL}, *fd = &d;
+        if (d.fd < 0) continue;
+        if (cfg->backend_tls &&
+            !(d.tls = tls_blocking_connect(d.fd, TLS_BACKENDS, cfg->backend_tls_server_name, err,
+                                           sizeof(err)))) {
+            log_warning("could not learn commands from backend '%s': %s", b->name, err);
+            close(d.fd);
+            continue;
+        }
         struct buffer reply = {0};
         bool ok = true;
         if (cfg->backend_password) {
@@ -129,18 +154,19 @@ static void learn_commands(const struct config *cfg, struct command_table *table
             ok = cfg->backend_user ? roundtrip(fd, 3, user_auth, &reply)
                                    : roundtrip(fd, 2, auth, &reply);
         }
-        char err[256] = "no reply";
         if (ok && roundtrip(fd, 1, (const char *[]){"COMMAND"}, &reply) &&
             command_table_learn(table, buffer_head(&reply), buffer_len(&reply), err, sizeof(err))) {
             log_notice("learned %zu commands from backend '%s'", command_table_size(table),
                        b->name);
             buffer_free(&reply);
-            close(fd);
+            tls_blocking_free(d.tls);
+            close(d.fd);
             return;
         }
         log_warning("could not learn commands from backend '%s': %s", b->name, err);
         buffer_free(&reply);
-        close(fd);
+        tls_blocking_free(d.tls);
+        close(d.fd);
     }
     log_warning("using the built-in command table (%zu commands, Redis 7.0)",
                 command_table_size(table));
@@ -181,6 +207,7 @@ int main(int argc, char **argv)
     }
     if (ok) ok = config_load_args(&cfg, argc - next, argv + next, err, sizeof(err));
     if (ok) ok = config_validate(&cfg, err, sizeof(err));
+    if (ok) ok = tls_configure(&cfg, err, sizeof(err)); /* files readable, keys matching */
     if (!ok) {
         fprintf(stderr, "redpair: configuration error: %s\n", err);
         config_free(&cfg);
@@ -198,12 +225,14 @@ int main(int argc, char **argv)
             return 1;
         }
         printf("configuration OK\n");
+        tls_shutdown_all();
         config_free(&cfg);
         return 0;
     }
 
     if (!resolve_addresses(&cfg, err, sizeof(err))) {
         fprintf(stderr, "redpair: %s\n", err);
+        tls_shutdown_all();
         config_free(&cfg);
         return 1;
     }
@@ -254,6 +283,7 @@ int main(int argc, char **argv)
     log_close();
     acl_teardown();
     command_table_free(commands);
+    tls_shutdown_all();
     config_free(&cfg);
     return status;
 }

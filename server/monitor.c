@@ -1,5 +1,5 @@
 #define _GNU_SOURCE /* memmem */
-/* The health monitor (monitor.h): one hiredis connection per backend, driven by one timer.
+/* The health monitor (monitor.h): one connection per backend, driven by one timer.
  *
  *   connect ──▶ [AUTH] ─ CLIENT SETNAME ─ CONFIG GET save ─ CONFIG GET busy-reply-threshold
  *               ─ PING ─ INFO                                    (pipelined, in this order)
@@ -12,12 +12,13 @@
  *   PING and INFO answered -BUSY while UP ─▶ valid: a script runs, the server is there
  *   a script out on the data link ─▶ busy-reply-threshold more before DOWN
  *
- * hiredis 0.14 has no timeouts of its own: a SIGSTOPped server accepts TCP in the kernel and
- * never answers, so the tick is what notices (and it reads the socket's error, which hiredis's
- * libuv adapter never hears of: see socket_failed). Every command carries the generation of the
- * connection it went out on, and dropping a connection bumps the generation: the NULL replies
- * hiredis hands out while tearing the old context down never count for a newer probe, while
- * monitor_command's callers get their NULL ("the connection failed first"). */
+ * The connection is redpair's own (libuv, TLS with backend-tls: Debian's hiredis 0.14 has no TLS
+ * and no way to put it under its async context), with hiredis's reply reader: callers still get
+ * redisReply. A SIGSTOPped server accepts TCP in the kernel and never answers, so the tick is
+ * what notices. Every command carries the generation of the connection it went out on, and
+ * dropping a connection bumps the generation: the NULL replies handed out while the old one is
+ * torn down never count for a newer probe, while monitor_command's callers get their NULL ("the
+ * connection failed first"). */
 #include "monitor.h"
 
 #include <limits.h>
@@ -27,9 +28,12 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include <hiredis/adapters/libuv.h>
-#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+
+#include "backend.h"
+#include "netaddr.h"
+#include "outbuf.h"
+#include "resp.h"
 
 #include "buffer.h"
 #include "fence.h"
@@ -51,7 +55,7 @@ enum call_kind {
     CALL_USER
 };
 
-/* One command in flight (the privdata of its hiredis callback), or one NULL reply waiting for
+/* One command in flight (on its connection's list), or one NULL reply waiting for
  * the next loop turn. */
 struct call {
     enum call_kind kind;
@@ -67,7 +71,7 @@ struct call {
 
 struct watch {
     struct probe p;
-    redisAsyncContext *ac; /* NULL: no connection */
+    struct conn *ac; /* NULL: no connection */
     uint64_t gen;
     bool probing;       /* PING and INFO sent, INFO not answered: at most one probe in flight */
     bool ping_ok;       /* the probe in flight got +PONG */
@@ -137,6 +141,59 @@ static void defer_null(struct call *c)
 
 /* --- connection ---------------------------------------------------------------------------- */
 
+/* One probe connection: commands out in order, replies matched to them in the same order. */
+struct conn {
+    uv_tcp_t tcp;
+    uv_connect_t connect;
+    struct watch *w; /* NULL once dropped: its close is under way */
+    bool connected;
+    struct outbuf out;
+    redisReader *reader;
+    struct call *head, **tail; /* issued, waiting for their replies */
+    bool dirty;                /* queued output for monitor_flush */
+    struct conn *next_dirty;
+};
+
+static struct {
+    bool batch; /* monitor_batch_writes */
+    struct conn *dirty;
+} writes;
+
+static void forget_dirty(struct conn *k)
+{
+    if (!k->dirty) return;
+    for (struct conn **p = &writes.dirty; *p; p = &(*p)->next_dirty)
+        if (*p == k) {
+            *p = k->next_dirty;
+            break;
+        }
+    k->dirty = false;
+}
+
+static void on_reply(struct call *c, const redisReply *reply);
+
+static void on_conn_closed(uv_handle_t *h)
+{
+    struct conn *k = h->data;
+    outbuf_free(&k->out);
+    redisReaderFree(k->reader);
+    free(k);
+}
+
+/* Closes it; every command still waiting gets its NULL reply now, as hiredis did. */
+static void conn_close(struct conn *k)
+{
+    k->w = NULL;
+    forget_dirty(k);
+    while (k->head) {
+        struct call *c = k->head;
+        k->head = c->next;
+        on_reply(c, NULL);
+    }
+    k->tail = &k->head;
+    uv_close((uv_handle_t *)&k->tcp, on_conn_closed);
+}
+
 static void note(struct watch *w, const char *why)
 {
     snprintf(w->why, sizeof(w->why), "%s", why);
@@ -163,39 +220,131 @@ static void lost(struct watch *w, const char *why)
 
 static void drop(struct watch *w, const char *why)
 {
-    redisAsyncContext *ac = w->ac;
+    struct conn *k = w->ac;
     lost(w, why);
-    if (ac) redisAsyncFree(ac); /* inside one of its callbacks hiredis frees it on return */
+    if (k) conn_close(k);
 }
 
-static const char *context_error(const redisAsyncContext *ac, const char *otherwise)
+/* The connection failed under its watch: reported once, as the reason the watch keeps. */
+static void conn_failed(struct conn *k, const char *why)
 {
-    return ac->c.err && ac->c.errstr[0] ? ac->c.errstr : otherwise;
+    if (k->w && k->w->ac == k) drop(k->w, why);
 }
 
-static void on_connect(const redisAsyncContext *ac, int status)
+static void conn_flush(struct conn *k);
+
+static void on_conn_written(uv_write_t *req, int status)
 {
-    struct watch *w = ac->data;
-    if (w->ac != ac) return;
-    if (status != REDIS_OK)
-        lost(w, context_error(ac, "connect failed")); /* hiredis frees the context */
-    else
-        w->why[0] = '\0';
+    struct conn *k = req->handle->data;
+    if (outbuf_written(&k->out, status) < 0)
+        conn_failed(k, uv_strerror(status));
+    else if (k->w)
+        conn_flush(k); /* what was issued while this write was out */
 }
 
-static void on_disconnect(const redisAsyncContext *ac, int status)
+static void write_now(struct conn *k)
 {
-    struct watch *w = ac->data;
-    (void)status;
-    if (w->ac == ac) lost(w, context_error(ac, "connection closed by the server"));
+    int err = outbuf_flush(&k->out, (uv_stream_t *)&k->tcp, on_conn_written);
+    if (err) conn_failed(k, uv_strerror(err));
 }
 
-static void on_reply(redisAsyncContext *ac, void *r, void *privdata);
+static void conn_flush(struct conn *k)
+{
+    if (!k->connected || k->dirty) return;
+    if (!writes.batch) {
+        write_now(k);
+        return;
+    }
+    k->dirty = true;
+    k->next_dirty = writes.dirty;
+    writes.dirty = k;
+}
+
+void monitor_batch_writes(void)
+{
+    writes.batch = true;
+}
+
+void monitor_flush(void)
+{
+    while (writes.dirty) {
+        struct conn *k = writes.dirty;
+        writes.dirty = k->next_dirty;
+        k->dirty = false;
+        write_now(k); /* may fail and close it, off the list already */
+    }
+}
+
+static void on_conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    static char in[16 * 1024]; /* fed to the reader at once */
+    (void)h, (void)hint;
+    *buf = uv_buf_init(in, sizeof(in));
+}
+
+static void on_conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct conn *k = s->data;
+    if (nread < 0) {
+        conn_failed(k,
+                    nread == UV_EOF ? "connection closed by the server" : uv_strerror((int)nread));
+        return;
+    }
+    if (nread == 0 || !k->w) return;
+    if (redisReaderFeed(k->reader, buf->base, (size_t)nread) != REDIS_OK) {
+        conn_failed(k, "out of memory");
+        return;
+    }
+    while (k->w) {
+        void *r = NULL;
+        if (redisReaderGetReply(k->reader, &r) != REDIS_OK) {
+            conn_failed(k, k->reader->errstr[0] ? k->reader->errstr : "protocol error");
+            return;
+        }
+        if (!r) return;
+        struct call *c = k->head;
+        if (!c) { /* a reply nothing asked for */
+            freeReplyObject(r);
+            conn_failed(k, "unexpected reply");
+            return;
+        }
+        k->head = c->next;
+        if (!k->head) k->tail = &k->head;
+        on_reply(c, r);
+        freeReplyObject(r);
+    }
+}
+
+static void on_conn_connected(uv_connect_t *req, int status)
+{
+    struct conn *k = req->data;
+    if (status < 0) {
+        conn_failed(k, uv_strerror(status));
+        return;
+    }
+    if (!k->w) return;
+    k->connected = true;
+    k->w->why[0] = '\0';
+    uv_tcp_nodelay(&k->tcp, 1);
+    k->out.tls = backend_tls_attach(mon.cfg, (uv_stream_t *)&k->tcp);
+    tls_read_start((uv_stream_t *)&k->tcp, k->out.tls, on_conn_alloc, on_conn_read);
+    conn_flush(k);
+}
 
 static bool issue(struct watch *w, struct call *c, int argc, const char **argv)
 {
-    if (w->ac && redisAsyncCommandArgv(w->ac, on_reply, c, argc, argv, NULL) == REDIS_OK)
+    struct conn *k = w->ac;
+    if (k) {
+        size_t *argl = xrealloc(NULL, (size_t)argc * sizeof(*argl));
+        for (int i = 0; i < argc; i++) argl[i] = strlen(argv[i]);
+        resp_append_command(&k->out.queued, argc, argv, argl);
+        free(argl);
+        c->next = NULL;
+        *k->tail = c;
+        k->tail = &c->next;
+        conn_flush(k);
         return true;
+    }
     if (c->kind == CALL_USER)
         defer_null(c);
     else
@@ -232,27 +381,28 @@ static void open_connection(struct watch *w, uint64_t now)
     const struct config *cfg = mon.cfg;
     const struct endpoint_config *bc = &cfg->backends[w - mon.w];
     char addr[sizeof(struct in6_addr)];
-    /* hiredis resolves names with a blocking getaddrinfo: only addresses, as the data links. */
+    /* Only addresses, as the data links: names were resolved at start. */
     if (uv_inet_pton(AF_INET, bc->host, addr) && uv_inet_pton(AF_INET6, bc->host, addr)) {
         char why[WHY_MAX];
         snprintf(why, sizeof(why), "'%s' is not an IP address", bc->host);
         note(w, why);
         return;
     }
-    redisAsyncContext *ac = redisAsyncConnect(bc->host, bc->port);
-    if (!ac) {
-        note(w, "out of memory");
+    struct sockaddr_storage sa;
+    netaddr_parse(bc->host, bc->port, &sa);
+    struct conn *k = calloc(1, sizeof(*k));
+    if (!k || !(k->reader = redisReaderCreate())) abort();
+    k->w = w;
+    k->tail = &k->head;
+    uv_tcp_init(mon.loop, &k->tcp);
+    k->tcp.data = k;
+    k->connect.data = k;
+    w->ac = k;
+    int err = uv_tcp_connect(&k->connect, &k->tcp, (struct sockaddr *)&sa, on_conn_connected);
+    if (err) {
+        drop(w, uv_strerror(err));
         return;
     }
-    if (ac->err || redisLibuvAttach(ac, mon.loop) != REDIS_OK) {
-        note(w, context_error(ac, "cannot watch the connection"));
-        redisAsyncFree(ac);
-        return;
-    }
-    ac->data = w;
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    w->ac = ac;
     if (cfg->backend_password && cfg->backend_user)
         issue_internal(w, CALL_AUTH, 3,
                        (const char *[]){"AUTH", cfg->backend_user, cfg->backend_password});
@@ -388,7 +538,7 @@ static void fenced(struct watch *w)
         struct call *next = c->next;
         int argc = c->argc;
         char **argv = c->argv;
-        c->argc = 0; /* hiredis has its own copy once issued */
+        c->argc = 0; /* the connection's queue has its own copy once issued */
         c->argv = NULL;
         c->gen = w->gen;
         issue(w, c, argc, (const char **)argv);
@@ -472,29 +622,15 @@ static void internal_reply(struct watch *w, const struct call *c, const redisRep
     }
 }
 
-static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
+static void on_reply(struct call *c, const redisReply *reply)
 {
-    struct call *c = privdata;
     struct watch *w = &mon.w[c->backend];
-    const redisReply *reply = r;
-    if (!reply && c->gen == w->gen) lost(w, context_error(ac, "connection lost"));
+    if (!reply && c->gen == w->gen) lost(w, "connection lost");
     if (c->kind == CALL_USER)
         c->cb(c->arg, reply);
     else if (reply && c->gen == w->gen)
         internal_reply(w, c, reply);
     call_free(c);
-}
-
-/* libuv stops a poll handle on POLLERR and the stock hiredis adapter drops that error, so a
- * refused connect or a reset connection would sit silent until down-after-ms: the socket's own
- * pending error tells at the next tick. */
-static bool socket_failed(const redisAsyncContext *ac, char *why, size_t len)
-{
-    int err = 0;
-    socklen_t n = sizeof(err);
-    if (getsockopt(ac->c.fd, SOL_SOCKET, SO_ERROR, &err, &n) != 0 || !err) return false;
-    snprintf(why, len, "%s", uv_strerror(uv_translate_sys_error(err)));
-    return true;
 }
 
 /* Moves a time (0: never) later by the stall, but not past now: the answers that waited in the
@@ -534,7 +670,6 @@ static void on_tick(uv_timer_t *t)
         struct watch *w = &mon.w[i];
         uint64_t down_after = (uint64_t)mon.cfg->down_after_ms;
         if (w->script && w->p.busy_reply_ms > 0) down_after += (uint64_t)w->p.busy_reply_ms;
-        if (w->ac && socket_failed(w->ac, why, sizeof(why))) drop(w, why);
         uint64_t since = w->p.up ? w->p.last_ok_ms : w->start_ms;
         if (!w->down_reported && now - since >= down_after) {
             if (w->why[0])

@@ -59,6 +59,13 @@ typedef void (*monitor_cb)(int backend, enum monitor_change change, const struct
 /* Starts probing every backend of the config; cb runs on the loop on each change. */
 void monitor_start(uv_loop_t *loop, const struct config *cfg, monitor_cb cb);
 void monitor_stop(void);
+/* Under the proxy, commands and probes are not written as they are issued but by
+ * monitor_flush(), which the proxy calls once per loop turn after the data links' flush: a
+ * control command (REPLICAOF of a resync, a fanned-out CONFIG SET) reaches a server after the
+ * writes the links hold, the order Redis's own event-driven clients give. Alone (as in the unit
+ * tests) the monitor writes at once. */
+void monitor_batch_writes(void);
+void monitor_flush(void);
 /* Re-reads probe-interval-ms and down-after-ms from the config (live change). */
 void monitor_reconfigure(void);
 /* The backend's data link has a script out (backend.h): it may not answer for a while. */

@@ -3,6 +3,11 @@
 int outbuf_flush(struct outbuf *o, uv_stream_t *stream, uv_write_cb done)
 {
     if (o->writing || buffer_len(&o->queued) == 0) return 0;
+    if (o->tls) {
+        int err = tls_write(o->tls, buffer_head(&o->queued), buffer_len(&o->queued), done);
+        buffer_clear(&o->queued);
+        return err;
+    }
 
     uv_buf_t buf = uv_buf_init(buffer_head(&o->queued), (unsigned)buffer_len(&o->queued));
     int n = uv_try_write(stream, &buf, 1);
@@ -35,4 +40,6 @@ void outbuf_free(struct outbuf *o)
 {
     buffer_free(&o->queued);
     buffer_free(&o->inflight);
+    tls_free(o->tls);
+    o->tls = NULL;
 }

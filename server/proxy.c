@@ -6,6 +6,7 @@
 #include "blocked.h"
 #include "client.h"
 #include "lifecycle.h"
+#include "monitor.h"
 #include "netaddr.h"
 #include "tracking.h"
 #include "log.h"
@@ -75,6 +76,7 @@ static void on_prepare(uv_prepare_t *h)
             client_flush(c);
         }
     }
+    monitor_flush(); /* control commands after the writes the links were given before them */
 }
 
 static void on_connection(uv_stream_t *listener, int status)
@@ -86,27 +88,48 @@ static void on_connection(uv_stream_t *listener, int status)
     client_accept(listener);
 }
 
+static char tls_listener; /* marks tls-port's listeners (their data) */
+
+bool proxy_listener_tls(const uv_stream_t *listener)
+{
+    return listener->data == &tls_listener;
+}
+
+static int listen_on(const char *bind, int port, bool tls)
+{
+    struct sockaddr_storage addr;
+    uv_tcp_t *l = &proxy.listeners[proxy.listener_count];
+    if (!netaddr_parse(bind, port, &addr)) {
+        log_warning("bind: '%s' is not an IP address", bind);
+        return -1;
+    }
+    uv_tcp_init(proxy.loop, l);
+    l->data = tls ? &tls_listener : NULL;
+    int err = uv_tcp_bind(l, (struct sockaddr *)&addr, 0);
+    if (!err) err = uv_listen((uv_stream_t *)l, 511, on_connection);
+    if (err) {
+        log_warning("could not listen on %s:%d: %s", bind, port, uv_strerror(err));
+        uv_close((uv_handle_t *)l, NULL);
+        return -1;
+    }
+    proxy.listener_count++;
+    return 0;
+}
+
 static int listen_all(void)
 {
     const struct config *cfg = proxy.config;
-    for (int i = 0; i < cfg->bind_count; i++) {
-        struct sockaddr_storage addr;
-        uv_tcp_t *l = &proxy.listeners[proxy.listener_count];
-        if (!netaddr_parse(cfg->bind[i], cfg->port, &addr)) {
-            log_warning("bind: '%s' is not an IP address", cfg->bind[i]);
+    for (int i = 0; i < cfg->bind_count; i++)
+        if ((cfg->port && listen_on(cfg->bind[i], cfg->port, false) != 0) ||
+            (cfg->tls_port && listen_on(cfg->bind[i], cfg->tls_port, true) != 0))
             return -1;
-        }
-        uv_tcp_init(proxy.loop, l);
-        int err = uv_tcp_bind(l, (struct sockaddr *)&addr, 0);
-        if (!err) err = uv_listen((uv_stream_t *)l, 511, on_connection);
-        if (err) {
-            log_warning("could not listen on %s:%d: %s", cfg->bind[i], cfg->port, uv_strerror(err));
-            uv_close((uv_handle_t *)l, NULL);
-            return -1;
-        }
-        proxy.listener_count++;
-    }
-    log_notice("ready to accept connections on port %d", cfg->port);
+    if (cfg->port && cfg->tls_port)
+        log_notice("ready to accept connections on port %d and tls-port %d", cfg->port,
+                   cfg->tls_port);
+    else if (cfg->port)
+        log_notice("ready to accept connections on port %d", cfg->port);
+    else
+        log_notice("ready to accept TLS connections on tls-port %d", cfg->tls_port);
     lifecycle_ready();
     return 0;
 }
@@ -134,6 +157,7 @@ int proxy_start(uv_loop_t *loop, struct config *config, struct command_table *co
     proxy.primary = -1;
     proxy.start_ms = proxy_now_ms();
 
+    monitor_batch_writes();
     uv_prepare_init(loop, &proxy.flusher);
     uv_prepare_start(&proxy.flusher, on_prepare);
     lifecycle_start(loop);

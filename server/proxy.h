@@ -33,7 +33,7 @@ struct proxy {
     uint64_t commands_processed;
     uint64_t start_ms;
 
-    uv_tcp_t listeners[CONFIG_MAX_BIND];
+    uv_tcp_t listeners[2 * CONFIG_MAX_BIND]; /* port's on each bind address, then tls-port's */
     int listener_count;
     uv_prepare_t flusher;
     unsigned paused; /* clients are not read while a new epoch is stored or a resync holds */
@@ -54,6 +54,8 @@ void proxy_forget_client(struct client *c); /* off the dirty list: it is closing
 /* Starts listening (once). */
 void proxy_open_doors(void);
 uint64_t proxy_now_ms(void);
+/* The listener is tls-port's: its clients speak TLS. */
+bool proxy_listener_tls(const uv_stream_t *listener);
 const char *proxy_backend_name(int index);
 
 #endif

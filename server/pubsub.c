@@ -217,6 +217,8 @@ static void on_handle_closed(uv_handle_t *h)
     struct pubsub *ps = h->data;
     if (h == (uv_handle_t *)&ps->tcp) {
         ps->tcp_open = false;
+        tls_free(ps->out.tls);
+        ps->out.tls = NULL;
         if (ps->client) uv_timer_start(&ps->retry, on_retry, ps->retry_ms, 0);
     }
     if (--ps->handles > 0 || ps->client) return;
@@ -477,6 +479,7 @@ static void on_connect(uv_connect_t *req, int status)
     ps->connected = true;
     ps->why[0] = '\0';
     uv_tcp_nodelay(&ps->tcp, 1);
+    ps->out.tls = backend_tls_attach(proxy.config, (uv_stream_t *)&ps->tcp);
     const struct config *cfg = proxy.config;
     struct buffer *out = &ps->out.queued;
     ps->barrier = 0;
@@ -502,7 +505,7 @@ static void on_connect(uv_connect_t *req, int status)
     log_verbose("client id=%llu Pub/Sub connection to backend '%s' up, %llu subscription(s)",
                 (unsigned long long)ps->client->id, proxy_backend_name(ps->backend),
                 (unsigned long long)total(ps->sets));
-    uv_read_start((uv_stream_t *)&ps->tcp, on_alloc, on_read);
+    tls_read_start((uv_stream_t *)&ps->tcp, ps->out.tls, on_alloc, on_read);
     flush(ps);
     if (ps->connected && ps->barrier == 0) release(ps);
 }

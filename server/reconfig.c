@@ -12,45 +12,66 @@
 #include "monitor.h"
 #include "proxy.h"
 #include "store.h"
+#include "tls.h"
 
 struct directive {
     const char *name;
     bool live;   /* may change while running */
     bool secret; /* masked when shown */
     bool multi;  /* several arguments: the value is split as a config line */
+    bool tls;    /* read again on SIGHUP with the certificates (tls_configure) */
 };
 
 /* Every directive of config.c, in the README's order. */
 static const struct directive directives[] = {
-    {"bind", false, false, true},
-    {"port", false, false, false},
-    {"backend", false, false, true},
-    {"backend-user", false, false, false},
-    {"backend-password", false, true, false},
-    {"requirepass", true, true, false},
-    {"protected-mode", false, false, false},
-    {"user", false, true, true},
-    {"aclfile", false, false, false},
-    {"maxclients", true, false, false},
-    {"databases", false, false, false},
-    {"write-ack", true, false, false},
-    {"proto-max-bulk-len", true, false, false},
-    {"client-output-buffer-limit", true, false, true},
-    {"loglevel", true, false, false},
-    {"logfile", false, false, false},
-    {"admin-bind", false, false, false},
-    {"admin-port", false, false, false},
-    {"admin-token", true, true, false},
-    {"state-dir", false, false, false},
-    {"probe-interval-ms", true, false, false},
-    {"down-after-ms", true, false, false},
-    {"backlog-size", false, false, false},
-    {"node-id", false, false, false},
-    {"cluster-bind", false, false, true},
-    {"peer", false, false, true},
-    {"cluster-token", false, true, false},
-    {"cluster-dir", false, false, false},
-    {"cluster-election-timeout-ms", false, false, false},
+    {"bind", false, false, true, false},
+    {"port", false, false, false, false},
+    {"backend", false, false, true, false},
+    {"backend-user", false, false, false, false},
+    {"backend-password", false, true, false, false},
+    {"requirepass", true, true, false, false},
+    {"protected-mode", false, false, false, false},
+    {"user", false, true, true, false},
+    {"aclfile", false, false, false, false},
+    {"maxclients", true, false, false, false},
+    {"databases", false, false, false, false},
+    {"write-ack", true, false, false, false},
+    {"proto-max-bulk-len", true, false, false, false},
+    {"client-output-buffer-limit", true, false, true, false},
+    {"loglevel", true, false, false, false},
+    {"logfile", false, false, false, false},
+    {"admin-bind", false, false, false, false},
+    {"admin-port", false, false, false, false},
+    {"admin-token", true, true, false, false},
+    {"state-dir", false, false, false, false},
+    {"probe-interval-ms", true, false, false, false},
+    {"down-after-ms", true, false, false, false},
+    {"backlog-size", false, false, false, false},
+    {"node-id", false, false, false, false},
+    {"cluster-bind", false, false, true, false},
+    {"peer", false, false, true, false},
+    {"cluster-token", false, true, false, false},
+    {"cluster-dir", false, false, false, false},
+    {"cluster-election-timeout-ms", false, false, false, false},
+    {"tls-port", false, false, false, false},
+    {"tls-cert-file", false, false, false, true},
+    {"tls-key-file", false, false, false, true},
+    {"tls-key-file-pass", false, true, false, true},
+    {"tls-ca-cert-file", false, false, false, true},
+    {"tls-ca-cert-dir", false, false, false, true},
+    {"tls-auth-clients", false, false, false, true},
+    {"tls-protocols", false, false, false, true},
+    {"tls-ciphers", false, false, false, true},
+    {"tls-ciphersuites", false, false, false, true},
+    {"tls-prefer-server-ciphers", false, false, false, true},
+    {"tls-session-caching", false, false, false, true},
+    {"backend-tls", false, false, false, false},
+    {"backend-tls-cert-file", false, false, false, true},
+    {"backend-tls-key-file", false, false, false, true},
+    {"backend-tls-ca-cert-file", false, false, false, true},
+    {"backend-tls-server-name", false, false, false, true},
+    {"admin-tls", false, false, false, false},
+    {"cluster-tls", false, false, false, false},
 };
 #define DIRECTIVES (sizeof(directives) / sizeof(directives[0]))
 
@@ -121,7 +142,7 @@ static void emit_ll(line_cb *cb, void *arg, const char *name, long long v)
 static void format_lines(const struct config *c, line_cb *cb, void *arg)
 {
     struct buffer b = {0};
-    char num[24];
+    char num[64];
 
     for (int i = 0; i < c->bind_count; i++) append_arg(&b, c->bind[i]);
     emit(cb, arg, "bind", &b);
@@ -175,6 +196,25 @@ static void format_lines(const struct config *c, line_cb *cb, void *arg)
     emit_str(cb, arg, "cluster-token", c->cluster_token);
     if (c->cluster_dir) emit_str(cb, arg, "cluster-dir", c->cluster_dir);
     emit_ll(cb, arg, "cluster-election-timeout-ms", c->election_timeout_ms);
+    emit_ll(cb, arg, "tls-port", c->tls_port);
+    emit_str(cb, arg, "tls-cert-file", c->tls_cert_file);
+    emit_str(cb, arg, "tls-key-file", c->tls_key_file);
+    emit_str(cb, arg, "tls-key-file-pass", c->tls_key_file_pass);
+    emit_str(cb, arg, "tls-ca-cert-file", c->tls_ca_cert_file);
+    emit_str(cb, arg, "tls-ca-cert-dir", c->tls_ca_cert_dir);
+    emit_str(cb, arg, "tls-auth-clients", config_tls_auth_name(c->tls_auth_clients));
+    emit_str(cb, arg, "tls-protocols", config_tls_protocols(c->tls_protocols, num, sizeof(num)));
+    emit_str(cb, arg, "tls-ciphers", c->tls_ciphers);
+    emit_str(cb, arg, "tls-ciphersuites", c->tls_ciphersuites);
+    emit_str(cb, arg, "tls-prefer-server-ciphers", c->tls_prefer_server_ciphers ? "yes" : "no");
+    emit_str(cb, arg, "tls-session-caching", c->tls_session_caching ? "yes" : "no");
+    emit_str(cb, arg, "backend-tls", c->backend_tls ? "yes" : "no");
+    emit_str(cb, arg, "backend-tls-cert-file", c->backend_tls_cert_file);
+    emit_str(cb, arg, "backend-tls-key-file", c->backend_tls_key_file);
+    emit_str(cb, arg, "backend-tls-ca-cert-file", c->backend_tls_ca_cert_file);
+    emit_str(cb, arg, "backend-tls-server-name", c->backend_tls_server_name);
+    emit_str(cb, arg, "admin-tls", c->admin_tls ? "yes" : "no");
+    emit_str(cb, arg, "cluster-tls", c->cluster_tls ? "yes" : "no");
     buffer_free(&b);
 }
 
@@ -424,6 +464,44 @@ static void keep_resolved_hosts(struct config *fresh, const struct config *runni
     }
 }
 
+/* SIGHUP's certificates: new contexts from the file's TLS settings on the running listeners and
+ * links (which TLS is on cannot change live); on success those settings become the running
+ * ones, on failure the old contexts stay. */
+static void reload_tls(struct config *running, struct config *fresh)
+{
+    char err[CONFIG_ERROR_MAX];
+    fresh->tls_port = running->tls_port;
+    fresh->backend_tls = running->backend_tls;
+    fresh->admin_tls = running->admin_tls;
+    fresh->cluster_tls = running->cluster_tls;
+    if (!running->tls_port && !running->backend_tls && !running->admin_tls && !running->cluster_tls)
+        return;
+    if (!tls_configure(fresh, err, sizeof(err))) {
+        log_warning("SIGHUP: TLS certificates not reloaded, the old ones stay in use: %s", err);
+        return;
+    }
+    char **strings[][2] = {
+        {&running->tls_cert_file, &fresh->tls_cert_file},
+        {&running->tls_key_file, &fresh->tls_key_file},
+        {&running->tls_key_file_pass, &fresh->tls_key_file_pass},
+        {&running->tls_ca_cert_file, &fresh->tls_ca_cert_file},
+        {&running->tls_ca_cert_dir, &fresh->tls_ca_cert_dir},
+        {&running->tls_ciphers, &fresh->tls_ciphers},
+        {&running->tls_ciphersuites, &fresh->tls_ciphersuites},
+        {&running->backend_tls_cert_file, &fresh->backend_tls_cert_file},
+        {&running->backend_tls_key_file, &fresh->backend_tls_key_file},
+        {&running->backend_tls_ca_cert_file, &fresh->backend_tls_ca_cert_file},
+        {&running->backend_tls_server_name, &fresh->backend_tls_server_name},
+    };
+    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
+        swap_str(strings[i][0], strings[i][1]);
+    running->tls_auth_clients = fresh->tls_auth_clients;
+    running->tls_protocols = fresh->tls_protocols;
+    running->tls_prefer_server_ciphers = fresh->tls_prefer_server_ciphers;
+    running->tls_session_caching = fresh->tls_session_caching;
+    log_notice("SIGHUP: TLS certificates reloaded: new connections use them");
+}
+
 static void on_sighup(uv_signal_t *s, int signum)
 {
     (void)s, (void)signum;
@@ -451,7 +529,7 @@ static void on_sighup(uv_signal_t *s, int signum)
     collect(&fresh, false, &want);
     n = 0;
     for (size_t i = 0; i < DIRECTIVES; i++) {
-        if (strcmp(now.v[i], want.v[i]) == 0) continue;
+        if (strcmp(now.v[i], want.v[i]) == 0 || directives[i].tls) continue;
         if (directives[i].live)
             changes[n++] = (struct reconfig_change){directives[i].name, want.v[i]};
         else
@@ -465,6 +543,7 @@ static void on_sighup(uv_signal_t *s, int signum)
         log_notice("SIGHUP: nothing that can change live has changed");
     values_free(&now);
     values_free(&want);
+    reload_tls(proxy.config, &fresh);
     config_free(&fresh);
 }
 

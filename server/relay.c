@@ -9,6 +9,7 @@
 #include "netaddr.h"
 #include "proxy.h"
 #include "resp.h"
+#include "tls.h"
 
 #define QUEUE_MAX (1u << 20) /* bytes waiting to be written to one side before the other waits */
 #define HELD_MAX  (1u << 20) /* client input kept while the leader's connection opens */
@@ -18,11 +19,13 @@ static const char tryagain[] = "-TRYAGAIN no redpair leader\r\n";
 enum relay_state { WAITING, REFUSING, CONNECTING, PIPING };
 
 struct relay {
-    uv_tcp_t down; /* the client */
-    uv_tcp_t up;   /* our connection to the leader */
+    uv_tcp_t down;                 /* the client */
+    uv_tcp_t up;                   /* our connection to the leader */
+    struct tls *down_tls, *up_tls; /* NULL: plain (a client on tls-port is this node's to serve) */
     uv_connect_t connect;
     enum relay_state state;
     bool up_open, closing;
+    bool up_by_tls; /* the leader has a tls-port only */
     bool finishing; /* close once what is written to the client has gone */
     int handles;    /* not yet closed */
     struct buffer held;
@@ -53,6 +56,8 @@ static void on_handle_closed(uv_handle_t *h)
 {
     struct relay *r = h->data;
     if (--r->handles > 0) return;
+    tls_free(r->down_tls);
+    tls_free(r->up_tls);
     buffer_free(&r->held);
     resp_request_free(&r->parser);
     free(r);
@@ -85,28 +90,69 @@ static uv_stream_t *side(struct relay *r, bool to_leader)
     return to_leader ? (uv_stream_t *)&r->up : (uv_stream_t *)&r->down;
 }
 
+static struct tls *tls_of(struct relay *r, const uv_stream_t *s)
+{
+    return s == (uv_stream_t *)&r->up ? r->up_tls : r->down_tls;
+}
+
+static void read_start(struct relay *r, uv_stream_t *s, uv_read_cb cb)
+{
+    tls_read_start(s, tls_of(r, s), on_alloc, cb);
+}
+
+static void read_stop(struct relay *r, uv_stream_t *s)
+{
+    tls_read_stop(s, tls_of(r, s));
+}
+
+/* Bytes still to go to that side: libuv's queue, and over TLS what waits for the handshake. */
+static size_t unsent(struct relay *r, uv_stream_t *to)
+{
+    struct tls *t = tls_of(r, to);
+    return t ? tls_unsent(t) : uv_stream_get_write_queue_size(to);
+}
+
 static void pipe_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void held_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 /* Reading a side resumes once what was written to the other has drained below the bound. */
-static void on_chunk_written(uv_write_t *w, int status)
+static void written(struct relay *r, uv_stream_t *to, int status)
 {
-    struct chunk *c = w->data;
-    struct relay *r = c->relay;
-    uv_stream_t *to = w->handle;
-    free(c);
     if (r->closing) return;
-    if (status < 0 || (r->finishing && !uv_stream_get_write_queue_size(to))) {
+    if (status < 0 || (r->finishing && !unsent(r, to))) {
         relay_close(r);
         return;
     }
     if (r->state != PIPING) return;
     uv_stream_t *from = to == (uv_stream_t *)&r->up ? side(r, false) : side(r, true);
-    if (uv_stream_get_write_queue_size(to) < QUEUE_MAX / 2)
-        uv_read_start(from, on_alloc, pipe_read);
+    if (unsent(r, to) < QUEUE_MAX / 2) read_start(r, from, pipe_read);
+}
+
+static void on_chunk_written(uv_write_t *w, int status)
+{
+    struct chunk *c = w->data;
+    struct relay *r = c->relay;
+    uv_stream_t *to = w->handle; /* w is inside c */
+    free(c);
+    written(r, to, status);
+}
+
+static void on_tls_written(uv_write_t *w, int status)
+{
+    written(w->handle->data, w->handle, status);
 }
 
 static bool send_to(struct relay *r, bool to_leader, const char *bytes, size_t len)
 {
+    struct tls *t = to_leader ? r->up_tls : r->down_tls;
+    if (t) {
+        if (tls_write(t, bytes, len, on_tls_written) != 0) {
+            relay_close(r);
+            return false;
+        }
+        if (!unsent(r, side(r, to_leader))) written(r, side(r, to_leader), 0); /* all sent */
+        return !r->closing;
+    }
     struct chunk *c = xrealloc(NULL, sizeof(*c) + len);
     memcpy(c->data, bytes, len);
     c->relay = r;
@@ -123,7 +169,10 @@ static bool send_to(struct relay *r, bool to_leader, const char *bytes, size_t l
 /* The client gets its last reply, then the connection closes. */
 static void finish(struct relay *r, const char *reply, size_t len)
 {
-    uv_read_stop((uv_stream_t *)&r->down);
+    if (r->down_tls) /* the handshake must go on for the reply to leave; input is only held */
+        read_start(r, (uv_stream_t *)&r->down, held_read);
+    else
+        read_stop(r, (uv_stream_t *)&r->down);
     r->finishing = true;
     send_to(r, false, reply, len);
 }
@@ -137,7 +186,7 @@ static void pipe_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     bool to_leader = s == (uv_stream_t *)&r->down;
     if (!nread || !send_to(r, to_leader, buf->base, (size_t)nread)) return;
-    if (uv_stream_get_write_queue_size(side(r, to_leader)) >= QUEUE_MAX) uv_read_stop(s);
+    if (unsent(r, side(r, to_leader)) >= QUEUE_MAX) read_stop(r, s);
 }
 
 /* --- before the leader's connection is up ------------------------------------------------------
@@ -170,8 +219,8 @@ static void held_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     buffer_append(&r->held, buf->base, (size_t)nread);
-    if (r->state == REFUSING) refuse_commands(r);
-    if (!r->closing && buffer_len(&r->held) >= HELD_MAX) uv_read_stop(s); /* one huge command */
+    if (r->state == REFUSING && !r->finishing) refuse_commands(r);
+    if (!r->closing && buffer_len(&r->held) >= HELD_MAX) read_stop(r, s); /* one huge command */
 }
 
 static void on_connected(uv_connect_t *req, int status)
@@ -184,13 +233,14 @@ static void on_connected(uv_connect_t *req, int status)
         return;
     }
     uv_tcp_nodelay(&r->up, 1);
+    if (r->up_by_tls) r->up_tls = tls_attach((uv_stream_t *)&r->up, TLS_NODE, NULL);
     r->state = PIPING;
     if (buffer_len(&r->held) && !send_to(r, true, buffer_head(&r->held), buffer_len(&r->held)))
         return;
     buffer_free(&r->held);
-    uv_read_stop((uv_stream_t *)&r->down); /* from held_read to pipe_read */
-    uv_read_start((uv_stream_t *)&r->down, on_alloc, pipe_read);
-    uv_read_start((uv_stream_t *)&r->up, on_alloc, pipe_read);
+    read_stop(r, (uv_stream_t *)&r->down); /* from held_read to pipe_read */
+    read_start(r, (uv_stream_t *)&r->down, pipe_read);
+    read_start(r, (uv_stream_t *)&r->up, pipe_read);
 }
 
 static void connect_leader(struct relay *r)
@@ -198,7 +248,7 @@ static void connect_leader(struct relay *r)
     char host[128];
     int port;
     struct sockaddr_storage addr;
-    if (!cluster_leader_address(host, sizeof(host), &port)) return;
+    if (!cluster_leader_address(host, sizeof(host), &port, &r->up_by_tls)) return;
     if (!netaddr_parse(host, port, &addr)) {
         relay_close(r);
         return;
@@ -213,8 +263,7 @@ static void connect_leader(struct relay *r)
         relay_close(r);
         return;
     }
-    if (buffer_len(&r->held) < HELD_MAX)
-        uv_read_start((uv_stream_t *)&r->down, on_alloc, held_read);
+    if (buffer_len(&r->held) < HELD_MAX) read_start(r, (uv_stream_t *)&r->down, held_read);
 }
 
 /* Waiting clients: to the leader once one is known, refused once there has long been none. */
@@ -224,7 +273,8 @@ static void on_timer(uv_timer_t *t)
     uint64_t leaderless = cluster_leaderless_ms();
     char host[128];
     int port;
-    bool known = cluster_leader_address(host, sizeof(host), &port);
+    bool by_tls;
+    bool known = cluster_leader_address(host, sizeof(host), &port, &by_tls);
     for (struct relay *r = rl.all, *next; r; r = next) {
         next = r->next;
         if (r->finishing) continue;
@@ -234,7 +284,7 @@ static void on_timer(uv_timer_t *t)
             else if (r->state == WAITING &&
                      leaderless > (uint64_t)proxy.config->election_timeout_ms) {
                 r->state = REFUSING;
-                uv_read_start((uv_stream_t *)&r->down, on_alloc, held_read);
+                read_start(r, (uv_stream_t *)&r->down, held_read);
                 refuse_commands(r);
             }
         }
@@ -268,6 +318,8 @@ void relay_accept(uv_stream_t *listener)
         return;
     }
     uv_tcp_nodelay(&r->down, 1);
+    if (proxy_listener_tls(listener))
+        r->down_tls = tls_attach((uv_stream_t *)&r->down, TLS_CLIENTS, NULL);
     resp_request_init(&r->parser, proxy.config->proto_max_bulk_len);
     r->next = rl.all;
     if (rl.all) rl.all->prev = r;

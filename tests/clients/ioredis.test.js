@@ -1,7 +1,9 @@
 // ioredis, as applications use it, against redpair: commands, a pipeline, a connection name,
-// Pub/Sub. Run by tests/integration/test_ioredis.py, which starts redpair and sets REDPAIR_PORT.
+// Pub/Sub. Run by tests/integration/test_ioredis.py, which starts redpair and sets REDPAIR_PORT,
+// and by test_tls.py, which also sets REDPAIR_TLS_CA, _CERT and _KEY: then all of it runs over TLS.
 'use strict';
 
+const fs = require('node:fs');
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const Redis = require('ioredis');
@@ -11,6 +13,14 @@ const options = {
   port: Number(process.env.REDPAIR_PORT),
   maxRetriesPerRequest: 1,
 };
+if (process.env.REDPAIR_TLS_CA) {
+  options.tls = {
+    ca: fs.readFileSync(process.env.REDPAIR_TLS_CA),
+    cert: fs.readFileSync(process.env.REDPAIR_TLS_CERT),
+    key: fs.readFileSync(process.env.REDPAIR_TLS_KEY),
+    servername: 'localhost',
+  };
+}
 
 async function using(extra, body) {
   const clients = [];

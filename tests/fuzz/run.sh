@@ -11,7 +11,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${FUZZ_BUILD_DIR:-$root/build-fuzz}"
 seconds="${FUZZ_SECONDS:-30}"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_request fuzz_reply fuzz_effect fuzz_cluster fuzz_acl)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_request fuzz_reply fuzz_effect fuzz_cluster fuzz_acl fuzz_tls)
 
 cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DREDPAIR_FUZZ=ON -DREDPAIR_WERROR=ON >/dev/null
 cmake --build "$build" --target "${targets[@]}" -j"$(nproc)"

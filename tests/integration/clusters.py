@@ -38,8 +38,9 @@ ELECTION_MS = 1000
 class Node(Endpoint):
     """One redpair of a cluster, started from a configuration file it writes itself."""
 
-    def __init__(self, name, witness, lines, bind="127.0.0.1", netns=None, cluster_bind=None):
+    def __init__(self, name, witness, lines, bind="127.0.0.1", netns=None, cluster_bind=None, tls=None):
         self.name = name
+        self.tls = tls  # a tlscerts.Certs: clients on tls-port only (port 0)
         self.witness = witness
         self.netns = netns
         self.bind = self.host = bind
@@ -68,10 +69,12 @@ class Node(Endpoint):
             "admin-port %d" % self.admin_port,
             "logfile %s" % self.log_path,
         ]
-        if self.port:
+        if self.port and self.tls:
+            lines += ["bind %s" % self.bind, "port 0", "tls-port %d" % self.port]
+        elif self.port:
             lines += ["bind %s" % self.bind, "port %d" % self.port]
-            if self.bind != "127.0.0.1":
-                lines.append("protected-mode no")  # clients in the test's namespaces, no password
+        if self.port and self.bind != "127.0.0.1":
+            lines.append("protected-mode no")  # clients in the test's namespaces, no password
         for p in peers:
             if p.name != self.name:
                 lines.append("peer %s %s %d" % (p.name, p.cluster_bind, p.cluster_port))
@@ -186,7 +189,7 @@ class Cluster:
     def __init__(self, sidecars=2, witnesses=1, extra=(), redis_args=(), start=True,
                  election_ms=ELECTION_MS, probe_ms=50, down_ms=600, bind="127.0.0.1",
                  cluster_bind=None, netns_of=None, backend_host="127.0.0.1", redis_factory=None,
-                 password=None):
+                 password=None, tls=None):
         self.a = self.b = None
         self.password = password  # the default user's, for the cluster's own INFO
         self.nodes = []
@@ -211,7 +214,8 @@ class Cluster:
                 host = bind(i) if callable(bind) else bind
                 ns = netns_of(i) if netns_of else None
                 peer_host = cluster_bind(i) if cluster_bind else None
-                self.nodes.append(Node(name, witness, common, bind=host, netns=ns, cluster_bind=peer_host))
+                self.nodes.append(Node(name, witness, common, bind=host, netns=ns, cluster_bind=peer_host,
+                                       tls=tls))
             for n in self.nodes:
                 n.write_config(self.nodes)
             if start:

@@ -281,8 +281,18 @@ def parse_resp(data):
 # ------------------------------------------------------------------------------------------------
 
 
-def _ping_raw(port, timeout=1.0):
-    """True when something on port answers a PING with any complete RESP reply."""
+def _ping_raw(port, timeout=1.0, tls=None):
+    """True when something on port answers a PING with any complete RESP reply (over TLS with
+    tls, a tlscerts.Certs, presenting its client certificate)."""
+    if tls:
+        try:
+            with redis.Redis(host="127.0.0.1", port=port, socket_timeout=timeout, **tls.redis_kw()) as r:
+                r.execute_command("PING")
+            return True
+        except redis.exceptions.ResponseError:
+            return True
+        except (OSError, redis.exceptions.RedisError):
+            return False
     try:
         with RawConn(port, timeout=timeout) as c:
             reply = c.cmd("PING")
@@ -292,10 +302,12 @@ def _ping_raw(port, timeout=1.0):
 
 
 class RedisServer:
-    """A real redis-server on 127.0.0.1 in a temporary directory."""
+    """A real redis-server on 127.0.0.1 in a temporary directory; with tls (a tlscerts.Certs),
+    TLS only (port 0, tls-port), client certificates required, TLS replication."""
 
-    def __init__(self, port=None, extra_args=()):
+    def __init__(self, port=None, extra_args=(), tls=None):
         self.port = port or free_port()
+        self.tls = tls
         self.dir = tempfile.mkdtemp(prefix="redpair-redis-")
         self.log_path = os.path.join(self.dir, "redis.log")
         args = [
@@ -307,11 +319,15 @@ class RedisServer:
             "--dir", self.dir,
             "--daemonize", "no",
             "--logfile", self.log_path,
-        ] + list(extra_args)
+        ]
+        if tls:
+            args[1:3] = ["--port", "0", "--tls-port", str(self.port)]
+            args += tls.server_args() + ["--tls-auth-clients", "yes", "--tls-replication", "yes"]
+        args += list(extra_args)
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_until(
-                lambda: self.proc.poll() is not None or _ping_raw(self.port),
+                lambda: self.proc.poll() is not None or _ping_raw(self.port, tls=tls),
                 timeout=START_TIMEOUT,
                 what="redis-server on port %d" % self.port,
             )
@@ -330,6 +346,8 @@ class RedisServer:
 
     def client(self, db=0, **kw):
         kw.setdefault("socket_timeout", 30)
+        if self.tls:
+            kw = dict(self.tls.redis_kw(), **kw)
         return redis.Redis(host="127.0.0.1", port=self.port, db=db, **kw)
 
     def log_tail(self, n=30):
@@ -378,9 +396,12 @@ class Endpoint:
     """Clients of something that speaks RESP on self.host (127.0.0.1 unless set) and self.port."""
 
     host = "127.0.0.1"
+    tls = None  # a tlscerts.Certs when it speaks TLS only
 
     def client(self, db=0, **kw):
         kw.setdefault("socket_timeout", 30)
+        if self.tls:
+            kw = dict(self.tls.redis_kw(), **kw)
         return redis.Redis(host=self.host, port=self.port, db=db, **kw)
 
     def raw(self, timeout=10.0, **kw):
@@ -394,14 +415,16 @@ class Redpair(Endpoint):
     SIGKILL; it raises AssertionError when redpair had died on its own, died by a signal, or
     ignored SIGTERM, so a crash during a test never goes unnoticed."""
 
-    def __init__(self, args, port=None, wait=True, state_dir=None):
+    def __init__(self, args, port=None, wait=True, state_dir=None, tls=None):
         self.port = port or free_port()
+        self.tls = tls
         self.dir = tempfile.mkdtemp(prefix="redpair-")
         self.log_path = os.path.join(self.dir, "redpair.log")
         self.out_path = os.path.join(self.dir, "stdout-stderr.log")
         self.state_dir = state_dir or os.path.join(self.dir, "state")
-        self.args = [redpair_bin(), "--port", str(self.port), "--logfile", self.log_path,
-                     "--state-dir", self.state_dir] + list(args)
+        ports = ["--port", "0", "--tls-port", str(self.port)] if tls else ["--port", str(self.port)]
+        self.args = [redpair_bin()] + ports + ["--logfile", self.log_path,
+                                               "--state-dir", self.state_dir] + list(args)
         self.final_log = None
         self.stopped = False
         self._out = open(self.out_path, "wb")
@@ -409,7 +432,7 @@ class Redpair(Endpoint):
         if wait:
             try:
                 wait_until(
-                    lambda: self.proc.poll() is not None or _ping_raw(self.port),
+                    lambda: self.proc.poll() is not None or _ping_raw(self.port, tls=tls),
                     timeout=START_TIMEOUT,
                     what="redpair on port %d" % self.port,
                 )
@@ -482,7 +505,8 @@ class Redpair(Endpoint):
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def redpair_args(port_a, port_b, write_ack=None, extra=()):
+def redpair_args(port_a, port_b, write_ack=None, extra=(), tls=None):
+    """With tls (a tlscerts.Certs): TLS on tls-port with its certificates, and to the backends."""
     args = [
         "--backend", "a", "127.0.0.1", str(port_a),
         "--backend", "b", "127.0.0.1", str(port_b),
@@ -491,6 +515,9 @@ def redpair_args(port_a, port_b, write_ack=None, extra=()):
     ]
     if write_ack:
         args += ["--write-ack", write_ack]
+    if tls:
+        args += tls.server_args() + ["--backend-tls", "yes", "--backend-tls-cert-file",
+                                     tls.path("client"), "--backend-tls-key-file", tls.path("client", "key")]
     return args + list(extra)
 
 
@@ -565,17 +592,18 @@ class Pair(PairBase):
 
     Ready once INFO redpair reports both backends in-sync (unless wait_in_sync is False)."""
 
-    def __init__(self, write_ack=None, extra=(), redis_args=(), requirepass=None, wait_in_sync=True):
+    def __init__(self, write_ack=None, extra=(), redis_args=(), requirepass=None, wait_in_sync=True,
+                 tls=None):
         self.a = self.b = self.redpair = None
         self._info_client = None
         self.requirepass = requirepass
         try:
-            self.a = RedisServer(extra_args=redis_args)
-            self.b = RedisServer(extra_args=redis_args)
-            args = redpair_args(self.a.port, self.b.port, write_ack, extra)
+            self.a = RedisServer(extra_args=redis_args, tls=tls)
+            self.b = RedisServer(extra_args=redis_args, tls=tls)
+            args = redpair_args(self.a.port, self.b.port, write_ack, extra, tls=tls)
             if requirepass is not None:
                 args += ["--requirepass", requirepass]
-            self.redpair = Redpair(args)
+            self.redpair = Redpair(args, tls=tls)
             if wait_in_sync:
                 self.wait_in_sync()
         except BaseException:
@@ -722,14 +750,14 @@ def dataset_dump(client, dbs=None):
     Keys are listed with SCAN on a direct connection to one redis-server. redpair's own offset
     key is left out: a server that never saw redpair has none (assert_backends_equal compares it
     separately)."""
-    kw = client.connection_pool.connection_kwargs
-    host, port = kw.get("host", "127.0.0.1"), kw["port"]
-    password = kw.get("password")
+    pool = client.connection_pool
     if dbs is None:
         dbs = used_dbs(client)
     out = {}
     for db in dbs:
-        r = redis.Redis(host=host, port=port, db=db, password=password, socket_timeout=30)
+        # the same server the same way (password, TLS), in database db
+        r = redis.Redis(connection_pool=redis.ConnectionPool(
+            connection_class=pool.connection_class, **dict(pool.connection_kwargs, db=db, socket_timeout=30)))
         try:
             for key in r.scan_iter(count=1000):
                 if db == 0 and key in (OFFSET_KEY, FENCE_KEY):

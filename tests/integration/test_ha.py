@@ -47,8 +47,9 @@ class Writers:
     SET s i, RPUSH, APPEND s x, MSET ma i mb i, DEL n, INCR n. A blind write applied twice
     changes nothing; a marked one applied twice shows: a value twice in the list, "ixx", n = 2."""
 
-    def __init__(self, port, count=WRITERS, payload=b"", mixed=False):
+    def __init__(self, port, count=WRITERS, payload=b"", mixed=False, client_kw=None):
         self.port = port
+        self.client_kw = client_kw or {}  # e.g. TLS
         self.payload = payload
         self.mixed = mixed
         self.stop = threading.Event()
@@ -75,7 +76,7 @@ class Writers:
             self.incr_acked[t] += 1
 
     def _run(self, t):
-        r = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=10)
+        r = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=10, **self.client_kw)
         i = 0
         while not self.stop.is_set():
             i += 1

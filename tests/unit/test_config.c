@@ -142,7 +142,7 @@ START_TEST(test_unknown_and_arity)
     bad("'port' takes 1 argument, got 2", "Port", "1", "2");
 
     /* A failed directive leaves the value alone. */
-    bad("invalid port 'x' (expected 1-65535)", "port", "x");
+    bad("invalid port 'x' (expected 0-65535)", "port", "x");
     ck_assert_int_eq(cfg.port, 7000);
 }
 END_TEST
@@ -184,19 +184,21 @@ START_TEST(test_port)
     ck_assert_int_eq(cfg.port, 65535);
     ok("port", "06379");
     ck_assert_int_eq(cfg.port, 6379);
+    ok("port", "0"); /* no plain port: tls-port only */
+    ck_assert_int_eq(cfg.port, 0);
+    ok("port", "6379");
 
-    bad("invalid port 'abc' (expected 1-65535)", "port", "abc");
-    bad("invalid port '0' (expected 1-65535)", "port", "0");
-    bad("invalid port '65536' (expected 1-65535)", "port", "65536");
-    bad("invalid port '-1' (expected 1-65535)", "port", "-1");
-    bad("invalid port '+1' (expected 1-65535)", "port", "+1");
-    bad("invalid port ' 1' (expected 1-65535)", "port", " 1");
-    bad("invalid port '1 ' (expected 1-65535)", "port", "1 ");
-    bad("invalid port '80x' (expected 1-65535)", "port", "80x");
-    bad("invalid port '0x50' (expected 1-65535)", "port", "0x50");
-    bad("invalid port '' (expected 1-65535)", "port", "");
-    bad("invalid port '4294967297' (expected 1-65535)", "port", "4294967297");
-    bad("invalid port '99999999999999999999999' (expected 1-65535)", "port",
+    bad("invalid port 'abc' (expected 0-65535)", "port", "abc");
+    bad("invalid port '65536' (expected 0-65535)", "port", "65536");
+    bad("invalid port '-1' (expected 0-65535)", "port", "-1");
+    bad("invalid port '+1' (expected 0-65535)", "port", "+1");
+    bad("invalid port ' 1' (expected 0-65535)", "port", " 1");
+    bad("invalid port '1 ' (expected 0-65535)", "port", "1 ");
+    bad("invalid port '80x' (expected 0-65535)", "port", "80x");
+    bad("invalid port '0x50' (expected 0-65535)", "port", "0x50");
+    bad("invalid port '' (expected 0-65535)", "port", "");
+    bad("invalid port '4294967297' (expected 0-65535)", "port", "4294967297");
+    bad("invalid port '99999999999999999999999' (expected 0-65535)", "port",
         "99999999999999999999999");
     ck_assert_int_eq(cfg.port, 6379);
 }
@@ -614,7 +616,7 @@ START_TEST(test_load_file_errors)
 
     path = write_text("port.conf", "# x\n\n   port abc   \nport 1\n");
     ck_assert(!config_load_file(&cfg, path, err, sizeof(err)));
-    snprintf(want, sizeof(want), "%s:3: 'port abc': invalid port 'abc' (expected 1-65535)", path);
+    snprintf(want, sizeof(want), "%s:3: 'port abc': invalid port 'abc' (expected 0-65535)", path);
     ck_assert_str_eq(err, want);
 
     path = write_text("unknown.conf", "port 1\nprot 2\n");
@@ -727,7 +729,7 @@ START_TEST(test_load_args)
 
     /* Negative numbers are values, not directives. */
     ck_assert(!load_args("--port", "-1"));
-    ck_assert_str_eq(err, "command line: '--port -1': invalid port '-1' (expected 1-65535)");
+    ck_assert_str_eq(err, "command line: '--port -1': invalid port '-1' (expected 0-65535)");
 
     ck_assert(load_args("--PORT", "7001"));
     ck_assert_int_eq(cfg.port, 7001);
@@ -738,7 +740,7 @@ END_TEST
 START_TEST(test_load_args_errors)
 {
     ck_assert(!load_args("--port", "x"));
-    ck_assert_str_eq(err, "command line: '--port x': invalid port 'x' (expected 1-65535)");
+    ck_assert_str_eq(err, "command line: '--port x': invalid port 'x' (expected 0-65535)");
 
     ck_assert(!load_args("--port", "1", "2"));
     ck_assert_str_eq(err, "command line: '--port 1 2': 'port' takes 1 argument, got 2");
@@ -914,6 +916,58 @@ START_TEST(test_cluster)
 }
 END_TEST
 
+/* Redis's tls-* directives: values as Redis takes them, and what each TLS side needs. */
+START_TEST(test_tls)
+{
+    ck_assert_int_eq(cfg.tls_port, 0);
+    ck_assert_int_eq(cfg.tls_auth_clients, TLS_AUTH_YES);
+    ck_assert(cfg.tls_session_caching);
+    ok("tls-auth-clients", "optional");
+    ck_assert_int_eq(cfg.tls_auth_clients, TLS_AUTH_OPTIONAL);
+    bad("tls-auth-clients must be 'yes', 'no' or 'optional', got 'maybe'", "tls-auth-clients",
+        "maybe");
+    ok("tls-protocols", "TLSv1.2 TLSv1.3");
+    ck_assert_int_eq(cfg.tls_protocols, 1 << 2 | 1 << 3);
+    bad("tls-protocols must be 'TLSv1', 'TLSv1.1', 'TLSv1.2' or 'TLSv1.3', got 'SSLv3'",
+        "tls-protocols", "TLSv1.3 SSLv3");
+    bad("tls-protocols must name at least one protocol", "tls-protocols", "");
+    char names[64];
+    ck_assert_str_eq(config_tls_protocols(1 << 3, names, sizeof(names)), "TLSv1.3");
+    bad("tls-cert-file '/nonexistent/x.crt' cannot be read: No such file or directory",
+        "tls-cert-file", "/nonexistent/x.crt");
+    ok("tls-cert-file", "/dev/null");
+    ok("tls-cert-file", ""); /* unset again */
+    ck_assert_ptr_null(cfg.tls_cert_file);
+    bad("backend-tls must be 'yes' or 'no', got '1'", "backend-tls", "1");
+    bad("invalid tls-port 'x' (expected 0-65535)", "tls-port", "x");
+
+    ok("backend", "a", "127.0.0.1", "6379");
+    ok("backend", "b", "127.0.0.1", "6381");
+    ok("port", "0");
+    ck_assert(!config_validate(&cfg, err, sizeof(err)));
+    ck_assert_str_eq(err, "'port 0' needs a 'tls-port': clients would have no way in");
+    ok("tls-port", "6390");
+    ck_assert(!config_validate(&cfg, err, sizeof(err)));
+    ck_assert_str_eq(err, "tls-port needs 'tls-cert-file' and 'tls-key-file'");
+    ok("tls-cert-file", "/dev/null");
+    ok("tls-key-file", "/dev/null");
+    ck_assert(!config_validate(&cfg, err, sizeof(err)));
+    ck_assert_str_eq(err, "tls-auth-clients optional needs 'tls-ca-cert-file' or "
+                          "'tls-ca-cert-dir' to check client certificates with");
+    ok("tls-auth-clients", "no");
+    ck_assert_msg(config_validate(&cfg, err, sizeof(err)), "%s", err);
+    ok("backend-tls", "yes");
+    ck_assert(!config_validate(&cfg, err, sizeof(err)));
+    ck_assert_str_eq(err, "backend-tls yes needs 'backend-tls-ca-cert-file' or 'tls-ca-cert-file' "
+                          "to check the servers' certificates with");
+    ok("tls-ca-cert-file", "/dev/null");
+    ck_assert_msg(config_validate(&cfg, err, sizeof(err)), "%s", err);
+    ok("cluster-tls", "yes");
+    ck_assert(!config_validate(&cfg, err, sizeof(err)));
+    ck_assert_str_eq(err, "cluster-tls yes needs the cluster's 'peer' lines");
+}
+END_TEST
+
 /* The shipped annotated configuration loads, validates, and states the real defaults. */
 START_TEST(test_packaged_conf)
 {
@@ -963,6 +1017,9 @@ START_TEST(test_packaged_conf)
     ck_assert_int_eq(cfg.probe_interval_ms, defaults.probe_interval_ms);
     ck_assert_int_eq(cfg.down_after_ms, defaults.down_after_ms);
     ck_assert_int_eq(cfg.backlog_size, defaults.backlog_size);
+    ck_assert_int_eq(cfg.tls_port, defaults.tls_port);
+    ck_assert_int_eq(cfg.tls_auth_clients, defaults.tls_auth_clients);
+    ck_assert(!cfg.backend_tls && !cfg.admin_tls && !cfg.cluster_tls);
     config_free(&defaults);
 }
 END_TEST
@@ -1080,6 +1137,7 @@ int main(void)
     tcase_add_test(tc, test_load_args_errors);
     tcase_add_test(tc, test_validate);
     tcase_add_test(tc, test_cluster);
+    tcase_add_test(tc, test_tls);
     tcase_add_test(tc, test_packaged_conf);
     tcase_add_test(tc, test_log);
     tcase_add_test(tc, test_log_fallback);

@@ -847,6 +847,7 @@ bool config_check_file_mode(FILE *fp, const char *path, bool secret, char *err, 
     struct stat st;
     if (fstat(fileno(fp), &st) != 0)
         return fail(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) return true; /* /dev/null, a pipe: nothing kept for others to see */
     unsigned mode = (unsigned)st.st_mode & 07777;
     if (mode & S_IWOTH)
         return fail(err, errlen, "%s: every user may change it (mode %04o): chmod o-w %s", path,

@@ -56,14 +56,21 @@ def _ephemeral_range():
         return 32768, 60999
 
 
+_handed_out = set()
+
+
 def free_port():
     """A TCP port on 127.0.0.1 nobody listens on right now, below the kernel's ephemeral range:
     a port from that range could be taken as the source port of some outgoing connection (the
-    tests open thousands) between this check and the server's bind."""
+    tests open thousands) between this check and the server's bind. Never the same one twice in
+    a process: a cluster picks all its nodes' ports before any of them listens."""
     low, _ = _ephemeral_range()
     top = max(low - 1, 2048)
     while True:
         port = random.randrange(1024, top)
+        if port in _handed_out:
+            continue
+        _handed_out.add(port)
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             try:
                 s.bind(("127.0.0.1", port))

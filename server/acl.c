@@ -785,7 +785,8 @@ static bool reads_every_key(const struct acl_user *u)
 const char *acl_sort_refusal(const struct acl_user *u, const struct command *cmd, int argc,
                              const char *const *argv, const size_t *argl)
 {
-    if ((strcmp(cmd->name, "sort") && strcmp(cmd->name, "sort_ro")) || reads_every_key(u))
+    /* Every command a client runs passes here: the user's flag first, names only if need be. */
+    if (reads_every_key(u) || (strcmp(cmd->name, "sort") && strcmp(cmd->name, "sort_ro")))
         return NULL;
     for (int i = 2; i + 1 < argc; i++) {
         if (resp_arg_is(argv[i], argl[i], "limit") && i + 2 < argc) {

@@ -139,6 +139,23 @@ static void emit_ll(line_cb *cb, void *arg, const char *name, long long v)
     cb(arg, find(name), num);
 }
 
+static void emit_yes_no(line_cb *cb, void *arg, const char *name, bool on)
+{
+    cb(arg, find(name), on ? "yes" : "no");
+}
+
+/* "[NAME] HOST PORT": a backend, a peer, the cluster port. */
+static void emit_endpoint(line_cb *cb, void *arg, const char *name, const char *label,
+                          const char *host, int port, struct buffer *b)
+{
+    char num[12];
+    if (label) append_arg(b, label);
+    append_arg(b, host);
+    snprintf(num, sizeof(num), "%d", port);
+    append_arg(b, num);
+    emit(cb, arg, name, b);
+}
+
 static void format_lines(const struct config *c, line_cb *cb, void *arg)
 {
     struct buffer b = {0};
@@ -147,17 +164,13 @@ static void format_lines(const struct config *c, line_cb *cb, void *arg)
     for (int i = 0; i < c->bind_count; i++) append_arg(&b, c->bind[i]);
     emit(cb, arg, "bind", &b);
     emit_ll(cb, arg, "port", c->port);
-    for (int i = 0; i < c->backend_count; i++) {
-        append_arg(&b, c->backends[i].name);
-        append_arg(&b, c->backends[i].host);
-        snprintf(num, sizeof(num), "%d", c->backends[i].port);
-        append_arg(&b, num);
-        emit(cb, arg, "backend", &b);
-    }
+    for (int i = 0; i < c->backend_count; i++)
+        emit_endpoint(cb, arg, "backend", c->backends[i].name, c->backends[i].host,
+                      c->backends[i].port, &b);
     emit_str(cb, arg, "backend-user", c->backend_user);
     emit_str(cb, arg, "backend-password", c->backend_password);
     emit_str(cb, arg, "requirepass", c->requirepass);
-    emit_str(cb, arg, "protected-mode", c->protected_mode ? "yes" : "no");
+    emit_yes_no(cb, arg, "protected-mode", c->protected_mode);
     for (int i = 0; i < c->user_count; i++) {
         for (int j = 0; j < c->users[i].argc; j++) append_arg(&b, c->users[i].argv[j]);
         emit(cb, arg, "user", &b);
@@ -180,19 +193,10 @@ static void format_lines(const struct config *c, line_cb *cb, void *arg)
     emit_ll(cb, arg, "down-after-ms", c->down_after_ms);
     emit_ll(cb, arg, "backlog-size", c->backlog_size);
     if (c->node_id[0]) emit_str(cb, arg, "node-id", c->node_id); /* unset: no line, as peers */
-    if (c->cluster_port) {
-        append_arg(&b, c->cluster_bind);
-        snprintf(num, sizeof(num), "%d", c->cluster_port);
-        append_arg(&b, num);
-        emit(cb, arg, "cluster-bind", &b);
-    }
-    for (int i = 0; i < c->peer_count; i++) {
-        append_arg(&b, c->peers[i].name);
-        append_arg(&b, c->peers[i].host);
-        snprintf(num, sizeof(num), "%d", c->peers[i].port);
-        append_arg(&b, num);
-        emit(cb, arg, "peer", &b);
-    }
+    if (c->cluster_port)
+        emit_endpoint(cb, arg, "cluster-bind", NULL, c->cluster_bind, c->cluster_port, &b);
+    for (int i = 0; i < c->peer_count; i++)
+        emit_endpoint(cb, arg, "peer", c->peers[i].name, c->peers[i].host, c->peers[i].port, &b);
     emit_str(cb, arg, "cluster-token", c->cluster_token);
     if (c->cluster_dir) emit_str(cb, arg, "cluster-dir", c->cluster_dir);
     emit_ll(cb, arg, "cluster-election-timeout-ms", c->election_timeout_ms);
@@ -206,15 +210,15 @@ static void format_lines(const struct config *c, line_cb *cb, void *arg)
     emit_str(cb, arg, "tls-protocols", config_tls_protocols(c->tls_protocols, num, sizeof(num)));
     emit_str(cb, arg, "tls-ciphers", c->tls_ciphers);
     emit_str(cb, arg, "tls-ciphersuites", c->tls_ciphersuites);
-    emit_str(cb, arg, "tls-prefer-server-ciphers", c->tls_prefer_server_ciphers ? "yes" : "no");
-    emit_str(cb, arg, "tls-session-caching", c->tls_session_caching ? "yes" : "no");
-    emit_str(cb, arg, "backend-tls", c->backend_tls ? "yes" : "no");
+    emit_yes_no(cb, arg, "tls-prefer-server-ciphers", c->tls_prefer_server_ciphers);
+    emit_yes_no(cb, arg, "tls-session-caching", c->tls_session_caching);
+    emit_yes_no(cb, arg, "backend-tls", c->backend_tls);
     emit_str(cb, arg, "backend-tls-cert-file", c->backend_tls_cert_file);
     emit_str(cb, arg, "backend-tls-key-file", c->backend_tls_key_file);
     emit_str(cb, arg, "backend-tls-ca-cert-file", c->backend_tls_ca_cert_file);
     emit_str(cb, arg, "backend-tls-server-name", c->backend_tls_server_name);
-    emit_str(cb, arg, "admin-tls", c->admin_tls ? "yes" : "no");
-    emit_str(cb, arg, "cluster-tls", c->cluster_tls ? "yes" : "no");
+    emit_yes_no(cb, arg, "admin-tls", c->admin_tls);
+    emit_yes_no(cb, arg, "cluster-tls", c->cluster_tls);
     buffer_free(&b);
 }
 

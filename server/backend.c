@@ -22,6 +22,7 @@ static void on_connect(uv_connect_t *req, int status);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
 static void on_quiet(uv_timer_t *t);
+static void on_drain_late(uv_timer_t *t);
 
 const char *backend_state_name(enum backend_state s)
 {
@@ -50,6 +51,8 @@ void backend_init(struct backend *b, int index, const char *name, const char *ho
     b->retry.data = b;
     uv_timer_init(proxy.loop, &b->quiet);
     b->quiet.data = b;
+    uv_timer_init(proxy.loop, &b->drain);
+    b->drain.data = b;
 }
 
 static void fifo_push(struct backend *b, struct request *req, uint64_t offset,
@@ -111,14 +114,23 @@ static void select_db(struct backend *b, int db)
     b->db = db;
 }
 
-/* Sets the offset key, in database 0 where redpair keeps it: "N+" while blind writes may follow
- * N unmarked, "N" once nothing does (backend.h). */
+static bool marks_quiet(void)
+{
+    return proxy.config->write_marks == WRITE_MARKS_QUIET;
+}
+
+/* Sets the offset key, in database 0 where redpair keeps it: "N" once nothing follows N, else
+ * "N+" (blind writes may follow) or, under write-marks quiet, "N*" (any write may) (backend.h). */
 static void send_mark(struct backend *b, uint64_t offset, bool exact)
 {
     char num[24];
-    snprintf(num, sizeof(num), exact ? "%llu" : "%llu+", (unsigned long long)offset);
+    snprintf(num, sizeof(num),
+             exact           ? "%llu"
+             : marks_quiet() ? "%llu*"
+                             : "%llu+",
+             (unsigned long long)offset);
     select_db(b, 0);
-    /* The exact mark is a courtesy to the next start: refused (-OOM), the key stays "N+". */
+    /* The exact mark is a courtesy to the next start: refused (-OOM), the key stays inexact. */
     send_internal(b, exact ? PENDING_IGNORED : PENDING_INTERNAL, 3,
                   (const char *[]){"SET", BACKEND_OFFSET_KEY, num});
     b->unmarked = 0;
@@ -143,10 +155,12 @@ static void wrote(struct backend *b, uint64_t offset)
  * SELECTs never ran and the commands behind it are already on the wire. */
 static void close_tx(struct backend *b)
 {
-    if (b->tx_writes) send_mark(b, b->last_sent, false);
+    /* Under write-marks quiet the key needs moving only off an exact mark: "N*" says it all. */
+    bool mark = b->tx_writes && !(marks_quiet() && b->mark_dirty);
+    if (mark) send_mark(b, b->last_sent, false);
     select_db(b, 0);
     send_internal(b, PENDING_EXEC, 1, (const char *[]){"EXEC"});
-    if (b->tx_writes) b->fifo[(b->fifo_head + b->fifo_len - 1) % b->fifo_cap].offset = b->last_sent;
+    if (mark) b->fifo[(b->fifo_head + b->fifo_len - 1) % b->fifo_cap].offset = b->last_sent;
     b->tx_open = b->tx_writes = false;
 }
 
@@ -164,13 +178,13 @@ static void open_tx(struct backend *b, uint64_t offset)
     }
 }
 
-/* A blind write goes bare outside a transaction, once the server's key is known to say "N+", and
- * until backlog-size/16 of bare writes have gone since the last mark: then it goes marked, and
- * moves the mark. */
+/* Once the server's key is known not to be exact, a client's write outside a unit goes bare:
+ * under write-marks quiet any write; under every-run a blind one, until backlog-size/16 of them
+ * have gone since the last mark (then it goes marked, and moves the mark). */
 static bool goes_bare(const struct backend *b, const struct request *req)
 {
-    return req && req->blind && !req->unit && !b->tx_open && b->mark_dirty &&
-           b->unmarked < (size_t)proxy.config->backlog_size / 16;
+    if (!req || req->unit || b->tx_open || !b->mark_dirty) return false;
+    return marks_quiet() || (req->blind && b->unmarked < (size_t)proxy.config->backlog_size / 16);
 }
 
 static void emit(struct backend *b, struct request *req, uint64_t offset, int db, const char *bytes,
@@ -333,22 +347,28 @@ static void lose_pending(struct backend *b, struct pending p)
     }
 }
 
-/* The connection is gone: whatever it owed is lost. */
-static void link_lost(struct backend *b, const char *why)
+/* Every request the link owes an answer is answered as lost; the entries stay, to be matched. */
+static void lose_requests(struct backend *b)
 {
-    if (!b->open || uv_is_closing((uv_handle_t *)&b->tcp)) return;
-    bool was_connected = b->wire;
-    b->wire = b->connected = false;
-    if (was_connected)
-        log_warning("backend '%s' (%s:%d) link lost: %s", b->name, b->host, b->port, why);
-    /* Writes in flight may or may not be applied: the offset key will say, once the server has
-     * let go of this connection. */
-    memcpy(b->lost_addr, b->local_addr, sizeof(b->lost_addr));
-
     holdq_clear(&b->holds, lose_request, b);
-    for (size_t i = b->exec_left >= 0 ? b->exec_pos : 0; i < b->tx_len; i++)
+    for (size_t i = b->exec_left >= 0 ? b->exec_pos : 0; i < b->tx_len; i++) {
         lose_pending(b, b->tx[i]);
-    while (b->fifo_len) lose_pending(b, fifo_pop(b));
+        b->tx[i].req = NULL;
+    }
+    for (size_t i = 0; i < b->fifo_len; i++) {
+        struct pending *p = &b->fifo[(b->fifo_head + i) % b->fifo_cap];
+        lose_pending(b, *p);
+        p->req = NULL;
+    }
+}
+
+/* Closes the connection, forgetting what it owed; it reconnects (on_closed). */
+static void link_close(struct backend *b)
+{
+    b->wire = b->connected = b->draining = false;
+    uv_timer_stop(&b->drain);
+    lose_requests(b);
+    b->fifo_len = 0;
     b->tx_len = 0;
     b->exec_left = -1;
     b->tx_open = b->tx_writes = b->in_unit = false;
@@ -357,13 +377,79 @@ static void link_lost(struct backend *b, const char *why)
     buffer_clear(&b->in);
     buffer_clear(&b->out.queued);
     resp_reply_reset(&b->framer);
-    if (!uv_is_closing((uv_handle_t *)&b->tcp)) uv_close((uv_handle_t *)&b->tcp, on_closed);
+    uv_close((uv_handle_t *)&b->tcp, on_closed);
+}
+
+/* The connection is gone: whatever it owed is lost. */
+static void link_lost(struct backend *b, const char *why)
+{
+    if (!b->open || uv_is_closing((uv_handle_t *)&b->tcp)) return;
+    if (b->draining)
+        log_warning("backend '%s' (%s:%d) cut link closed with writes unanswered: %s", b->name,
+                    b->host, b->port, why);
+    else if (b->wire)
+        log_warning("backend '%s' (%s:%d) link lost: %s", b->name, b->host, b->port, why);
+    /* Writes in flight may or may not be applied: the offset key will say, once the server has
+     * let go of this connection. */
+    memcpy(b->lost_addr, b->local_addr, sizeof(b->lost_addr));
+    link_close(b);
     failover_link_down(b, why);
 }
 
+/* The cut link has answered every write it sent: the server holds the stream exactly up to the
+ * last of them, and nothing more can come of the connection. */
+static void drain_check(struct backend *b)
+{
+    if (!b->draining || b->fifo_len || b->tx_len || b->exec_left >= 0) return;
+    if (b->drain_refused) {
+        log_warning("backend '%s' answered every write its cut link sent, refusing some: its "
+                    "offset key says where it stands",
+                    b->name);
+    } else {
+        if (b->last_sent) { /* with no write sent, it stands where it stood */
+            b->drained = true;
+            b->drained_at = b->last_sent;
+        }
+        log_notice("backend '%s' answered every write its cut link sent (up to offset %llu)",
+                   b->name, (unsigned long long)b->last_sent);
+    }
+    link_close(b);
+}
+
+/* A server that stops answering its probes may only be stalled, with this link's last writes in
+ * its socket. Cutting the connection would leave their fate to guess (the offset key, under
+ * write-marks every-run, tells it): instead the link takes no more writes and its requests are
+ * answered as lost, but it stays open and matches the server's replies as they come. Once every
+ * write sent is answered (drain_check), the server is known to hold the stream exactly up to
+ * the last, and rejoins from there (failover.c). Seen again but still owing replies after
+ * down-after-ms (at least a second), the link is closed. */
 void backend_drop(struct backend *b, const char *why)
 {
-    link_lost(b, why);
+    if (!b->connected || b->draining) {
+        link_lost(b, why);
+        return;
+    }
+    log_warning("backend '%s' (%s:%d) link cut: %s; its last replies are still read", b->name,
+                b->host, b->port, why);
+    b->connected = false;
+    b->draining = true;
+    b->drained = b->drain_refused = false;
+    lose_requests(b);
+    backend_flush(b);
+    if (b->draining) failover_link_down(b, why);
+    drain_check(b);
+}
+
+static void on_drain_late(uv_timer_t *t)
+{
+    link_lost(t->data, "replies still owed after down-after-ms");
+}
+
+void backend_seen_again(struct backend *b)
+{
+    int ms = proxy.config->down_after_ms > 1000 ? proxy.config->down_after_ms : 1000;
+    if (b->draining && !uv_is_active((uv_handle_t *)&b->drain))
+        uv_timer_start(&b->drain, on_drain_late, (uint64_t)ms, 0);
 }
 
 void backend_disable(struct backend *b, const char *why)
@@ -447,6 +533,8 @@ static bool deliver(struct backend *b, struct pending p, const char *reply, size
     bool error = reply[0] == '-';
     switch ((enum pending_kind)p.kind) {
     case PENDING_REPLY:
+        /* Refused here, it may have been applied on the primary: nobody compares them now. */
+        if (b->draining && p.offset && error) b->drain_refused = true;
         if (p.script) script_done(b);
         if (p.offset && p.offset > b->acked_offset) b->acked_offset = p.offset;
         if (p.req) {
@@ -458,7 +546,7 @@ static bool deliver(struct backend *b, struct pending p, const char *reply, size
     case PENDING_IGNORED: return true;
     case PENDING_FENCE:
         if (!error) {
-            link_ready(b);
+            if (!b->draining) link_ready(b);
             return true;
         }
         if (fence_refused(reply + 1, len - 1)) failover_fenced_out(b);
@@ -566,6 +654,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         buffer_consume(&b->in, len);
         resp_reply_reset(&b->framer);
     }
+    drain_check(b);
 }
 
 static void on_written(uv_write_t *w, int status)

@@ -5,31 +5,40 @@
  * Redis answers in that same order, so each reply is matched to the head of a FIFO of pending
  * requests.
  *
- * The offset key (BACKEND_OFFSET_KEY, in database 0) tells a server that comes back exactly where
- * to resume: the backlog is replayed from the writes after the offset it names. Two kinds of
- * write reach a server:
+ * A server that stalls may apply what sits in its socket when it resumes. So a link cut because
+ * its server stopped answering probes is not closed (backend_drop): it takes no more writes, but
+ * reads on, matching the replies to what it sent; once all are answered, the server is known to
+ * hold exactly the writes up to the last one sent, and rejoins from there (failover.c). Only a
+ * link lost with replies owed (closed by the server, or still owing them after the server is
+ * back) leaves the answer to the offset key (BACKEND_OFFSET_KEY, in database 0), which the
+ * server keeps along with its data. What the key promises is set by write-marks:
  *
- *   marked  MULTI  w1 w2 … wn  [SELECT 0]  SET __redpair_stream_offset__ "<offset of wn>+"  EXEC
- *   bare    w                                          (a blind write: blind.h)
+ *   "N"   the server holds exactly the writes up to N: a link writes it once it is quiet (every
+ *         write answered, none sent for QUIET_MS) and at shutdown;
+ *   "N*"  any write may follow N (write-marks quiet): only a full copy is exact;
+ *   "N+"  blind writes may follow N (write-marks every-run): replay from N+1.
  *
- * A write whose effect depends on what the server held (INCR, LPUSH) is marked: it and the key
- * move in one atomic step, and a run cut off mid-way is never applied. A blind write (SET k v,
- * MSET, DEL) goes bare, as a client would send it. So on a server the key names offset M, and the
- * writes it applied after M are all blind: the marked ones move the key past themselves. Replayed
- * from M+1, those blind ones are applied again over their own effects, which changes nothing (each
- * sets its keys to what it sets them to, whatever they held, and the last to set a key sets it
- * again), and every write after them is applied once, in order. Blind writes in a run that holds a
- * marked one join its transaction.
+ * Two kinds of write reach a server:
  *
- * "N+" says that blind writes may follow N unmarked; a plain "N", that nothing follows: the server
- * holds exactly the writes up to N. Only the exact form lets two servers that name the same offset
- * at start-up be trusted to hold the same data (failover.c). A link writes it once it is quiet
- * (every write answered, none sent for QUIET_MS) and at shutdown. Blind writes go bare only once
- * the EXEC of a marked run has said that the key reads "N+" again: until then (after an exact
- * mark, or on a new connection) they go marked. And once more than backlog-size/16 of them have
- * gone bare, the next goes marked and moves the key, so a returning server replays little and
- * stays within the backlog. A mark refused (-OOM under maxmemory) leaves the key behind, never
- * ahead: replaying more is always safe.
+ *   marked  MULTI  w1 w2 … wn  [SELECT 0]  SET __redpair_stream_offset__ "<offset of wn>*|+"  EXEC
+ *   bare    w
+ *
+ * Under write-marks quiet every write goes bare but the first after an exact mark (or on a new
+ * connection): its transaction turns "N" into "N*", and once its EXEC says so the rest follow
+ * bare. Under every-run a write whose effect depends on the data (INCR, LPUSH) is always marked:
+ * it and the key move in one atomic step, and a run cut off mid-way is never applied. A blind
+ * write (SET k v, MSET, DEL: blind.h) goes bare. So on a server the key names offset M, and the
+ * writes it applied after M are all blind: replayed from M+1, they are applied again over their
+ * own effects, which changes nothing (each sets its keys to what it sets them to, whatever they
+ * held, and the last to set a key sets it again), and every write after them is applied once, in
+ * order. Blind writes in a run that holds a marked one join its transaction. Blind writes go bare
+ * only once the EXEC of a marked run has said that the key reads "N+" again; once more than
+ * backlog-size/16 of them have gone bare, the next goes marked and moves the key, so a returning
+ * server replays little and stays within the backlog.
+ *
+ * Only the exact form lets two servers that name the same offset at start-up be trusted to hold
+ * the same data (failover.c). A mark refused (-OOM under maxmemory) leaves the key behind, never
+ * ahead: replaying more, or copying, is always safe.
  *
  * Replies come back as +QUEUED for each write of a transaction, then one EXEC array, whose
  * elements are matched to the writes in order. Reads stay outside the transactions, except those
@@ -120,6 +129,11 @@ struct backend {
     bool wrote;         /* a write went out since the quiet timer last looked */
     size_t unmarked;    /* bytes of bare writes sent since the last mark */
     uv_timer_t quiet;   /* writes the exact mark once the link is quiet */
+    bool draining;      /* cut, but still reading the replies it is owed (backend_drop) */
+    bool drain_refused; /* and the server refused a write it sent: only its offset key can say */
+    bool drained;       /* a cut link was answered in full: the server holds up to drained_at */
+    uint64_t drained_at;
+    uv_timer_t drain;   /* closes a cut link still owing replies once the server is back */
     struct pending *tx; /* entries that answered +QUEUED, waiting for the EXEC array */
     size_t tx_len, tx_cap;
     long long exec_left; /* elements of the EXEC array still to match, -1 outside one */
@@ -138,8 +152,11 @@ void backend_init(struct backend *b, int index, const char *name, const char *ho
  * link connects only while the monitor's connection has fenced the server (monitor_fenced). */
 void backend_enable(struct backend *b);
 void backend_disable(struct backend *b, const char *why);
-/* Cuts the link (the server stalls or is taken out): what it owed is lost, and it reconnects. */
+/* Cuts the link (the server stalls): its requests are answered as lost, and it reconnects once
+ * the server has answered what it sent or is seen again without doing so. */
 void backend_drop(struct backend *b, const char *why);
+/* The server of a cut link answers its probes again. */
+void backend_seen_again(struct backend *b);
 /* Sends the stream does to this backend: in sync, or catching up behind its replay. */
 static inline bool backend_in_stream(const struct backend *b)
 {

@@ -19,6 +19,7 @@
 #define MB (1024LL * 1024)
 
 static const char *const write_ack_names[] = {"all", "primary", NULL};
+static const char *const write_marks_names[] = {"quiet", "every-run", NULL};
 static const char *const loglevel_names[] = {"debug", "verbose", "notice", "warning", NULL};
 static const char *const tls_auth_names[] = {"yes", "no", "optional", NULL};
 static const char *const yesno_names[] = {"yes", "no", NULL};
@@ -185,8 +186,9 @@ struct directive {
     const char *name;
     int min_args, max_args; /* not counting the name */
     setter *set;
-    size_t offset;      /* the field the generic setters write */
-    long long min, max; /* bounds for set_int and set_memory */
+    size_t offset;            /* the field the generic setters write */
+    long long min, max;       /* bounds for set_int and set_memory */
+    const char *const *names; /* set_enum's words, in the enum's order */
 };
 
 #define FIELD(c, d, type) ((type *)((char *)(c) + (d)->offset))
@@ -362,24 +364,6 @@ static bool set_user(struct config *c, const struct directive *d, char **argv, c
     return true;
 }
 
-static bool set_write_ack(struct config *c, const struct directive *d, char **argv, char *err,
-                          size_t errlen)
-{
-    int i = parse_enum(d->name, write_ack_names, argv[0], err, errlen);
-    if (i < 0) return false;
-    c->write_ack = (enum write_ack)i;
-    return true;
-}
-
-static bool set_loglevel(struct config *c, const struct directive *d, char **argv, char *err,
-                         size_t errlen)
-{
-    int i = parse_enum(d->name, loglevel_names, argv[0], err, errlen);
-    if (i < 0) return false;
-    c->loglevel = (enum log_level)i;
-    return true;
-}
-
 /* Only Redis's 'normal' class: redpair's clients are all normal clients. */
 static bool set_obuf_limit(struct config *c, const struct directive *d, char **argv, char *err,
                            size_t errlen)
@@ -399,21 +383,22 @@ static bool set_obuf_limit(struct config *c, const struct directive *d, char **a
     return true;
 }
 
+/* An enum field, by its word: the config's enums are all int-sized. */
+static bool set_enum(struct config *c, const struct directive *d, char **argv, char *err,
+                     size_t errlen)
+{
+    int i = parse_enum(d->name, d->names, argv[0], err, errlen);
+    if (i < 0) return false;
+    *FIELD(c, d, int) = i;
+    return true;
+}
+
 static bool set_yesno(struct config *c, const struct directive *d, char **argv, char *err,
                       size_t errlen)
 {
     int i = parse_enum(d->name, yesno_names, argv[0], err, errlen);
     if (i < 0) return false;
     *FIELD(c, d, bool) = i == 0;
-    return true;
-}
-
-static bool set_tls_auth(struct config *c, const struct directive *d, char **argv, char *err,
-                         size_t errlen)
-{
-    int i = parse_enum(d->name, tls_auth_names, argv[0], err, errlen);
-    if (i < 0) return false;
-    c->tls_auth_clients = (enum tls_auth)i;
     return true;
 }
 
@@ -453,56 +438,60 @@ static bool set_tls_protocols(struct config *c, const struct directive *d, char 
 }
 
 #define OFF(field) offsetof(struct config, field)
+_Static_assert(sizeof(enum write_ack) == sizeof(int) && sizeof(enum write_marks) == sizeof(int) &&
+                   sizeof(enum log_level) == sizeof(int) && sizeof(enum tls_auth) == sizeof(int),
+               "set_enum writes an int");
 
 static const struct directive directives[] = {
-    {"bind", 1, CONFIG_MAX_BIND, set_bind, 0, 0, 0},
-    {"port", 1, 1, set_int, OFF(port), 0, 65535},
-    {"backend", 3, 3, set_backend, 0, 0, 0},
-    {"backend-user", 1, 1, set_secret, OFF(backend_user), 0, 0},
-    {"backend-password", 1, 1, set_secret, OFF(backend_password), 0, 0},
-    {"requirepass", 1, 1, set_secret, OFF(requirepass), 0, 0},
-    {"protected-mode", 1, 1, set_yesno, OFF(protected_mode), 0, 0},
-    {"user", 1, INT_MAX, set_user, 0, 0, 0},
-    {"aclfile", 1, 1, set_nonempty, OFF(aclfile), 0, 0},
-    {"maxclients", 1, 1, set_int, OFF(maxclients), 1, INT_MAX},
-    {"databases", 1, 1, set_int, OFF(databases), 1, 1000000},
-    {"write-ack", 1, 1, set_write_ack, 0, 0, 0},
-    {"proto-max-bulk-len", 1, 1, set_memory, OFF(proto_max_bulk_len), MB, 0},
-    {"client-output-buffer-limit", 4, 4, set_obuf_limit, 0, 0, 0},
-    {"loglevel", 1, 1, set_loglevel, 0, 0, 0},
-    {"logfile", 1, 1, set_string, OFF(logfile), 0, 0},
-    {"admin-bind", 1, 1, set_nonempty, OFF(admin_bind), 0, 0},
-    {"admin-port", 1, 1, set_int, OFF(admin_port), 0, 65535},
-    {"admin-token", 1, 1, set_secret, OFF(admin_token), 0, 0},
-    {"state-dir", 1, 1, set_nonempty, OFF(state_dir), 0, 0},
-    {"probe-interval-ms", 1, 1, set_int, OFF(probe_interval_ms), 10, 60000},
-    {"down-after-ms", 1, 1, set_int, OFF(down_after_ms), 20, 3600000},
-    {"backlog-size", 1, 1, set_memory, OFF(backlog_size), 16 * 1024, 0},
-    {"node-id", 1, 1, set_node_id, 0, 0, 0},
-    {"cluster-bind", 2, 2, set_cluster_bind, 0, 0, 0},
-    {"peer", 3, 3, set_peer, 0, 0, 0},
-    {"cluster-token", 1, 1, set_secret, OFF(cluster_token), 0, 0},
-    {"cluster-dir", 1, 1, set_nonempty, OFF(cluster_dir), 0, 0},
-    {"cluster-election-timeout-ms", 1, 1, set_int, OFF(election_timeout_ms), 100, 60000},
-    {"tls-port", 1, 1, set_int, OFF(tls_port), 0, 65535},
-    {"tls-cert-file", 1, 1, set_readable, OFF(tls_cert_file), 0, 0},
-    {"tls-key-file", 1, 1, set_readable, OFF(tls_key_file), 0, 0},
-    {"tls-key-file-pass", 1, 1, set_secret, OFF(tls_key_file_pass), 0, 0},
-    {"tls-ca-cert-file", 1, 1, set_readable, OFF(tls_ca_cert_file), 0, 0},
-    {"tls-ca-cert-dir", 1, 1, set_readable, OFF(tls_ca_cert_dir), 0, 0},
-    {"tls-auth-clients", 1, 1, set_tls_auth, 0, 0, 0},
-    {"tls-protocols", 1, 1, set_tls_protocols, 0, 0, 0},
-    {"tls-ciphers", 1, 1, set_secret, OFF(tls_ciphers), 0, 0},
-    {"tls-ciphersuites", 1, 1, set_secret, OFF(tls_ciphersuites), 0, 0},
-    {"tls-prefer-server-ciphers", 1, 1, set_yesno, OFF(tls_prefer_server_ciphers), 0, 0},
-    {"tls-session-caching", 1, 1, set_yesno, OFF(tls_session_caching), 0, 0},
-    {"backend-tls", 1, 1, set_yesno, OFF(backend_tls), 0, 0},
-    {"backend-tls-cert-file", 1, 1, set_readable, OFF(backend_tls_cert_file), 0, 0},
-    {"backend-tls-key-file", 1, 1, set_readable, OFF(backend_tls_key_file), 0, 0},
-    {"backend-tls-ca-cert-file", 1, 1, set_readable, OFF(backend_tls_ca_cert_file), 0, 0},
-    {"backend-tls-server-name", 1, 1, set_secret, OFF(backend_tls_server_name), 0, 0},
-    {"admin-tls", 1, 1, set_yesno, OFF(admin_tls), 0, 0},
-    {"cluster-tls", 1, 1, set_yesno, OFF(cluster_tls), 0, 0},
+    {"bind", 1, CONFIG_MAX_BIND, set_bind, 0, 0, 0, NULL},
+    {"port", 1, 1, set_int, OFF(port), 0, 65535, NULL},
+    {"backend", 3, 3, set_backend, 0, 0, 0, NULL},
+    {"backend-user", 1, 1, set_secret, OFF(backend_user), 0, 0, NULL},
+    {"backend-password", 1, 1, set_secret, OFF(backend_password), 0, 0, NULL},
+    {"requirepass", 1, 1, set_secret, OFF(requirepass), 0, 0, NULL},
+    {"protected-mode", 1, 1, set_yesno, OFF(protected_mode), 0, 0, NULL},
+    {"user", 1, INT_MAX, set_user, 0, 0, 0, NULL},
+    {"aclfile", 1, 1, set_nonempty, OFF(aclfile), 0, 0, NULL},
+    {"maxclients", 1, 1, set_int, OFF(maxclients), 1, INT_MAX, NULL},
+    {"databases", 1, 1, set_int, OFF(databases), 1, 1000000, NULL},
+    {"write-ack", 1, 1, set_enum, OFF(write_ack), 0, 0, write_ack_names},
+    {"proto-max-bulk-len", 1, 1, set_memory, OFF(proto_max_bulk_len), MB, 0, NULL},
+    {"client-output-buffer-limit", 4, 4, set_obuf_limit, 0, 0, 0, NULL},
+    {"loglevel", 1, 1, set_enum, OFF(loglevel), 0, 0, loglevel_names},
+    {"logfile", 1, 1, set_string, OFF(logfile), 0, 0, NULL},
+    {"admin-bind", 1, 1, set_nonempty, OFF(admin_bind), 0, 0, NULL},
+    {"admin-port", 1, 1, set_int, OFF(admin_port), 0, 65535, NULL},
+    {"admin-token", 1, 1, set_secret, OFF(admin_token), 0, 0, NULL},
+    {"state-dir", 1, 1, set_nonempty, OFF(state_dir), 0, 0, NULL},
+    {"probe-interval-ms", 1, 1, set_int, OFF(probe_interval_ms), 10, 60000, NULL},
+    {"down-after-ms", 1, 1, set_int, OFF(down_after_ms), 20, 3600000, NULL},
+    {"backlog-size", 1, 1, set_memory, OFF(backlog_size), 16 * 1024, 0, NULL},
+    {"write-marks", 1, 1, set_enum, OFF(write_marks), 0, 0, write_marks_names},
+    {"node-id", 1, 1, set_node_id, 0, 0, 0, NULL},
+    {"cluster-bind", 2, 2, set_cluster_bind, 0, 0, 0, NULL},
+    {"peer", 3, 3, set_peer, 0, 0, 0, NULL},
+    {"cluster-token", 1, 1, set_secret, OFF(cluster_token), 0, 0, NULL},
+    {"cluster-dir", 1, 1, set_nonempty, OFF(cluster_dir), 0, 0, NULL},
+    {"cluster-election-timeout-ms", 1, 1, set_int, OFF(election_timeout_ms), 100, 60000, NULL},
+    {"tls-port", 1, 1, set_int, OFF(tls_port), 0, 65535, NULL},
+    {"tls-cert-file", 1, 1, set_readable, OFF(tls_cert_file), 0, 0, NULL},
+    {"tls-key-file", 1, 1, set_readable, OFF(tls_key_file), 0, 0, NULL},
+    {"tls-key-file-pass", 1, 1, set_secret, OFF(tls_key_file_pass), 0, 0, NULL},
+    {"tls-ca-cert-file", 1, 1, set_readable, OFF(tls_ca_cert_file), 0, 0, NULL},
+    {"tls-ca-cert-dir", 1, 1, set_readable, OFF(tls_ca_cert_dir), 0, 0, NULL},
+    {"tls-auth-clients", 1, 1, set_enum, OFF(tls_auth_clients), 0, 0, tls_auth_names},
+    {"tls-protocols", 1, 1, set_tls_protocols, 0, 0, 0, NULL},
+    {"tls-ciphers", 1, 1, set_secret, OFF(tls_ciphers), 0, 0, NULL},
+    {"tls-ciphersuites", 1, 1, set_secret, OFF(tls_ciphersuites), 0, 0, NULL},
+    {"tls-prefer-server-ciphers", 1, 1, set_yesno, OFF(tls_prefer_server_ciphers), 0, 0, NULL},
+    {"tls-session-caching", 1, 1, set_yesno, OFF(tls_session_caching), 0, 0, NULL},
+    {"backend-tls", 1, 1, set_yesno, OFF(backend_tls), 0, 0, NULL},
+    {"backend-tls-cert-file", 1, 1, set_readable, OFF(backend_tls_cert_file), 0, 0, NULL},
+    {"backend-tls-key-file", 1, 1, set_readable, OFF(backend_tls_key_file), 0, 0, NULL},
+    {"backend-tls-ca-cert-file", 1, 1, set_readable, OFF(backend_tls_ca_cert_file), 0, 0, NULL},
+    {"backend-tls-server-name", 1, 1, set_secret, OFF(backend_tls_server_name), 0, 0, NULL},
+    {"admin-tls", 1, 1, set_yesno, OFF(admin_tls), 0, 0, NULL},
+    {"cluster-tls", 1, 1, set_yesno, OFF(cluster_tls), 0, 0, NULL},
 };
 
 void config_init(struct config *c)
@@ -930,6 +919,11 @@ bool config_load_args(struct config *c, int argc, char **argv, char *err, size_t
     }
     free(group);
     return ok;
+}
+
+const char *config_write_marks_name(enum write_marks m)
+{
+    return (unsigned)m <= WRITE_MARKS_EVERY_RUN ? write_marks_names[m] : "unknown";
 }
 
 const char *config_write_ack_name(enum write_ack a)

@@ -15,6 +15,8 @@
 #define CONFIG_ERROR_MAX 512
 
 enum write_ack { WRITE_ACK_ALL, WRITE_ACK_PRIMARY };
+/* How a server's offset key follows the writes it applies (backend.h). */
+enum write_marks { WRITE_MARKS_QUIET, WRITE_MARKS_EVERY_RUN };
 enum log_level { LOG_DEBUG, LOG_VERBOSE, LOG_NOTICE, LOG_WARNING };
 enum tls_auth { TLS_AUTH_YES, TLS_AUTH_NO, TLS_AUTH_OPTIONAL }; /* tls-auth-clients */
 
@@ -54,15 +56,16 @@ struct config {
         obuf_hard_limit; /* client-output-buffer-limit normal <hard> <soft> <secs>; 0 = none */
     long long obuf_soft_limit;
     int obuf_soft_seconds;
-    enum log_level loglevel; /* default notice */
-    char *logfile;           /* "" (default): standard output */
-    char *admin_bind;        /* default "127.0.0.1" */
-    int admin_port;          /* default 8380; 0 disables the admin API */
-    char *admin_token;       /* NULL: the admin API refuses every authenticated route */
-    char *state_dir;         /* default "/var/lib/redpair" */
-    int probe_interval_ms;   /* default 100 */
-    int down_after_ms;       /* default 1000; must exceed probe-interval-ms */
-    long long backlog_size;  /* default 64mb, at least 16kb */
+    enum log_level loglevel;      /* default notice */
+    char *logfile;                /* "" (default): standard output */
+    char *admin_bind;             /* default "127.0.0.1" */
+    int admin_port;               /* default 8380; 0 disables the admin API */
+    char *admin_token;            /* NULL: the admin API refuses every authenticated route */
+    char *state_dir;              /* default "/var/lib/redpair" */
+    int probe_interval_ms;        /* default 100 */
+    int down_after_ms;            /* default 1000; must exceed probe-interval-ms */
+    long long backlog_size;       /* default 64mb, at least 16kb */
+    enum write_marks write_marks; /* default quiet */
 
     /* Cluster mode (cluster.h): set when there are peers; none is today's single daemon. */
     char node_id[CONFIG_NAME_MAX]; /* this node's name among its peers */
@@ -135,6 +138,7 @@ static inline bool config_clustered(const struct config *c)
 }
 
 const char *config_write_ack_name(enum write_ack a);
+const char *config_write_marks_name(enum write_marks m);
 const char *config_loglevel_name(enum log_level l);
 const char *config_tls_auth_name(enum tls_auth a);
 /* tls-protocols as written: "TLSv1.2 TLSv1.3" (buf of 64 bytes). */

@@ -8,9 +8,11 @@
  *
  *   maintenance: taken out and put back by the operator; put back, it is examined like a return.
  *
- * Examining a returning server: first CLIENT KILL the link redpair lost to it, which the server
- * may still be serving from its socket buffer; once that connection is gone nothing more can
- * change, and GET of the offset key (backend.h) says from where to replay the backlog to it.
+ * Examining a returning server: if its cut link was answered in full (backend_drop), it holds the
+ * stream exactly up to the last write that link sent. Otherwise first CLIENT KILL the link
+ * redpair lost to it, which the server may still be serving from its socket buffer; once that
+ * connection is gone nothing more can change, and GET of the offset key (backend.h) says from
+ * where to replay the backlog to it, or ("N*") that only a full copy will do.
  *
  * Exactly one in-sync backend is primary. Roles change only under a new epoch, committed to the
  * store before it takes effect: clients are paused (their input waits in the kernel) from the
@@ -341,11 +343,13 @@ static void on_offset(void *arg, const struct redisReply *reply)
         return; /* the next tick tries again */
     }
     uint64_t offset = 0;
-    bool exact = true; /* "N", or no key at all; "N+" may have blind writes after N */
+    bool exact = true;      /* "N", or no key at all */
+    bool replayable = true; /* "N+": blind writes may follow N; "N*": any write may */
     if (reply->type == REDIS_REPLY_STRING) {
         char *end;
         offset = strtoull(reply->str, &end, 10);
         exact = *end == '\0';
+        replayable = *end != '*';
     }
     if (b->state != BACKEND_DOWN || !b->connected) return;
     const struct probe *p = monitor_probe(b->index);
@@ -359,6 +363,16 @@ static void on_offset(void *arg, const struct redisReply *reply)
         return;
     }
     if (!sequencer_settled()) return; /* an effect write is not in the backlog yet: next tick */
+    if (b->drained) {
+        offset = b->drained_at; /* its cut link was answered in full (backend_drop) */
+    } else if (!replayable) {
+        failover_set_state(b, BACKEND_STALE,
+                           "its link was lost with writes unanswered, and its offset key says "
+                           "writes of any kind may follow its mark (write-marks quiet)");
+        reconcile();
+        return;
+    }
+    b->drained = false;
     rejoin(b, offset, p->run_id);
     reconcile();
 }
@@ -542,6 +556,7 @@ static void on_monitor(int index, enum monitor_change change, const struct probe
     store_event(ha.epoch, change == MONITOR_UP ? "up" : "down", b->name, "%s",
                 change == MONITOR_UP ? p->run_id : p->last_error);
     if (change == MONITOR_DOWN && backend_in_stream(b)) backend_drop(b, p->last_error);
+    if (change == MONITOR_UP) backend_seen_again(b);
     reconcile();
 }
 
@@ -715,6 +730,7 @@ void failover_takeover(uint64_t epoch)
         ha.examining[i] = ha.examined[i] = ha.exact_seen[i] = false;
         ha.offset_seen[i] = 0;
         b->lost_addr[0] = '\0';
+        b->drained = false;
         if (cb && cb->maintenance) b->state = BACKEND_MAINTENANCE;
     }
     config_commands_adopt(st);

@@ -47,6 +47,7 @@ static const struct directive directives[] = {
     {"probe-interval-ms", true, false, false, false},
     {"down-after-ms", true, false, false, false},
     {"backlog-size", false, false, false, false},
+    {"write-marks", false, false, false, false},
     {"node-id", false, false, false, false},
     {"cluster-bind", false, false, true, false},
     {"peer", false, false, true, false},
@@ -192,6 +193,7 @@ static void format_lines(const struct config *c, line_cb *cb, void *arg)
     emit_ll(cb, arg, "probe-interval-ms", c->probe_interval_ms);
     emit_ll(cb, arg, "down-after-ms", c->down_after_ms);
     emit_ll(cb, arg, "backlog-size", c->backlog_size);
+    emit_str(cb, arg, "write-marks", config_write_marks_name(c->write_marks));
     if (c->node_id[0]) emit_str(cb, arg, "node-id", c->node_id); /* unset: no line, as peers */
     if (c->cluster_port)
         emit_endpoint(cb, arg, "cluster-bind", NULL, c->cluster_bind, c->cluster_port, &b);

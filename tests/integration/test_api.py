@@ -203,7 +203,8 @@ class ApiTest(RedpairTestCase):
         self.assertEqual(cfg["backend-password"], "")
         self.assertEqual(cfg["probe-interval-ms"], "20")
         for d in ("bind", "maxclients", "databases", "proto-max-bulk-len", "client-output-buffer-limit",
-                  "loglevel", "logfile", "admin-bind", "state-dir", "down-after-ms", "backlog-size"):
+                  "loglevel", "logfile", "admin-bind", "state-dir", "down-after-ms", "backlog-size",
+                  "write-marks"):
             self.assertIn(d, cfg)
         self.assertEqual(set(doc["live"]), {
             "write-ack", "loglevel", "maxclients", "client-output-buffer-limit", "proto-max-bulk-len",

@@ -231,14 +231,26 @@ class HATest(RedpairTestCase):
     def test_sigstop_secondary_blind_and_marked_writes(self):
         self.sigstop_secondary(mixed=True)
 
-    def sigstop_secondary(self, mixed):
-        pair = self.pair()
+    def test_sigstop_secondary_every_run_marks(self):
+        self.sigstop_secondary(mixed=True, marks="every-run")
+
+    def assert_drained(self, pair, name):
+        """The stopped server's cut link was read until every write it had sent was answered:
+        the exact resume point came from its replies (server/backend.c, backend_drop)."""
+        with open(pair.redpair.log_path) as f:
+            self.assertIn("backend '%s' answered every write its cut link sent" % name, f.read())
+
+    def writing_pair(self, mixed, marks):
+        """A pair under write-marks marks with writers going; a's full copies and the resyncs so
+        far."""
+        pair = self.pair(extra=["--write-marks", marks])
         w = Writers(pair.port, mixed=mixed)
         self.addCleanup(w.finish)
         wait_until(lambda: w.total() > 300, timeout=20, what="writes flowing")
-        full_before = sync_full(pair.a)
-        resyncs = pair.info()["resyncs"]
+        return pair, w, sync_full(pair.a), pair.info()["resyncs"]
 
+    def sigstop_secondary(self, mixed, marks="quiet"):
+        pair, w, full_before, resyncs = self.writing_pair(mixed, marks)
         os.kill(pair.b.pid, signal.SIGSTOP)
         try:
             wait_until(lambda: pair.info()["backend_b"]["state"] == "down", timeout=10, what="b down")
@@ -249,6 +261,7 @@ class HATest(RedpairTestCase):
         self.wait_settled(pair, w)
         self.assertEqual(pair.info()["resyncs"], resyncs + 1)
         self.assertEqual(sync_full(pair.a), full_before, "a full copy was made")
+        self.assert_drained(pair, "b")
         w.check(pair.a)
         w.check(pair.b)
         assert_backends_equal(pair)
@@ -259,8 +272,11 @@ class HATest(RedpairTestCase):
     def test_sigstop_primary_blind_and_marked_writes(self):
         self.sigstop_primary(mixed=True)
 
-    def sigstop_primary(self, mixed):
-        pair = self.pair()
+    def test_sigstop_primary_every_run_marks(self):
+        self.sigstop_primary(mixed=True, marks="every-run")
+
+    def sigstop_primary(self, mixed, marks="quiet"):
+        pair = self.pair(extra=["--write-marks", marks])
         w = Writers(pair.port, mixed=mixed)
         self.addCleanup(w.finish)
         wait_until(lambda: w.total() > 300, timeout=20, what="writes flowing")
@@ -273,6 +289,68 @@ class HATest(RedpairTestCase):
             os.kill(pair.a.pid, signal.SIGCONT)
         self.wait_settled(pair, w)
         self.assertEqual(sync_full(pair.b), 0, "a full copy was made")
+        self.assert_drained(pair, "a")
+        w.check(pair.a)
+        w.check(pair.b)
+        assert_backends_equal(pair)
+
+    def test_sigstop_with_refused_writes_in_flight(self):
+        """Among the writes a stopped server answers once it resumes are some it refuses (INCR of
+        a string): nobody compares those replies with the primary's now, so its cut link's
+        answers cannot say where it stands. Its offset key does: under write-marks quiet, a
+        full copy. Nothing acknowledged is lost, none applied twice."""
+        pair, w, full_before, _ = self.writing_pair(True, "quiet")
+        pair.client().set("text", "not a number")
+        stop = threading.Event()
+
+        def refused():
+            r = pair.client()
+            while not stop.is_set():
+                try:
+                    r.incr("text")
+                except redis.exceptions.ResponseError:
+                    pass
+                except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+                    time.sleep(0.01)
+
+        th = threading.Thread(target=refused, daemon=True)
+        th.start()
+        self.addCleanup(stop.set)
+        time.sleep(0.2)
+        os.kill(pair.b.pid, signal.SIGSTOP)
+        try:
+            wait_until(lambda: pair.info()["backend_b"]["state"] == "down", timeout=10, what="b down")
+        finally:
+            os.kill(pair.b.pid, signal.SIGCONT)
+        self.wait_settled(pair, w)
+        stop.set()
+        th.join(timeout=10)
+        with open(pair.redpair.log_path) as f:
+            self.assertIn("backend 'b' answered every write its cut link sent, refusing some", f.read())
+        self.assertGreater(sync_full(pair.a), full_before, "b was not copied")
+        w.check(pair.a)
+        w.check(pair.b)
+        assert_backends_equal(pair)
+
+    def test_link_killed_by_the_server_quiet_marks(self):
+        """The server itself closes the link under load (CLIENT KILL): the replies to the writes
+        in flight are lost with it. Under write-marks quiet its offset key says that writes of
+        any kind may follow its mark, so it is copied in full; nothing is lost or applied twice."""
+        self.link_killed_by_the_server("quiet", full_copy=True)
+
+    def test_link_killed_by_the_server_every_run_marks(self):
+        """The same under write-marks every-run: the key names the last marked run it applied,
+        and only blind writes may follow it, so the backlog is replayed from there."""
+        self.link_killed_by_the_server("every-run", full_copy=False)
+
+    def link_killed_by_the_server(self, marks, full_copy):
+        pair, w, full_before, resyncs = self.writing_pair(True, marks)
+        pair.b.client().client_kill_filter(_type="normal", skipme=True)
+        wait_until(lambda: pair.info()["resyncs"] > resyncs, timeout=30, what="b resynced")
+        before = w.total()
+        wait_until(lambda: w.total() > before + 300, timeout=20, what="writes after the kill")
+        self.wait_settled(pair, w)
+        self.assertEqual(sync_full(pair.a) > full_before, full_copy)
         w.check(pair.a)
         w.check(pair.b)
         assert_backends_equal(pair)

@@ -334,6 +334,13 @@ START_TEST(test_enums)
     bad("write-ack must be 'all' or 'primary', got 'some'", "write-ack", "some");
     bad("write-ack must be 'all' or 'primary', got ''", "write-ack", "");
 
+    ck_assert_int_eq(cfg.write_marks, WRITE_MARKS_QUIET);
+    ok("write-marks", "every-run");
+    ck_assert_int_eq(cfg.write_marks, WRITE_MARKS_EVERY_RUN);
+    ok("write-marks", "Quiet");
+    ck_assert_int_eq(cfg.write_marks, WRITE_MARKS_QUIET);
+    bad("write-marks must be 'quiet' or 'every-run', got 'always'", "write-marks", "always");
+
     ok("loglevel", "debug");
     ck_assert_int_eq(cfg.loglevel, LOG_DEBUG);
     ok("loglevel", "verbose");

@@ -124,6 +124,7 @@ START_TEST(test_refusals)
         {{"port", "7000"}, RECONFIG_NEEDS_RESTART, "'port' cannot change while redpair runs"},
         {{"backend", "a 1.2.3.4 1"}, RECONFIG_NEEDS_RESTART, "restart"},
         {{"backlog-size", "1mb"}, RECONFIG_NEEDS_RESTART, "restart"},
+        {{"write-marks", "every-run"}, RECONFIG_NEEDS_RESTART, "restart"},
         {{"nosuch", "1"}, RECONFIG_INVALID, "unknown directive 'nosuch'"},
         {{"write-ack", "maybe"}, RECONFIG_INVALID, "write-ack must be 'all' or 'primary'"},
         {{"maxclients", "0"}, RECONFIG_INVALID, "invalid maxclients '0'"},

@@ -178,6 +178,7 @@ void failover_set_state(struct backend *b, enum backend_state state, const char 
         if (p->run_id[0]) memcpy(b->run_id, p->run_id, sizeof(b->run_id));
     }
     if (state == BACKEND_STALE) b->run_id[0] = '\0'; /* only a full copy brings it back */
+    if (state == BACKEND_RESYNCING) ha.resyncs++;    /* a full one; catch_up counts the partial */
     log_write(state == BACKEND_IN_SYNC ? LOG_NOTICE : LOG_WARNING, "backend '%s' %s -> %s: %s",
               b->name, backend_state_name(was), backend_state_name(state), why);
     store_event(ha.epoch, "state", b->name, "%s -> %s: %s", backend_state_name(was),

@@ -4,8 +4,9 @@
 #  1. the proxy's own: redpair (mirroring to two servers) beside twemproxy (nutcracker, one
 #     server), SET and GET;
 #  2. each redis-server's, per write: a server written directly beside each of redpair's two
-#     backends, SET (a blind overwrite, sent bare) and INCR (sent in redpair's offset-marking
-#     transaction, see server/backend.h).
+#     backends, SET (a blind overwrite) and INCR (a write whose effect depends on the data), both
+#     sent bare under the default write-marks quiet; then INCR again through a redpair with
+#     write-marks every-run, which sends it in the offset-marking transaction (server/backend.h).
 #
 # each at `-c 1`, `-c 50` and `-c 50 -P 16` (redis-benchmark, no -r: one key).
 #
@@ -67,7 +68,7 @@ RESULTS=$WORK/results.txt
 : >"$RESULTS"
 
 # One measurement: zero the measured processes, run the benchmark against target_port, dump each.
-# Appends "part test config who ir_per_request" lines.
+# Appends "part test config who ir_per_request" lines, the test named LABEL if set.
 measure() { # part test config target_port name:pid:port:idle_rate...
     local part=$1 test=$2 cfg=$3 port=$4
     shift 4
@@ -83,7 +84,7 @@ measure() { # part test config target_port name:pid:port:idle_rate...
         IFS=: read -r name pid mport rate <<<"$m"
         local ir
         ir=$(dump "$name" "$pid" "$mport")
-        python3 - "$part" "$test" "$cfg" "$name" "$ir" "$rate" "$t0" "$t1" "$REQUESTS" >>"$RESULTS" <<'EOF'
+        python3 - "$part" "${LABEL:-$test}" "$cfg" "$name" "$ir" "$rate" "$t0" "$t1" "$REQUESTS" >>"$RESULTS" <<'EOF'
 import sys
 part, test, cfg, name, ir, rate, t0, t1, n = sys.argv[1:10]
 net = int(ir) - int(rate) * (float(t1) - float(t0))
@@ -128,6 +129,7 @@ A_PID=$LAST_PID
 CG=1 start_redis backend-b "$P_B"
 B_PID=$LAST_PID
 start_redpair redpair-2 "$P_RP" "$P_A" "$P_B"
+RP2_PID=$LAST_PID
 echo "callgrind.sh: servers idle" >&2
 D_IDLE=$(idle_rate direct "$D_PID" "$P_D")
 A_IDLE=$(idle_rate backend-a "$A_PID" "$P_A")
@@ -140,6 +142,16 @@ for cfg in "${CONFIGS[@]}"; do
     done
 done
 DIVERGENCES=$(redis-cli -h 127.0.0.1 -p "$P_RP" info redpair | tr -d '\r' | sed -n 's/^divergences://p')
+# The same servers behind a redpair that marks every run of INCRs (its shutdown left both exact).
+kill -TERM "$RP2_PID"
+wait "$RP2_PID" 2>/dev/null || true
+read -r P_RP < <(free_ports 1)
+start_redpair redpair-3 "$P_RP" "$P_A" "$P_B" --write-marks every-run
+for cfg in "${CONFIGS[@]}"; do
+    echo "callgrind.sh: servers, incr $cfg, write-marks every-run" >&2
+    LABEL=incr-every-run measure server incr "$cfg" "$P_RP" "backend-a:$A_PID:$P_A:$A_IDLE" "backend-b:$B_PID:$P_B:$B_IDLE"
+done
+DIVERGENCES=$((DIVERGENCES + $(redis-cli -h 127.0.0.1 -p "$P_RP" info redpair | tr -d '\r' | sed -n 's/^divergences://p')))
 
 python3 - "$RESULTS" "$REQUESTS" "${DIVERGENCES:-?}" <<'EOF'
 import collections, sys
@@ -167,13 +179,14 @@ table("Proxy instructions per request (Ir, callgrind, -n %s; redpair writes to t
       ["request", "redpair", "twemproxy", "redpair/twemproxy"], rows)
 
 rows = []
-for test in ("set", "incr"):
+for test in ("set", "incr", "incr-every-run"):
     for cfg in configs:
-        d = ir[("server", test, cfg, "direct")]
+        d = ir[("server", test.split("-")[0], cfg, "direct")]
         a, b = ir[("server", test, cfg, "backend-a")], ir[("server", test, cfg, "backend-b")]
         rows.append([test.upper() + " " + cfg, format(d, ","), format(a, ","), format(b, ","),
                      "%.2f" % (a / d), "%.2f" % (b / d)])
-table("redis-server instructions per write (Ir, callgrind, -n %s): direct, and each backend of redpair" % n,
+table("redis-server instructions per write (Ir, callgrind, -n %s): direct, and each backend of redpair"
+      " (write-marks quiet, and INCR-EVERY-RUN under write-marks every-run)" % n,
       ["write", "direct", "backend a", "backend b", "a/direct", "b/direct"], rows)
 print()
 print("redpair divergences after the run: %s" % divergences)

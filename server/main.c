@@ -21,6 +21,7 @@
 #include "command.h"
 #include "config.h"
 #include "failover.h"
+#include "fdlimit.h"
 #include "log.h"
 #include "proxy.h"
 #include "reconfig.h"
@@ -241,6 +242,7 @@ int main(int argc, char **argv)
     log_open(cfg.loglevel, cfg.logfile);
     log_notice("redpair %s starting, pid %d, write-ack %s", REDPAIR_VERSION, (int)getpid(),
                config_write_ack_name(cfg.write_ack));
+    cfg.maxclients = fdlimit_fit(cfg.maxclients);
 
     struct command_table *commands = command_table_new();
     if (!witness) learn_commands(&cfg, commands);

@@ -8,6 +8,7 @@
 
 #include "acl_commands.h"
 #include "buffer.h"
+#include "fdlimit.h"
 #include "log.h"
 #include "monitor.h"
 #include "proxy.h"
@@ -354,7 +355,8 @@ static void commit(struct config *running, struct config *next)
 {
     running->write_ack = next->write_ack;
     running->loglevel = next->loglevel;
-    running->maxclients = next->maxclients;
+    running->maxclients =
+        next->maxclients == running->maxclients ? next->maxclients : fdlimit_fit(next->maxclients);
     running->proto_max_bulk_len = next->proto_max_bulk_len;
     running->obuf_hard_limit = next->obuf_hard_limit;
     running->obuf_soft_limit = next->obuf_soft_limit;

@@ -422,7 +422,7 @@ class Redpair(Endpoint):
     SIGKILL; it raises AssertionError when redpair had died on its own, died by a signal, or
     ignored SIGTERM, so a crash during a test never goes unnoticed."""
 
-    def __init__(self, args, port=None, wait=True, state_dir=None, tls=None):
+    def __init__(self, args, port=None, wait=True, state_dir=None, tls=None, wrap=()):
         self.port = port or free_port()
         self.tls = tls
         self.dir = tempfile.mkdtemp(prefix="redpair-")
@@ -430,8 +430,9 @@ class Redpair(Endpoint):
         self.out_path = os.path.join(self.dir, "stdout-stderr.log")
         self.state_dir = state_dir or os.path.join(self.dir, "state")
         ports = ["--port", "0", "--tls-port", str(self.port)] if tls else ["--port", str(self.port)]
-        self.args = [redpair_bin()] + ports + ["--logfile", self.log_path,
-                                               "--state-dir", self.state_dir] + list(args)
+        # wrap: a command line redpair runs under (prlimit, setpriv)
+        self.args = list(wrap) + [redpair_bin()] + ports + ["--logfile", self.log_path,
+                                                            "--state-dir", self.state_dir] + list(args)
         self.final_log = None
         self.stopped = False
         self._out = open(self.out_path, "wb")

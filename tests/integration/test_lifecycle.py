@@ -9,9 +9,12 @@ import signal
 import socket
 import tempfile
 
+import redis
+
 from harness import (
     RedpairTestCase,
     main,
+    redpair_args,
     resp_command,
     run_threads,
     wait_until,
@@ -125,6 +128,42 @@ class LifecycleTest(RedpairTestCase):
         self.assertEqual(pair.redpair.proc.wait(timeout=DRAIN_MS / 1000 / 2), 0)
         with open(pair.redpair.log_path) as f:
             self.assertIn("received SIGINT while draining: stopping now", f.read())
+
+    def soft_limit(self, pid):
+        with open("/proc/%d/limits" % pid) as f:
+            line = next(l for l in f if l.startswith("Max open files"))
+        return int(line.split()[3])
+
+    def limited_redpair(self, soft, hard, maxclients, drop_sys_resource=False):
+        a, b = self.start_redis(), self.start_redis()
+        wrap = ["prlimit", "--nofile=%d:%d" % (soft, hard), "--"]
+        if drop_sys_resource:  # as root could raise the hard limit too
+            wrap += ["setpriv", "--bounding-set", "-sys_resource", "--inh-caps", "-sys_resource", "--"]
+        return self.start_redpair(redpair_args(a.port, b.port, extra=["--maxclients", str(maxclients)]),
+                                  wrap=wrap)
+
+    def test_open_files_limit_raised_for_maxclients(self):
+        """As Redis does: a soft ulimit -n below maxclients plus what redpair keeps open itself is
+        raised at start (FDLIMIT_RESERVED, 64)."""
+        rp = self.limited_redpair(256, 4096, 1000)
+        self.assertEqual(self.soft_limit(rp.proc.pid), 1064)
+        self.assertIn("open files limit raised from 256 to 1064 for maxclients 1000", rp.log_tail())
+
+    def test_maxclients_lowered_to_the_open_files_limit(self):
+        """Where even the hard limit leaves too few descriptors, maxclients is lowered to fit,
+        with a warning, and the client past it is refused with Redis's error rather than
+        dropped without a word when accept() finds no descriptor."""
+        rp = self.limited_redpair(128, 128, 1000, drop_sys_resource=True)
+        self.assertIn("maxclients 1000 needs 1064 open files, but this process may open 128 "
+                      "(ulimit -n; LimitNOFILE in the systemd unit): maxclients is 64", rp.log_tail())
+        conns = []
+        self.addCleanup(lambda: [c.close() for c in conns])
+        for _ in range(64):
+            conns.append(redis.Redis(port=rp.port, single_connection_client=True))
+            conns[-1].ping()
+        with socket.create_connection(("127.0.0.1", rp.port), timeout=10) as extra:
+            extra.sendall(resp_command("PING"))
+            self.assertEqual(extra.recv(100), b"-ERR max number of clients reached\r\n")
 
     def test_sd_notify(self):
         """READY=1 once the client port is open, STATUS= lines, STOPPING=1 on SIGTERM, all on the

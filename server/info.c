@@ -32,6 +32,7 @@ void info_redpair_section(struct buffer *out)
         "connected_clients:%d\r\n"
         "blocked_clients:%u\r\n"
         "write_ack:%s\r\n"
+        "write_marks:%s\r\n"
         "primary:%s\r\n"
         "epoch:%llu\r\n"
         "failovers:%llu\r\n"
@@ -45,6 +46,7 @@ void info_redpair_section(struct buffer *out)
         "acl_access_denied_channel:%llu\r\n",
         REDPAIR_VERSION, (unsigned long long)((proxy_now_ms() - proxy.start_ms) / 1000),
         proxy.client_count, (unsigned)blocked(), config_write_ack_name(cfg->write_ack),
+        config_write_marks_name(cfg->write_marks),
         proxy.primary >= 0 ? proxy.backends[proxy.primary].name : "none",
         (unsigned long long)failover_epoch(), (unsigned long long)failover_count(),
         (unsigned long long)resync_count(), (unsigned long long)proxy.stream_offset,

@@ -244,6 +244,7 @@ class HATest(RedpairTestCase):
         """A pair under write-marks marks with writers going; a's full copies and the resyncs so
         far."""
         pair = self.pair(extra=["--write-marks", marks])
+        self.assertEqual(pair.info()["write_marks"], marks)
         w = Writers(pair.port, mixed=mixed)
         self.addCleanup(w.finish)
         wait_until(lambda: w.total() > 300, timeout=20, what="writes flowing")

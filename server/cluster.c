@@ -45,8 +45,9 @@ enum role { ROLE_FOLLOWER, ROLE_TAKING_OVER, ROLE_LEADING };
 /* What a node last said of itself. */
 struct status {
     bool witness;
-    int port;     /* RESP; 0 for a witness or a node with tls-port only */
-    int tls_port; /* RESP over TLS; 0 when none */
+    int port;      /* RESP; 0 for a witness or a node with tls-port only */
+    int tls_port;  /* RESP over TLS; 0 when none */
+    char host[48]; /* where its clients reach it, when not its peer address ("": that one) */
     char state[16];
     bool bootstrapped;
     uint64_t term, epoch;
@@ -235,8 +236,23 @@ bool cluster_leader_address(char *host, size_t hostlen, int *port, bool *tls)
     *tls = p->st.port <= 0;
     *port = *tls ? p->st.tls_port : p->st.port;
     if (*port <= 0 || (*tls && !tls_enabled(TLS_NODE))) return false;
-    snprintf(host, hostlen, "%s", p->cfg->host);
+    snprintf(host, hostlen, "%s", p->st.host[0] ? p->st.host : p->cfg->host);
     return true;
+}
+
+/* The address a follower relays this node's clients to, when its peers cannot use the one they
+ * dial for Raft: "" while a client bind address is a wildcard or the cluster address itself,
+ * else the first that is not loopback (the cluster port may be on a network of its own). */
+static const char *client_host(void)
+{
+    const char *first = "";
+    for (int i = 0; i < cl.cfg->bind_count; i++) {
+        const char *b = cl.cfg->bind[i];
+        if (!strcmp(b, "0.0.0.0") || !strcmp(b, "::") || !strcmp(b, cl.cfg->cluster_bind))
+            return "";
+        if (!first[0] && strncmp(b, "127.", 4) && strcmp(b, "::1")) first = b;
+    }
+    return first;
 }
 
 /* This node's own view: the monitor's (SDOWN). */
@@ -680,6 +696,8 @@ static void parse_status(struct status *st, json_t *o)
     st->witness = json_is_true(json_object_get(o, "witness"));
     st->port = (int)json_integer_value(json_object_get(o, "port"));
     st->tls_port = (int)json_integer_value(json_object_get(o, "tls_port"));
+    const char *host = json_string_value(json_object_get(o, "host"));
+    snprintf(st->host, sizeof(st->host), "%s", host ? host : "");
     st->bootstrapped = json_is_true(json_object_get(o, "bootstrapped"));
     st->term = (uint64_t)json_integer_value(json_object_get(o, "term"));
     st->epoch = (uint64_t)json_integer_value(json_object_get(o, "epoch"));
@@ -838,10 +856,10 @@ static json_t *my_status(void)
                                                  (json_int_t)m->incarnation, "joined", m->joined));
     }
     return json_pack(
-        "{s:s, s:b, s:i, s:i, s:s, s:b, s:I, s:I, s:s, s:o, s:o}", "node", cl.cfg->node_id,
+        "{s:s, s:b, s:i, s:i, s:s, s:s, s:b, s:I, s:I, s:s, s:o, s:o}", "node", cl.cfg->node_id,
         "witness", cl.cfg->witness, "port", cl.cfg->witness ? 0 : cl.cfg->port, "tls_port",
-        cl.cfg->witness ? 0 : cl.cfg->tls_port, "state", my_state(), "bootstrapped",
-        cl.phase == PHASE_RUNNING, "term", (json_int_t)cluster_term(), "epoch",
+        cl.cfg->witness ? 0 : cl.cfg->tls_port, "host", client_host(), "state", my_state(),
+        "bootstrapped", cl.phase == PHASE_RUNNING, "term", (json_int_t)cluster_term(), "epoch",
         (json_int_t)cl.state.epoch, "leader", cl.leader, "backends", views, "members", members);
 }
 

@@ -438,6 +438,19 @@ class PartitionTest(ClusterCase):
                 extra_args=["--bind", "127.0.0.1", hosts[i], "--protected-mode", "no"]))
         return net, c
 
+    def test_a_follower_relays_to_the_leaders_client_address(self):
+        """Clients and peers on different networks (the cluster port on its own): a follower
+        relays its clients to the address the leader's clients use, which the leader's status
+        gives, not to the peer address it dials for Raft."""
+        net, c = self.start_netns_cluster()
+        leader = c.leader()
+        follower = c.followers()[0]
+        r = follower.client(socket_timeout=5)
+        self.addCleanup(r.close)
+        self.assertTrue(r.set("relayed", "through %s" % follower.name))
+        self.assertEqual(leader.client(socket_timeout=5).get("relayed"), b"through %s" % follower.name.encode())
+        self.assertEqual(r.incr("relayed:n"), 1)
+
     def test_leader_cut_off_from_its_peers(self):
         net, c = self.start_netns_cluster()
         w = self.writers(c)

@@ -366,7 +366,9 @@ void client_execute(struct client *c, struct request *r, int argc, const char *c
             len = buffer_len(&c->scratch);
         }
         r->by_effect = rewrite_by_effect(cmd, argc, argv, argl);
-        r->blind = !r->by_effect && blind_write(cmd, argc, argv, argl);
+        /* Only write-marks every-run sends blind writes otherwise than the rest. */
+        r->blind = proxy.config->write_marks == WRITE_MARKS_EVERY_RUN && !r->by_effect &&
+                   blind_write(cmd, argc, argv, argl);
         sequencer_write(r, c->db, bytes, len);
         keyspace_written(c, cmd, c->db, argc, argv, argl);
         return;

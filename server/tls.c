@@ -164,22 +164,18 @@ static bool load_ca(SSL_CTX *ctx, const char *file, const char *dir, char *err, 
     return true;
 }
 
-static const struct {
-    const char *name;
-    int version;
-} protocols[] = {{"TLSv1", TLS1_VERSION},
-                 {"TLSv1.1", TLS1_1_VERSION},
-                 {"TLSv1.2", TLS1_2_VERSION},
-                 {"TLSv1.3", TLS1_3_VERSION}};
+/* By tls-protocols' bits: config.c's protocol names, in their order. */
+static const int protocol_versions[] = {TLS1_VERSION, TLS1_1_VERSION, TLS1_2_VERSION,
+                                        TLS1_3_VERSION};
 
 /* tls-protocols as OpenSSL's lowest and highest version (gaps between are not expressible). */
 static void set_protocols(SSL_CTX *ctx, int mask)
 {
     int lo = 0, hi = 0;
-    for (size_t i = 0; i < sizeof(protocols) / sizeof(protocols[0]); i++) {
+    for (size_t i = 0; i < sizeof(protocol_versions) / sizeof(protocol_versions[0]); i++) {
         if (!(mask & (1 << i))) continue;
-        if (!lo) lo = protocols[i].version;
-        hi = protocols[i].version;
+        if (!lo) lo = protocol_versions[i];
+        hi = protocol_versions[i];
     }
     if (!mask) { /* as Redis: TLSv1.2 and TLSv1.3 */
         lo = TLS1_2_VERSION;

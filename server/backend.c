@@ -13,6 +13,7 @@
 #include "proxy.h"
 #include "request.h"
 #include "scripts.h"
+#include "sequencer.h"
 
 #define RECONNECT_MS 200
 #define READ_CHUNK   (16 * 1024)
@@ -339,27 +340,28 @@ static void lose_request(void *ctx, struct request *req)
     request_backend_lost(req, b->index);
 }
 
-static void lose_pending(struct backend *b, struct pending p)
+/* A cut link's writes stay referenced after they are lost: once their replies come, they are
+ * compared with what the client was told (deliver). */
+static void lose_pending(struct backend *b, struct pending *p)
 {
-    if (p.req) {
-        request_backend_lost(p.req, b->index);
-        request_unref(p.req);
+    if (!p->req) return;
+    if (!p->cut) request_backend_lost(p->req, b->index);
+    if (b->draining && p->offset && !p->cut) {
+        p->cut = true;
+        return;
     }
+    request_unref(p->req);
+    p->req = NULL;
 }
 
 /* Every request the link owes an answer is answered as lost; the entries stay, to be matched. */
 static void lose_requests(struct backend *b)
 {
     holdq_clear(&b->holds, lose_request, b);
-    for (size_t i = b->exec_left >= 0 ? b->exec_pos : 0; i < b->tx_len; i++) {
-        lose_pending(b, b->tx[i]);
-        b->tx[i].req = NULL;
-    }
-    for (size_t i = 0; i < b->fifo_len; i++) {
-        struct pending *p = &b->fifo[(b->fifo_head + i) % b->fifo_cap];
-        lose_pending(b, *p);
-        p->req = NULL;
-    }
+    for (size_t i = b->exec_left >= 0 ? b->exec_pos : 0; i < b->tx_len; i++)
+        lose_pending(b, &b->tx[i]);
+    for (size_t i = 0; i < b->fifo_len; i++)
+        lose_pending(b, &b->fifo[(b->fifo_head + i) % b->fifo_cap]);
 }
 
 /* Closes the connection, forgetting what it owed; it reconnects (on_closed). */
@@ -402,8 +404,8 @@ static void drain_check(struct backend *b)
 {
     if (!b->draining || b->fifo_len || b->tx_len || b->exec_left >= 0) return;
     if (b->drain_refused) {
-        log_warning("backend '%s' answered every write its cut link sent, refusing some: its "
-                    "offset key says where it stands",
+        log_warning("backend '%s' answered every write its cut link sent, not all as the client "
+                    "was answered: its offset key says where it stands",
                     b->name);
     } else {
         if (b->last_sent) { /* with no write sent, it stands where it stood */
@@ -533,12 +535,15 @@ static bool deliver(struct backend *b, struct pending p, const char *reply, size
     bool error = reply[0] == '-';
     switch ((enum pending_kind)p.kind) {
     case PENDING_REPLY:
-        /* Refused here, it may have been applied on the primary: nobody compares them now. */
-        if (b->draining && p.offset && error) b->drain_refused = true;
+        /* A cut link's write was answered without it: a reply that differs from the client's
+         * (or a refused write redpair sent alone, a replay) says the server may hold other
+         * data than the stream; a refusal on both changed nothing on either. */
+        if (b->draining && p.offset && (p.req ? !sequencer_agrees(p.req, reply, len) : error))
+            b->drain_refused = true;
         if (p.script) script_done(b);
         if (p.offset && p.offset > b->acked_offset) b->acked_offset = p.offset;
         if (p.req) {
-            request_backend_reply(p.req, b->index, reply, len);
+            if (!p.cut) request_backend_reply(p.req, b->index, reply, len);
             request_unref(p.req);
         }
         if (p.offset && b->state == BACKEND_CATCHING_UP) failover_caught_up(b);

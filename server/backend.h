@@ -7,11 +7,12 @@
  *
  * A server that stalls may apply what sits in its socket when it resumes. So a link cut because
  * its server stopped answering probes is not closed (backend_drop): it takes no more writes, but
- * reads on, matching the replies to what it sent; once all are answered, the server is known to
- * hold exactly the writes up to the last one sent, and rejoins from there (failover.c). Only a
- * link lost with replies owed (closed by the server, or still owing them after the server is
- * back) leaves the answer to the offset key (BACKEND_OFFSET_KEY, in database 0), which the
- * server keeps along with its data. What the key promises is set by write-marks:
+ * reads on, matching the replies to what it sent and comparing each with the reply its client
+ * was told; once all are answered alike, the server is known to hold exactly the writes up to
+ * the last one sent, and rejoins from there (failover.c). Only a link lost with replies owed
+ * (closed by the server, or still owing them after the server is back), or answered otherwise
+ * than the client, leaves the answer to the offset key (BACKEND_OFFSET_KEY, in database 0), which
+ * the server keeps along with its data. What the key promises is set by write-marks:
  *
  *   "N"   the server holds exactly the writes up to N: a link writes it once it is quiet (every
  *         write answered, none sent for QUIET_MS) and at shutdown;
@@ -88,6 +89,7 @@ struct pending {
     uint8_t kind;
     bool queued; /* sent inside MULTI: +QUEUED first, the reply in the EXEC array */
     bool script; /* runs a script: the server may be busy until it answers */
+    bool cut;    /* a write its request was answered without (backend_drop): only compared */
 };
 
 struct backend {
@@ -130,7 +132,8 @@ struct backend {
     size_t unmarked;    /* bytes of bare writes sent since the last mark */
     uv_timer_t quiet;   /* writes the exact mark once the link is quiet */
     bool draining;      /* cut, but still reading the replies it is owed (backend_drop) */
-    bool drain_refused; /* and the server refused a write it sent: only its offset key can say */
+    bool drain_refused; /* and a write's reply did not agree with the stream's: only its offset
+                           key can say where it stands */
     bool drained;       /* a cut link was answered in full: the server holds up to drained_at */
     uint64_t drained_at;
     uv_timer_t drain;   /* closes a cut link still owing replies once the server is back */

@@ -241,6 +241,18 @@ void sequencer_reply(struct request *r, int backend, const char *reply, size_t l
     maybe_answer(r);
 }
 
+bool sequencer_agrees(const struct request *r, const char *reply, size_t len)
+{
+    bool refused = reply[0] == '-';
+    if (r->by_effect) return !refused; /* it ran another command: only a refusal tells */
+    const struct buffer *told = r->reply_from >= 0   ? &r->reply
+                                : r->other_from >= 0 ? &r->other
+                                                     : NULL;
+    if (!told) return false;
+    if (buffer_head(told)[0] == '-') return refused; /* both refused: neither applied it */
+    return buffer_len(told) == len && memcmp(buffer_head(told), reply, len) == 0;
+}
+
 void sequencer_lost(struct request *r, int backend)
 {
     if (r->awaiting & (1u << backend) && cluster_enabled()) r->lost_in_sync = true;

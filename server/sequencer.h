@@ -20,6 +20,9 @@ struct request;
 void sequencer_write(struct request *r, int db, const char *bytes, size_t len);
 void sequencer_reply(struct request *r, int backend, const char *reply, size_t len);
 void sequencer_lost(struct request *r, int backend);
+/* Whether a reply agrees with the one the client was told (or is to be told) for write r; not
+ * knowing that one yet counts as no. */
+bool sequencer_agrees(const struct request *r, const char *reply, size_t len);
 /* No effect write is waiting for its primary's reply: the backlog holds the whole stream so far. */
 bool sequencer_settled(void);
 /* Cluster mode: while failover_acks_held(), writes are answered into a holding list instead of

@@ -297,9 +297,8 @@ class HATest(RedpairTestCase):
 
     def test_sigstop_with_refused_writes_in_flight(self):
         """Among the writes a stopped server answers once it resumes are some it refuses (INCR of
-        a string): nobody compares those replies with the primary's now, so its cut link's
-        answers cannot say where it stands. Its offset key does: under write-marks quiet, a
-        full copy. Nothing acknowledged is lost, none applied twice."""
+        a string), as the primary did: their replies agree with the clients', neither server
+        applied them, and the drain stays exact: a partial resync, no copy."""
         pair, w, full_before, _ = self.writing_pair(True, "quiet")
         pair.client().set("text", "not a number")
         stop = threading.Event()
@@ -326,9 +325,32 @@ class HATest(RedpairTestCase):
         self.wait_settled(pair, w)
         stop.set()
         th.join(timeout=10)
+        self.assert_drained(pair, "b")
+        self.assertEqual(sync_full(pair.a), full_before, "a full copy was made")
+        w.check(pair.a)
+        w.check(pair.b)
+        assert_backends_equal(pair)
+
+    def test_sigstop_with_a_write_only_the_stopped_server_applies(self):
+        """The reverse: the primary refuses a write that the stopped server, once it resumes,
+        applies (here a key only the primary holds as text, as maxmemory on one server would do).
+        The client was told the primary's refusal; the drained reply differs from it, so the
+        drain cannot be trusted, and b is copied in full rather than left holding the write."""
+        pair, w, full_before, _ = self.writing_pair(True, "quiet")
+        pair.a.client().set("only-on-a", "not a number")  # behind redpair's back
+        os.kill(pair.b.pid, signal.SIGSTOP)
+        try:
+            with self.assertRaises(redis.exceptions.ResponseError):  # sent before b is down
+                pair.client().incr("only-on-a")
+            wait_until(lambda: pair.info()["backend_b"]["state"] == "down", timeout=10, what="b down")
+        finally:
+            os.kill(pair.b.pid, signal.SIGCONT)
+        self.wait_settled(pair, w)
         with open(pair.redpair.log_path) as f:
-            self.assertIn("backend 'b' answered every write its cut link sent, refusing some", f.read())
+            self.assertIn("backend 'b' answered every write its cut link sent, not all as the client",
+                          f.read())
         self.assertGreater(sync_full(pair.a), full_before, "b was not copied")
+        self.assertEqual(pair.b.client().get("only-on-a"), b"not a number")
         w.check(pair.a)
         w.check(pair.b)
         assert_backends_equal(pair)

@@ -87,18 +87,19 @@ static void get_status(struct http_request *req, const char *name)
     struct stats_second s = stats_last_second();
     json_t *primary = failover_primary() >= 0 ? json_string(proxy.backends[failover_primary()].name)
                                               : json_null();
-    http_respond_json(req, 200,
-                      json_pack("{s:s, s:I, s:I, s:o, s:s, s:i, s:f, s:I, s:I, s:I, s:I, s:I, s:I}",
-                                "version", REDPAIR_VERSION, "uptime_seconds",
-                                (json_int_t)((proxy_now_ms() - proxy.start_ms) / 1000), "epoch",
-                                (json_int_t)failover_epoch(), "primary", primary, "write_ack",
-                                config_write_ack_name(proxy.config->write_ack), "clients",
-                                proxy.client_count, "ops_per_sec", (double)s.ops, "latency_p50_us",
-                                (json_int_t)s.p50_us, "latency_p99_us", (json_int_t)s.p99_us,
-                                "stream_offset", (json_int_t)proxy.stream_offset, "divergences",
-                                (json_int_t)proxy.divergences, "failovers",
-                                (json_int_t)failover_count(), "resyncs",
-                                (json_int_t)resync_count()));
+    http_respond_json(
+        req, 200,
+        json_pack("{s:s, s:I, s:I, s:o, s:s, s:s, s:i, s:f, s:I, s:I, s:I, s:I, s:I, s:I}",
+                  "version", REDPAIR_VERSION, "uptime_seconds",
+                  (json_int_t)((proxy_now_ms() - proxy.start_ms) / 1000), "epoch",
+                  (json_int_t)failover_epoch(), "primary", primary, "write_ack",
+                  config_write_ack_name(proxy.config->write_ack), "write_marks",
+                  config_write_marks_name(proxy.config->write_marks), "clients", proxy.client_count,
+                  "ops_per_sec", (double)s.ops, "latency_p50_us", (json_int_t)s.p50_us,
+                  "latency_p99_us", (json_int_t)s.p99_us, "stream_offset",
+                  (json_int_t)proxy.stream_offset, "divergences", (json_int_t)proxy.divergences,
+                  "failovers", (json_int_t)failover_count(), "resyncs",
+                  (json_int_t)resync_count()));
 }
 
 static void get_backends(struct http_request *req, const char *name)

@@ -238,6 +238,7 @@ function renderStatus(s) {
   setStat("epoch", fmtNum(s.epoch));
   setStat("primary", s.primary || "none");
   setStat("write_ack", s.write_ack || "—");
+  setStat("write_marks", s.write_marks || "—");
   setStat("clients", fmtNum(s.clients));
   setStat("uptime", fmtDuration(s.uptime_seconds));
   setStat("version", s.version || "—");

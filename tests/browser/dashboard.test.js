@@ -57,6 +57,7 @@ test("both backends render with role, state, address and probe", async () => {
   assert.equal(await page.locator('[data-stat="primary"]').textContent(), "a");
   assert.match(await page.locator('[data-stat="epoch"]').first().textContent(), /^\d+$/);
   assert.match(await page.locator('[data-stat="write_ack"]').textContent(), /^(all|primary)$/);
+  assert.match(await page.locator('[data-stat="write_marks"]').textContent(), /^(quiet|every-run)$/);
   // The token is kept for the tab: a reload goes straight to the dashboard.
   await page.reload();
   await expectText(field("a", "state"), /^in sync$/);

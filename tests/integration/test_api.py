@@ -39,7 +39,7 @@ BACKEND_KEYS = {
     "redis_version", "redis_role", "loading", "keys", "memory", "persistence",
 }
 STATUS_KEYS = {
-    "version", "uptime_seconds", "epoch", "primary", "write_ack", "clients", "ops_per_sec",
+    "version", "uptime_seconds", "epoch", "primary", "write_ack", "write_marks", "clients", "ops_per_sec",
     "latency_p50_us", "latency_p99_us", "stream_offset", "divergences", "failovers", "resyncs",
 }
 AUTH_ROUTES = [
@@ -147,6 +147,7 @@ class ApiTest(RedpairTestCase):
         self.assertEqual(st["version"], "0.1.0")
         self.assertEqual(st["primary"], "a")
         self.assertEqual(st["write_ack"], "all")
+        self.assertEqual(st["write_marks"], "quiet")
         self.assertEqual(st["stream_offset"], pair.info()["stream_offset"])
         self.assertGreaterEqual(st["stream_offset"], 50)
         self.assertGreaterEqual(st["clients"], 1)

@@ -2,11 +2,15 @@
 # What a mirrored write adds to `-c 1` latency, with and without the machine's scheduler in the
 # way. On 2 CPUs the benchmark, the proxy and the servers share, a write that wakes two servers
 # at once makes them wait for a CPU the proxy or the benchmark holds; a read wakes one. So the
-# same run is made twice:
+# same run is made three times:
 #
 #   shared  every process on any CPU, as bench/run.sh runs them;
 #   pinned  the redis-servers on the last CPU, the benchmark and the proxies on the first
-#           (taskset), as servers on a machine of their own would be.
+#           (taskset), as servers on a machine of their own would be;
+#   one     every process on the first CPU: no wake-up ever crosses CPUs, so each request is
+#           served strictly one process after another, and a mirrored write pays the second
+#           server's work in full. On a virtual machine, where waking an idle CPU costs far
+#           more than a context switch, this shows how much of `shared` is wake-ups.
 #
 # Each prints the p50 of `redis-benchmark -c 1` SET and GET (median of ROUNDS) for direct Redis,
 # twemproxy and redpair, and what each proxy adds to direct Redis's p50.
@@ -52,15 +56,22 @@ p50() { # port test cpus
 
 RESULTS=$WORK/results.txt
 : >"$RESULTS"
-for layout in shared pinned; do
-    if [ "$layout" = pinned ]; then
+for layout in shared pinned one; do
+    case $layout in
+    shared)
+        pin "$FIRST-$LAST" "${SERVERS[@]}" "${PROXIES[@]}"
+        bench_cpus=$FIRST-$LAST
+        ;;
+    pinned)
         pin "$LAST" "${SERVERS[@]}"
         pin "$FIRST" "${PROXIES[@]}"
         bench_cpus=$FIRST
-    else
-        pin "$FIRST-$LAST" "${SERVERS[@]}" "${PROXIES[@]}"
-        bench_cpus=$FIRST-$LAST
-    fi
+        ;;
+    one)
+        pin "$FIRST" "${SERVERS[@]}" "${PROXIES[@]}"
+        bench_cpus=$FIRST
+        ;;
+    esac
     for round in $(seq 1 "$ROUNDS"); do
         for test in set get; do
             for target in direct:$P_R twemproxy:$P_TW redpair:$P_RP; do
@@ -82,7 +93,7 @@ for line in open(path):
 med = {k: statistics.median(v) for k, v in p50.items()}
 print("== redis-benchmark -c 1 -n %s: p50 ms, median of %s round(s); + is what the proxy adds ==" % (n, rounds))
 print("layout  test  direct  twemproxy (+)        redpair (+)")
-for layout in ("shared", "pinned"):
+for layout in ("shared", "pinned", "one"):
     for test in ("set", "get"):
         d, t, r = (med[(layout, who, test)] for who in ("direct", "twemproxy", "redpair"))
         print("%-6s  %-4s  %6.3f  %6.3f (+%.3f)  %6.3f (+%.3f)" % (layout, test.upper(), d, t, t - d, r, r - d))

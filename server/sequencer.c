@@ -248,7 +248,7 @@ bool sequencer_agrees(const struct request *r, const char *reply, size_t len)
     const struct buffer *told = r->reply_from >= 0   ? &r->reply
                                 : r->other_from >= 0 ? &r->other
                                                      : NULL;
-    if (!told) return false;
+    if (!told || !buffer_len(told)) return false;
     if (buffer_head(told)[0] == '-') return refused; /* both refused: neither applied it */
     return buffer_len(told) == len && memcmp(buffer_head(told), reply, len) == 0;
 }

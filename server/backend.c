@@ -345,10 +345,12 @@ static void lose_request(void *ctx, struct request *req)
 static void lose_pending(struct backend *b, struct pending *p)
 {
     if (!p->req) return;
-    if (!p->cut) request_backend_lost(p->req, b->index);
-    if (b->draining && p->offset && !p->cut) {
-        p->cut = true;
-        return;
+    if (!p->cut) {
+        request_backend_lost(p->req, b->index);
+        if (b->draining && p->offset) {
+            p->cut = true;
+            return;
+        }
     }
     request_unref(p->req);
     p->req = NULL;
@@ -403,7 +405,7 @@ static void link_lost(struct backend *b, const char *why)
 static void drain_check(struct backend *b)
 {
     if (!b->draining || b->fifo_len || b->tx_len || b->exec_left >= 0) return;
-    if (b->drain_refused) {
+    if (b->drain_doubted) {
         log_warning("backend '%s' answered every write its cut link sent, not all as the client "
                     "was answered: its offset key says where it stands",
                     b->name);
@@ -435,7 +437,7 @@ void backend_drop(struct backend *b, const char *why)
                 b->host, b->port, why);
     b->connected = false;
     b->draining = true;
-    b->drained = b->drain_refused = false;
+    b->drained = b->drain_doubted = false;
     lose_requests(b);
     backend_flush(b);
     if (b->draining) failover_link_down(b, why);
@@ -539,7 +541,7 @@ static bool deliver(struct backend *b, struct pending p, const char *reply, size
          * (or a refused write redpair sent alone, a replay) says the server may hold other
          * data than the stream; a refusal on both changed nothing on either. */
         if (b->draining && p.offset && (p.req ? !sequencer_agrees(p.req, reply, len) : error))
-            b->drain_refused = true;
+            b->drain_doubted = true;
         if (p.script) script_done(b);
         if (p.offset && p.offset > b->acked_offset) b->acked_offset = p.offset;
         if (p.req) {

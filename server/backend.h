@@ -126,13 +126,13 @@ struct backend {
     bool tx_writes;     /* the open transaction holds a write: it ends with the offset mark */
     bool in_unit;       /* a unit (unit.h) is passing: the transaction stays open for it */
     uint64_t last_sent; /* offset of the last write sent on this connection, 0 for none */
-    bool mark_dirty;    /* the server's key is known to say "N+": blind writes may go bare */
+    bool mark_dirty;    /* the key is known to say "N+" or "N*", not "N": writes may go bare */
     uint64_t exact_at;  /* offset of the last exact mark ("N") sent on this connection */
     bool wrote;         /* a write went out since the quiet timer last looked */
     size_t unmarked;    /* bytes of bare writes sent since the last mark */
     uv_timer_t quiet;   /* writes the exact mark once the link is quiet */
     bool draining;      /* cut, but still reading the replies it is owed (backend_drop) */
-    bool drain_refused; /* and a write's reply did not agree with the stream's: only its offset
+    bool drain_doubted; /* and a write's reply did not agree with the stream's: only its offset
                            key can say where it stands */
     bool drained;       /* a cut link was answered in full: the server holds up to drained_at */
     uint64_t drained_at;

@@ -921,24 +921,32 @@ bool config_load_args(struct config *c, int argc, char **argv, char *err, size_t
     return ok;
 }
 
+/* An enum's word, from the same list set_enum reads. */
+static const char *enum_name(const char *const *names, int value)
+{
+    for (int i = 0; names[i]; i++)
+        if (i == value) return names[i];
+    return "unknown";
+}
+
 const char *config_write_marks_name(enum write_marks m)
 {
-    return (unsigned)m <= WRITE_MARKS_EVERY_RUN ? write_marks_names[m] : "unknown";
+    return enum_name(write_marks_names, (int)m);
 }
 
 const char *config_write_ack_name(enum write_ack a)
 {
-    return (unsigned)a <= WRITE_ACK_PRIMARY ? write_ack_names[a] : "unknown";
+    return enum_name(write_ack_names, (int)a);
 }
 
 const char *config_loglevel_name(enum log_level l)
 {
-    return (unsigned)l <= LOG_WARNING ? loglevel_names[l] : "unknown";
+    return enum_name(loglevel_names, (int)l);
 }
 
 const char *config_tls_auth_name(enum tls_auth a)
 {
-    return (unsigned)a <= TLS_AUTH_OPTIONAL ? tls_auth_names[a] : "unknown";
+    return enum_name(tls_auth_names, (int)a);
 }
 
 const char *config_tls_protocols(int mask, char *buf, size_t len)

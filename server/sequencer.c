@@ -119,10 +119,23 @@ static void reply_repr(const char *p, size_t n, char *out, size_t outlen)
     out[o] = '\0';
 }
 
+static bool same_bytes(const struct buffer *told, const char *reply, size_t len)
+{
+    return buffer_len(told) == len && memcmp(buffer_head(told), reply, len) == 0;
+}
+
+/* Two errors changed nothing on either server (their words may differ between versions).
+ * Otherwise replies that differ say one applied what the other did not, or the two already
+ * held different data. */
+static bool same_outcome(const struct buffer *told, const char *reply, size_t len)
+{
+    return (buffer_head(told)[0] == '-' && reply[0] == '-') || same_bytes(told, reply, len);
+}
+
 static void compare(struct request *r, int other, const char *reply, size_t len)
 {
     if (r->by_effect) return; /* the other backend ran a different command */
-    if (buffer_len(&r->reply) == len && memcmp(buffer_head(&r->reply), reply, len) == 0) return;
+    if (same_bytes(&r->reply, reply, len)) return;
 
     proxy.divergences++;
     char mine[96], theirs[96];
@@ -131,11 +144,9 @@ static void compare(struct request *r, int other, const char *reply, size_t len)
     log_warning("divergence at offset %llu on '%s': %s replied %s, %s replied %s",
                 (unsigned long long)r->offset, r->cmd->name, proxy_backend_name(r->reply_from),
                 mine, proxy_backend_name(other), theirs);
-    /* Two errors changed nothing on either server (their words may differ between versions).
-     * Otherwise one applied what the other did not, or the two already held different data:
-     * the primary's data is the truth. */
-    bool both_failed = buffer_head(&r->reply)[0] == '-' && reply[0] == '-';
-    if (!both_failed && other != r->primary) failover_diverged(&proxy.backends[other]);
+    /* The primary's data is the truth. */
+    if (!same_outcome(&r->reply, reply, len) && other != r->primary)
+        failover_diverged(&proxy.backends[other]);
 }
 
 /* The others' copies of an effect write wait for this: what the primary actually did. */
@@ -243,14 +254,11 @@ void sequencer_reply(struct request *r, int backend, const char *reply, size_t l
 
 bool sequencer_agrees(const struct request *r, const char *reply, size_t len)
 {
-    bool refused = reply[0] == '-';
-    if (r->by_effect) return !refused; /* it ran another command: only a refusal tells */
+    if (r->by_effect) return reply[0] != '-'; /* it ran another command: only a refusal tells */
     const struct buffer *told = r->reply_from >= 0   ? &r->reply
                                 : r->other_from >= 0 ? &r->other
                                                      : NULL;
-    if (!told || !buffer_len(told)) return false;
-    if (buffer_head(told)[0] == '-') return refused; /* both refused: neither applied it */
-    return buffer_len(told) == len && memcmp(buffer_head(told), reply, len) == 0;
+    return told && buffer_len(told) && same_outcome(told, reply, len);
 }
 
 void sequencer_lost(struct request *r, int backend)
